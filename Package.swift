@@ -1,0 +1,87 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "passh",
+    products: [
+        .library(name: "Passh", targets: ["Passh"]),
+        .executable(name: "passh", targets: ["passh"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", .upToNextMinor(from: "1.0.2"), traits: []),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // System interfaces the Glibc module lacks (epoll).
+        .target(name: "CPasshShims"),
+        // The library: hosts, runner, transports, output sinks. Never imports ArgumentParser.
+        .target(
+            name: "Passh",
+            dependencies: [
+                "CPasshShims",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The command-line tool: flags, one sink, exit status.
+        .executableTarget(
+            name: "passh",
+            dependencies: [
+                "Passh",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // A plain (non-async) program that uses the blocking entry point; run by the tests.
+        .executableTarget(
+            name: "passh-blocking-example",
+            dependencies: ["Passh"],
+            path: "Examples/blocking",
+            swiftSettings: strictSettings
+        ),
+        // Helpers shared by the test targets: the test cluster, running the built binary.
+        .target(
+            name: "PasshTestSupport",
+            dependencies: [
+                "Passh",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            path: "Tests/PasshTestSupport",
+            swiftSettings: strictSettings
+        ),
+        // The library without ssh: parsers, argv builder, output routines, the runner over LocalTransport.
+        .testTarget(
+            name: "PasshTests",
+            dependencies: ["Passh", "PasshTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        // The library against a real OpenSSH sshd (scripts/testcluster).
+        .testTarget(
+            name: "PasshSSHTests",
+            dependencies: ["Passh", "PasshTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        // The built `passh` binary: exact output and exit status.
+        .testTarget(
+            name: "passhCLITests",
+            dependencies: ["PasshTestSupport", "passh", "passh-blocking-example"],
+            swiftSettings: strictSettings
+        ),
+    ]
+)

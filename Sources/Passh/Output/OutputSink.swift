@@ -1,0 +1,25 @@
+/// Where a run's events go: an output mode.
+///
+/// The runner calls a sink from many host tasks at once; a sink that keeps state must protect it
+/// (an actor, or a `Mutex`). Calls for one host come in order: ``hostStarted(_:)``, its
+/// ``output(_:)`` chunks (stdout and stderr chunks may interleave), then ``hostFinished(_:)``.
+/// ``hostFinished(_:)`` calls are serialized; ``runFinished(_:)`` comes last, once.
+///
+/// A sink slows the run down by taking its time: a host's output is not read further until
+/// ``output(_:)`` returns. That is the backpressure that keeps memory bounded.
+public protocol OutputSink: Sendable {
+    /// A host's process is about to start.
+    func hostStarted(_ host: Host) async
+    /// Some whole lines from one host.
+    func output(_ chunk: OutputChunk) async
+    /// A host is done, or was cancelled before it started.
+    func hostFinished(_ result: HostResult) async
+    /// Every host is done; `results` are in the order the hosts were given.
+    func runFinished(_ results: [HostResult]) async
+}
+
+extension OutputSink {
+    public func hostStarted(_ host: Host) async {}
+    public func hostFinished(_ result: HostResult) async {}
+    public func runFinished(_ results: [HostResult]) async {}
+}

@@ -1,0 +1,161 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
+import Synchronization
+import SystemPackage
+
+/// Runs one command over SSH on many hosts at once.
+///
+/// ```swift
+/// let passh = ParallelSSH(options: RunOptions(), ssh: OpenSSHOptions())
+/// let results = try await passh.run(["uptime"], on: ["web1", "web2"])
+/// for result in results where !result.isSuccess { print("failed:", result.host) }
+/// ```
+///
+/// Three ways to use it, one engine underneath:
+/// - ``run(_:on:sink:)``, async, returns one ``HostResult`` per host (with the host's output when
+///   ``RunOptions/collectOutput`` is set) and streams to an ``OutputSink`` if you give one;
+/// - ``events(_:on:)``, an `AsyncSequence` of ``RunEvent``s for callers that render output themselves;
+/// - ``runBlocking(_:on:sink:)`` for programs that are not async.
+///
+/// Each call is independent: run as many as you like, one after another or at the same time.
+public struct ParallelSSH: Sendable {
+    /// How runs behave: fanout, stdin file, collection, fail-fast, timeout.
+    public var options: RunOptions
+    /// How hosts are reached; ``OpenSSHTransport`` unless you pass another.
+    public var transport: any Transport
+
+    /// Runs over the OpenSSH client, called as `ssh` describes.
+    public init(options: RunOptions = RunOptions(), ssh: OpenSSHOptions = OpenSSHOptions()) {
+        self.options = options
+        self.transport = OpenSSHTransport(options: ssh)
+    }
+
+    /// Runs over any transport (``LocalTransport`` for tests, for instance).
+    public init(options: RunOptions = RunOptions(), transport: any Transport) {
+        self.options = options
+        self.transport = transport
+    }
+
+    /// Runs `command` on every host and returns one result per host, in the order given.
+    ///
+    /// A host that fails (non-zero exit, ssh error, timeout) is a result, not an error. Cancelling
+    /// the calling task tears down every running `ssh` (SIGTERM to its process group,
+    /// ``RunOptions/terminationGrace``, SIGKILL) and returns promptly, the unfinished hosts
+    /// reported ``HostOutcome/cancelled``.
+    ///
+    /// - Parameters:
+    ///   - command: The remote command's words; ssh joins them with spaces for the remote shell.
+    ///   - hosts: The hosts, in order.
+    ///   - sink: Where output goes as it arrives (e.g. ``PrefixedSink``); `nil` to only collect.
+    /// - Throws: ``PasshError`` for misuse found before any process starts: no command, a
+    ///   negative fanout, an unreadable stdin file.
+    public func run(
+        _ command: [String], on hosts: [Host], sink: (any OutputSink)? = nil
+    ) async throws(PasshError) -> [HostResult] {
+        try validate(command)
+        return await Runner(transport: transport, options: options).run(command, on: hosts, sink: sink)
+    }
+
+    /// Parses the host names (see ``Host/init(_:)``) and runs `command` on them.
+    public func run(
+        _ command: [String], on hostNames: [String], sink: (any OutputSink)? = nil
+    ) async throws(PasshError) -> [HostResult] {
+        try await run(command, on: Self.hosts(hostNames), sink: sink)
+    }
+
+    /// The events of a run, as they happen: a host started, a line of output, a host finished.
+    ///
+    /// The run starts when iteration starts and is cancelled (its processes torn down) when the
+    /// iterating task is cancelled or stops iterating. It waits for the consumer: a host's output
+    /// is not read further until its lines have been taken. Misuse (see ``run(_:on:sink:)``) is
+    /// thrown by the first `next()`.
+    public func events(_ command: [String], on hosts: [Host]) -> RunEvents {
+        RunEvents(passh: self, command: command, hosts: hosts)
+    }
+
+    /// Runs `command` on every host and waits, blocking the calling thread: for programs that
+    /// are not async. Callable any number of times in one process.
+    ///
+    /// Do not call it from async code: use ``run(_:on:sink:)`` there.
+    @available(*, noasync, message: "use run(_:on:sink:) from async code")
+    public func runBlocking(
+        _ command: [String], on hosts: [Host], sink: (any OutputSink)? = nil
+    ) throws(PasshError) -> [HostResult] {
+        let done = DispatchSemaphore(value: 0)
+        let outcome = Mutex<Result<[HostResult], PasshError>?>(nil)
+        Task.detached {
+            let result: Result<[HostResult], PasshError>
+            do throws(PasshError) {
+                result = .success(try await self.run(command, on: hosts, sink: sink))
+            } catch {
+                result = .failure(error)
+            }
+            outcome.withLock { $0 = result }
+            done.signal()
+        }
+        done.wait()
+        return try outcome.withLock { $0! }.get()
+    }
+
+    /// Parses host names, refusing the first invalid one.
+    public static func hosts(_ names: [String]) throws(PasshError) -> [Host] {
+        var hosts: [Host] = []
+        hosts.reserveCapacity(names.count)
+        for name in names { hosts.append(try Host(name)) }
+        return hosts
+    }
+
+    /// Every process passh has running in this process is sent SIGKILL, to its whole process group,
+    /// at once: for an emergency stop (a second ^C). Runs still return normally afterwards.
+    public static func killAllProcesses() {
+        ChildProcesses.signalAll(SIGKILL)
+    }
+
+    /// The number of processes passh has running in this process.
+    public static var runningProcessCount: Int { ChildProcesses.count }
+
+    private func validate(_ command: [String]) throws(PasshError) {
+        if command.isEmpty || command.allSatisfy(\.isEmpty) {
+            throw PasshError(.invalidOption, "no command given")
+        }
+        if options.fanout < 0 {
+            throw PasshError(.invalidOption, "fanout must be 0 (no limit) or more, not \(options.fanout)")
+        }
+        if let timeout = options.commandTimeout, timeout <= .zero {
+            throw PasshError(.invalidOption, "the command timeout must be positive")
+        }
+        if options.maximumLineLength < 1 {
+            throw PasshError(.invalidOption, "the maximum line length must be positive")
+        }
+        if let file = options.stdinFile { try Self.checkReadableFile(file) }
+    }
+
+    /// Refuses a path that is missing, not a regular file (a directory…), or not readable.
+    static func checkReadableFile(_ path: FilePath) throws(PasshError) {
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec, .nonBlocking])
+        } catch let error as Errno {
+            if error == .noSuchFileOrDirectory {
+                throw PasshError(.unreadableFile, "No such file: \(path.string)")
+            }
+            throw PasshError(.unreadableFile, "Cannot read file: \(path.string): \(error)")
+        } catch {
+            throw PasshError(.unreadableFile, "Cannot read file: \(path.string): \(error)")
+        }
+        defer { try? fd.close() }
+        var info = stat()
+        guard fstat(fd.rawValue, &info) == 0 else {
+            throw PasshError(.unreadableFile, "Cannot read file: \(path.string)")
+        }
+        if (info.st_mode & S_IFMT) == S_IFDIR {
+            throw PasshError(.unreadableFile, "Not a file: \(path.string) is a directory")
+        }
+        var probe: UInt8 = 0
+        if (info.st_mode & S_IFMT) == S_IFREG, read(fd.rawValue, &probe, 0) < 0 {
+            throw PasshError(.unreadableFile, "Cannot read file: \(path.string): \(Errno(rawValue: errno))")
+        }
+    }
+}

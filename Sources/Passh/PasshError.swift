@@ -1,0 +1,32 @@
+/// A misuse of passh, found before any `ssh` starts: a bad host, an unreadable input file.
+///
+/// What goes wrong on a host while it runs (a refused connection, a non-zero exit, a timeout) is
+/// not an error but a ``HostResult``.
+public struct PasshError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What kind of misuse this is.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        let rawValue: String
+        /// A host name that is empty, has whitespace or control characters, or begins with `-`.
+        public static let invalidHost = Code(rawValue: "invalid host")
+        /// A host pattern that cannot be expanded (`node[5-1]`, `node[1-`, too many hosts).
+        public static let invalidPattern = Code(rawValue: "invalid host pattern")
+        /// A file passh was asked to read (stdin file, host file) is missing or unreadable.
+        public static let unreadableFile = Code(rawValue: "unreadable file")
+        /// An option value out of range.
+        public static let invalidOption = Code(rawValue: "invalid option")
+        public var description: String { rawValue }
+    }
+
+    /// The kind of misuse.
+    public let code: Code
+    /// A one-line message naming the problem, e.g. `invalid host "-oProxyCommand=x": a host must not begin with '-'`.
+    public let message: String
+
+    /// Creates an error.
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}

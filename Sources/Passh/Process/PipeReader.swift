@@ -1,0 +1,98 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Synchronization
+
+/// Set once a process has exited: its readers then stop at the first "no data right now"
+/// instead of waiting for an end of file that a grandchild holding the pipe may never send.
+final class ExitLatch: Sendable {
+    private let flag = Atomic<Bool>(false)
+    var isSet: Bool { flag.load(ordering: .acquiring) }
+    func set() { flag.store(true, ordering: .releasing) }
+}
+
+/// Reads one non-blocking pipe to its end and hands on whole lines, in chunks, as they arrive.
+///
+/// Memory per reader: nothing while waiting; while data flows, one read buffer (64 KiB, or the
+/// length of the line being assembled, up to ``RunOptions/maximumLineLength``). The next read does
+/// not start until `deliver` returns: that is the backpressure from the output sink to the pipe
+/// (and, through the full pipe, to ssh and the remote command).
+struct PipeReader {
+    static let readSize = 64 << 10
+
+    let fd: Int32
+    let host: Host
+    let stream: OutputStreamKind
+    let maximumLineLength: Int
+
+    func run(until exited: ExitLatch, deliver: (OutputChunk) async -> Void) async {
+        var pending: [UInt8] = []  // the start of a line whose newline has not arrived yet
+        await Poller.shared.waitReadable(fd)
+        while true {
+            // Ask how much is there, so that a buffer is allocated only for data, at its size:
+            // a pipe that only reports its end costs no allocation.
+            var available: Int32 = 0
+            let asked = ioctl(fd, UInt(FIONREAD), &available)
+            let want = asked == 0 && available > 0
+                ? Swift.min(Int(available), Swift.max(Self.readSize, pending.count))
+                : (asked == 0 ? 0 : Self.readSize)
+            var result = 0
+            var readErrno: Int32 = 0
+            var buffer: [UInt8] = []
+            if want == 0 {
+                // Nothing buffered: end of file, or a spurious wake-up.
+                var probe: UInt8 = 0
+                result = read(fd, &probe, 1)
+                if result < 0 { readErrno = errno }
+                if result == 1 { buffer = pending + [probe] }
+            } else {
+                buffer = [UInt8](unsafeUninitializedCapacity: pending.count + want) { space, count in
+                    let base = space.baseAddress!
+                    pending.withUnsafeBytes { old in
+                        if let from = old.baseAddress {
+                            UnsafeMutableRawPointer(base).copyMemory(from: from, byteCount: old.count)
+                        }
+                    }
+                    result = read(fd, base + pending.count, want)
+                    if result < 0 { readErrno = errno }
+                    count = pending.count + Swift.max(result, 0)
+                }
+            }
+            if result > 0 {
+                pending = await split(buffer, searchFrom: pending.count, deliver: deliver)
+                continue
+            }
+            if result < 0 && readErrno == EINTR { continue }
+            if result < 0 && (readErrno == EAGAIN || readErrno == EWOULDBLOCK) && !exited.isSet {
+                await Poller.shared.waitReadable(fd)
+                continue
+            }
+            // End of file, or the process is gone and nothing more is buffered, or a read error.
+            if !pending.isEmpty {
+                await deliver(OutputChunk(host: host, stream: stream, bytes: pending[...], endsWithNewline: false))
+            }
+            return
+        }
+    }
+
+    /// Delivers the whole lines in `buffer` and returns what is left: the start of the next line.
+    private func split(
+        _ buffer: [UInt8], searchFrom: Int, deliver: (OutputChunk) async -> Void
+    ) async -> [UInt8] {
+        // Scan back from the end: the last newline is usually less than a line away.
+        let lastNewline = buffer[searchFrom...].lastIndex(of: 0x0A)
+        if let lastNewline {
+            await deliver(OutputChunk(host: host, stream: stream, bytes: buffer[...lastNewline], endsWithNewline: true))
+            return lastNewline + 1 < buffer.count ? Array(buffer[(lastNewline + 1)...]) : []
+        }
+        var rest = buffer[...]
+        while rest.count >= maximumLineLength {  // a line too long to hold: pass it on in pieces
+            let piece = rest.prefix(maximumLineLength)
+            await deliver(OutputChunk(host: host, stream: stream, bytes: piece, endsWithNewline: false))
+            rest = rest.dropFirst(maximumLineLength)
+        }
+        return rest.startIndex == 0 ? buffer : Array(rest)
+    }
+}

@@ -1,0 +1,63 @@
+/// How one host's run ended.
+///
+/// A non-zero exit is data, not an error: passh reports it here and goes on with the other hosts.
+public enum HostOutcome: Sendable, Hashable {
+    /// `ssh` exited with this status: the remote command's status, or 255 for ssh's own errors
+    /// (refused connection, failed authentication, unknown host key…).
+    case exited(Int32)
+    /// The local `ssh` process was killed by this signal.
+    case signaled(Int32)
+    /// `ssh` could not be started (the reason says why, e.g. no such executable).
+    case failedToStart(String)
+    /// The per-host command timeout expired; the host's `ssh` was torn down.
+    case timedOut
+    /// The run was cancelled (by the caller, a signal, or fail-fast) before this host finished,
+    /// or before it started.
+    case cancelled
+
+    /// `true` only for `.exited(0)`.
+    public var isSuccess: Bool { self == .exited(0) }
+
+    /// The short status word used in summaries and JSON: `ok`, `failed`, `timeout` or `cancelled`.
+    public var status: String {
+        switch self {
+        case .exited(0): "ok"
+        case .exited, .signaled, .failedToStart: "failed"
+        case .timedOut: "timeout"
+        case .cancelled: "cancelled"
+        }
+    }
+}
+
+/// What happened on one host.
+public struct HostResult: Sendable {
+    /// The host.
+    public let host: Host
+    /// How its run ended.
+    public let outcome: HostOutcome
+    /// Time from starting its `ssh` to the end of its output; zero when it never started.
+    public let duration: Duration
+    /// Everything the host wrote to stdout, byte for byte, when ``RunOptions/collectOutput`` is set.
+    public let stdout: [UInt8]?
+    /// Everything the host wrote to stderr, byte for byte, when ``RunOptions/collectOutput`` is set.
+    public let stderr: [UInt8]?
+    /// The last line the host wrote to stderr, when it failed: for an `ssh` error (exit 255)
+    /// this is ssh's own message, e.g. `ssh: connect to host … port 22: Connection refused`.
+    public let errorMessage: String?
+
+    /// Creates a result.
+    public init(
+        host: Host, outcome: HostOutcome, duration: Duration = .zero,
+        stdout: [UInt8]? = nil, stderr: [UInt8]? = nil, errorMessage: String? = nil
+    ) {
+        self.host = host
+        self.outcome = outcome
+        self.duration = duration
+        self.stdout = stdout
+        self.stderr = stderr
+        self.errorMessage = errorMessage
+    }
+
+    /// `true` when the host's `ssh` exited 0.
+    public var isSuccess: Bool { outcome.isSuccess }
+}

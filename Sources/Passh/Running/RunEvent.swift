@@ -1,0 +1,106 @@
+import AsyncAlgorithms
+
+/// One line of a host's output, without its newline.
+public struct OutputLine: Sendable {
+    /// The host that wrote it.
+    public let host: Host
+    /// The stream it was written to.
+    public let stream: OutputStreamKind
+    /// The line's bytes, as written, without the newline.
+    public let bytes: ArraySlice<UInt8>
+    /// `false` for a host's last line when it had no newline (or a piece of an over-long line).
+    public let hadNewline: Bool
+
+    /// The line decoded as UTF-8, invalid sequences replaced by U+FFFD.
+    public var text: String { String(decoding: bytes, as: UTF8.self) }
+}
+
+/// Something that happened during a run.
+public enum RunEvent: Sendable {
+    /// A host's process is starting.
+    case started(Host)
+    /// A host wrote a line.
+    case line(OutputLine)
+    /// A host is done (or was cancelled before it started).
+    case finished(HostResult)
+}
+
+/// The events of one run, as an `AsyncSequence`; see ``ParallelSSH/events(_:on:)``.
+public struct RunEvents: AsyncSequence, Sendable {
+    public typealias Element = RunEvent
+
+    let passh: ParallelSSH
+    let command: [String]
+    let hosts: [Host]
+
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(driver: Driver(passh: passh, command: command, hosts: hosts))
+    }
+
+    /// Iterates a run's events; the run starts with the first `next()` and is cancelled when the
+    /// iterator goes away.
+    public struct Iterator: AsyncIteratorProtocol {
+        let driver: Driver
+
+        public mutating func next() async throws -> RunEvent? {
+            try await driver.next()
+        }
+    }
+
+    /// Owns the producing task: the one place a `Task` is kept, because an `AsyncSequence`'s
+    /// producer cannot be a child of its consumer.
+    final class Driver: @unchecked Sendable {
+        private let channel = AsyncThrowingChannel<RunEvent, any Error>()
+        private var iterator: AsyncThrowingChannel<RunEvent, any Error>.AsyncIterator
+        private var producer: Task<Void, Never>?
+        private let start: @Sendable (AsyncThrowingChannel<RunEvent, any Error>) async -> Void
+
+        init(passh: ParallelSSH, command: [String], hosts: [Host]) {
+            iterator = channel.makeAsyncIterator()
+            start = { channel in
+                do {
+                    _ = try await passh.run(command, on: hosts, sink: ChannelSink(channel: channel))
+                    channel.finish()
+                } catch {
+                    channel.fail(error)
+                }
+            }
+        }
+
+        func next() async throws -> RunEvent? {
+            if producer == nil {
+                let channel = self.channel
+                let start = self.start
+                producer = Task { await start(channel) }
+            }
+            return try await iterator.next()
+        }
+
+        deinit {
+            producer?.cancel()
+            channel.finish()
+        }
+    }
+}
+
+/// Sends a run's events, line by line, into a channel; each send waits for the consumer.
+struct ChannelSink: OutputSink {
+    let channel: AsyncThrowingChannel<RunEvent, any Error>
+
+    func hostStarted(_ host: Host) async {
+        await channel.send(.started(host))
+    }
+
+    func output(_ chunk: OutputChunk) async {
+        var remaining = chunk.lineCount
+        for line in chunk.lines {
+            remaining -= 1
+            let hadNewline = remaining > 0 || chunk.endsWithNewline
+            await channel.send(.line(OutputLine(host: chunk.host, stream: chunk.stream, bytes: line, hadNewline: hadNewline)))
+        }
+    }
+
+    func hostFinished(_ result: HostResult) async {
+        await channel.send(.finished(result))
+    }
+}

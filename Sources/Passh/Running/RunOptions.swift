@@ -1,0 +1,28 @@
+public import SystemPackage
+
+/// How a run behaves, whatever the transport.
+public struct RunOptions: Sendable {
+    /// At most this many hosts run at once; `0` means no limit. The default is 50, the original
+    /// passh's command-line default.
+    public var fanout: Int = 50
+    /// A file every host gets as its stdin, whole (each host opens it on its own). `nil`: stdin is
+    /// `/dev/null`, never the terminal.
+    public var stdinFile: FilePath?
+    /// Keep each host's stdout and stderr in its ``HostResult`` (in memory, byte for byte).
+    public var collectOutput: Bool = false
+    /// Stop at the first failed host: start no more hosts, tear down the running ones and report
+    /// them (and the hosts never started) as ``HostOutcome/cancelled``.
+    public var failFast: Bool = false
+    /// A per-host time limit for the whole command; on expiry the host's process is torn down and
+    /// the host reported ``HostOutcome/timedOut``. `nil`: no limit.
+    public var commandTimeout: Duration?
+    /// How long a torn-down process gets between SIGTERM (to its process group) and SIGKILL.
+    public var terminationGrace: Duration = .milliseconds(500)
+    /// Lines longer than this many bytes are passed on in pieces of this size, so that memory stays
+    /// bounded whatever a host prints. Each piece but the last has ``OutputChunk/endsWithNewline``
+    /// `false`.
+    public var maximumLineLength: Int = 16 << 20
+
+    /// Options with the defaults above.
+    public init() {}
+}

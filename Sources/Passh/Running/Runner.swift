@@ -1,0 +1,179 @@
+import Synchronization
+
+/// Runs one command on many hosts: a task group that keeps at most `fanout` hosts running,
+/// starting the next host each time one finishes.
+///
+/// Cancellation flows down the task tree by itself: cancelling the caller, or fail-fast's
+/// `cancelAll()`, cancels every host task, and each transport tears its process down. No `Task`
+/// handle is stored anywhere.
+struct Runner: Sendable {
+    let transport: any Transport
+    let options: RunOptions
+
+    func run(_ command: [String], on hosts: [Host], sink: (any OutputSink)?) async -> [HostResult] {
+        var results = [HostResult?](repeating: nil, count: hosts.count)
+        let fanout = options.fanout == 0 ? hosts.count : Swift.min(options.fanout, hosts.count)
+        await withTaskGroup(of: (Int, HostResult).self) { group in
+            var next = 0
+            var stopping = false
+            func startNext() {
+                let index = next
+                next += 1
+                group.addTask { (index, await runHost(hosts[index], command: command, sink: sink)) }
+            }
+            while next < fanout { startNext() }
+            while let (index, result) = await group.next() {
+                results[index] = result
+                await sink?.hostFinished(result)
+                if options.failFast && !result.isSuccess && !stopping {
+                    stopping = true
+                    group.cancelAll()
+                }
+                if !stopping && !Task.isCancelled && next < hosts.count { startNext() }
+            }
+        }
+        var final: [HostResult] = []
+        final.reserveCapacity(hosts.count)
+        for (index, result) in results.enumerated() {
+            if let result {
+                final.append(result)
+            } else {  // never started: the run was cancelled or stopped first
+                let cancelled = HostResult(host: hosts[index], outcome: .cancelled)
+                await sink?.hostFinished(cancelled)
+                final.append(cancelled)
+            }
+        }
+        await sink?.runFinished(final)
+        return final
+    }
+
+    private func runHost(_ host: Host, command: [String], sink: (any OutputSink)?) async -> HostResult {
+        await sink?.hostStarted(host)
+        let started = ContinuousClock.now
+        let collector = OutputCollector(keepAll: options.collectOutput)
+        let deliver: @Sendable (OutputChunk) async -> Void = { chunk in
+            collector.record(chunk)
+            await sink?.output(chunk)
+        }
+        var timedOut = false
+        let termination: Termination
+        if let limit = options.commandTimeout {
+            (termination, timedOut) = await runWithTimeout(limit) {
+                await transport.run(command, on: host, options: options, output: deliver)
+            }
+        } else {
+            termination = await transport.run(command, on: host, options: options, output: deliver)
+        }
+        let outcome: HostOutcome
+        switch termination {
+        case _ where timedOut: outcome = .timedOut
+        case .exited(0): outcome = .exited(0)
+        case _ where Task.isCancelled: outcome = .cancelled
+        case .exited(let code): outcome = .exited(code)
+        case .signaled(let signal): outcome = .signaled(signal)
+        case .failedToStart(let reason): outcome = .failedToStart(reason)
+        }
+        let collected = collector.take()
+        var message: String?
+        if case .failedToStart(let reason) = termination {
+            message = reason
+        } else if !outcome.isSuccess {
+            message = collected.lastErrorLine
+        }
+        return HostResult(
+            host: host, outcome: outcome, duration: ContinuousClock.now - started,
+            stdout: collected.stdout, stderr: collected.stderr, errorMessage: message)
+    }
+
+    /// Runs `body`, cancelling it when `limit` passes first; says whether that happened.
+    private func runWithTimeout(
+        _ limit: Duration, _ body: @escaping @Sendable () async -> Termination
+    ) async -> (Termination, Bool) {
+        enum Event: Sendable {
+            case finished(Termination)
+            case timerFired
+            case timerCancelled
+        }
+        return await withTaskGroup(of: Event.self) { group in
+            group.addTask { .finished(await body()) }
+            group.addTask {
+                do {
+                    try await Task.sleep(for: limit)
+                    return .timerFired
+                } catch {
+                    return .timerCancelled
+                }
+            }
+            var fired = false
+            while let event = await group.next() {
+                switch event {
+                case .finished(let termination):
+                    group.cancelAll()
+                    return (termination, fired)
+                case .timerFired:
+                    fired = true
+                    group.cancelAll()  // tears the host's process down
+                case .timerCancelled:
+                    break
+                }
+            }
+            preconditionFailure("the host task always finishes")
+        }
+    }
+}
+
+/// What the runner keeps of a host's output: all of it when asked, and the last stderr line
+/// (ssh's own error message when ssh failed).
+final class OutputCollector: Sendable {
+    struct Collected {
+        var stdout: [UInt8]?
+        var stderr: [UInt8]?
+        var lastErrorLine: String?
+    }
+
+    private struct State {
+        var stdout: [UInt8] = []
+        var stderr: [UInt8] = []
+        var lastErrorLine: [UInt8]?
+    }
+
+    private let keepAll: Bool
+    private let state = Mutex(State())
+
+    init(keepAll: Bool) { self.keepAll = keepAll }
+
+    func record(_ chunk: OutputChunk) {
+        let lastLine = chunk.stream == .stderr ? Self.lastLine(of: chunk.bytes) : nil
+        guard keepAll || lastLine != nil else { return }
+        state.withLock { state in
+            if let lastLine { state.lastErrorLine = Array(lastLine) }
+            guard keepAll else { return }
+            switch chunk.stream {
+            case .stdout: state.stdout.append(contentsOf: chunk.bytes)
+            case .stderr: state.stderr.append(contentsOf: chunk.bytes)
+            }
+        }
+    }
+
+    func take() -> Collected {
+        state.withLock { state in
+            var text: String?
+            if let line = state.lastErrorLine {
+                var bytes = line[...]
+                while bytes.last == 0x0D { bytes.removeLast() }
+                text = String(decoding: bytes, as: UTF8.self)
+            }
+            return Collected(
+                stdout: keepAll ? state.stdout : nil, stderr: keepAll ? state.stderr : nil, lastErrorLine: text)
+        }
+    }
+
+    /// The last non-empty line of `bytes`, without its newline, at most 4 KiB of it.
+    private static func lastLine(of bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8>? {
+        var end = bytes.endIndex
+        while end > bytes.startIndex && bytes[end - 1] == 0x0A { end -= 1 }
+        guard end > bytes.startIndex else { return nil }
+        let start = bytes[..<end].lastIndex(of: 0x0A).map { $0 + 1 } ?? bytes.startIndex
+        return bytes[start..<Swift.min(end, start + 4096)]
+    }
+}

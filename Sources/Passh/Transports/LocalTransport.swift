@@ -1,0 +1,26 @@
+/// Runs the command on this machine, once per host, with `/bin/sh -c`: the command's words are
+/// joined with spaces, as `ssh` does for the remote shell, and `PASSH_HOST` names the host.
+///
+/// It exercises everything but ssh itself (process groups, pipes, teardown, output), so the
+/// runner's tests need no server; it is also handy for trying output modes.
+public struct LocalTransport: Transport {
+    /// The shell that runs each command.
+    public let shell: String
+    private let launch: LaunchEnvironment
+
+    /// A transport running commands with `shell -c`.
+    public init(shell: String = "/bin/sh") {
+        self.shell = shell
+        self.launch = LaunchEnvironment(executable: shell, removing: ["PASSH_HOST"])
+    }
+
+    public func run(
+        _ command: [String], on host: Host, options: RunOptions,
+        output: @escaping @Sendable (OutputChunk) async -> Void
+    ) async -> Termination {
+        let launcher = ProcessLauncher(
+            launch: launch, arguments: ["-c", command.joined(separator: " ")],
+            extraVariables: [Array("PASSH_HOST=\(host.name)\0".utf8)])
+        return await launcher.run(host: host, options: options, deliver: output)
+    }
+}

@@ -1,0 +1,41 @@
+public import SystemPackage
+
+/// How passh calls the OpenSSH client.
+///
+/// Host-key checking stays on (OpenSSH's own default) and `BatchMode=yes` makes anything that would
+/// prompt fail at once instead of hanging; ``insecure`` turns checking off explicitly.
+public struct OpenSSHOptions: Sendable, Hashable {
+    /// The `ssh` executable: a path, or a name looked up in `PATH`.
+    public var sshPath: String = "ssh"
+    /// Seconds to wait for a connection (`-o ConnectTimeout=`); the original passh's 6 by default.
+    public var connectTimeout: Int = 6
+    /// An ssh_config file to use instead of `~/.ssh/config` (`-F`).
+    public var configFile: FilePath?
+    /// Options passed as `-o OPTION` each, before passh's own, so that they win (ssh keeps the
+    /// first value it sees for an option).
+    public var options: [String] = []
+    /// The login user for hosts that do not name one (`-l`).
+    public var defaultUser: String?
+    /// Skip host-key checking: `StrictHostKeyChecking=no` and `UserKnownHostsFile=/dev/null`.
+    public var insecure: Bool = false
+
+    /// The defaults above.
+    public init() {}
+
+    /// The `ssh` arguments (without the executable) that run `command` on `host`.
+    ///
+    /// The host goes after `--`, so even a name that slipped past validation could not be read as
+    /// an option. The command's words follow untouched; ssh joins them with spaces.
+    public func arguments(for host: Host, command: [String]) -> [String] {
+        var args: [String] = []
+        if let configFile { args += ["-F", configFile.string] }
+        for option in options { args += ["-o", option] }
+        args += ["-T", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=\(connectTimeout)", "-o", "BatchMode=yes"]
+        if insecure { args += ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"] }
+        if let user = host.user ?? defaultUser { args += ["-l", user] }
+        if let port = host.port { args += ["-p", String(port)] }
+        args += ["--", host.hostname]
+        args += command
+        return args
+    }
+}

@@ -1,0 +1,80 @@
+import Passh
+import Synchronization
+import UnixSignals
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why a run stopped early.
+enum StopReason: Sendable, Equatable {
+    case signal(Int32)
+    case brokenPipe
+}
+
+/// Stops a run from the outside: a signal, or stdout going away. The first reason wins; it
+/// cancels the run's task, which tears every ssh down.
+final class RunControl: Sendable {
+    private struct State {
+        var task: Task<[HostResult], any Error>?
+        var reason: StopReason?
+    }
+
+    private let state = Mutex(State())
+
+    var reason: StopReason? { state.withLock { $0.reason } }
+
+    func attach(_ task: Task<[HostResult], any Error>) {
+        let cancelNow = state.withLock { state -> Bool in
+            state.task = task
+            return state.reason != nil
+        }
+        if cancelNow { task.cancel() }
+    }
+
+    /// Records `reason` (unless another came first) and cancels the run. Returns `false` when a
+    /// reason was already recorded.
+    @discardableResult
+    func stop(_ reason: StopReason) -> Bool {
+        let (task, first) = state.withLock { state -> (Task<[HostResult], any Error>?, Bool) in
+            guard state.reason == nil else { return (nil, false) }
+            state.reason = reason
+            return (state.task, true)
+        }
+        task?.cancel()
+        return first
+    }
+
+    /// Watches SIGINT, SIGTERM and SIGHUP: the first stops the run gracefully (every ssh gets
+    /// SIGTERM, then SIGKILL after a short grace); a second one kills every ssh at once and exits.
+    func watch(_ signals: UnixSignalsSequence) async {
+        var first: Int32?
+        for await signal in signals {
+            if let first {
+                ParallelSSH.killAllProcesses()
+                printError("passh: killed every process at once")
+                _exit(128 + first)
+            }
+            first = signal.rawValue
+            stop(.signal(signal.rawValue))
+        }
+    }
+}
+
+/// `SIGINT`, `SIGTERM`… for a signal number.
+func signalName(_ signal: Int32) -> String {
+    switch signal {
+    case SIGINT: "SIGINT"
+    case SIGTERM: "SIGTERM"
+    case SIGHUP: "SIGHUP"
+    case SIGKILL: "SIGKILL"
+    case SIGPIPE: "SIGPIPE"
+    case SIGQUIT: "SIGQUIT"
+    case SIGABRT: "SIGABRT"
+    case SIGSEGV: "SIGSEGV"
+    case SIGUSR1: "SIGUSR1"
+    case SIGUSR2: "SIGUSR2"
+    case SIGALRM: "SIGALRM"
+    default: "signal \(signal)"
+    }
+}

@@ -1,0 +1,109 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The repository's root directory.
+public let repositoryRoot: String = {
+    var path = #filePath.split(separator: "/", omittingEmptySubsequences: false)
+    path.removeLast(3)  // Tests/PasshTestSupport/TestCluster.swift
+    return path.joined(separator: "/")
+}()
+
+/// The directory holding the built products (`passh`, the test bundle).
+public let productsDirectory: String = {
+    var buffer = [CChar](repeating: 0, count: 4096)
+    let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+    precondition(count > 0, "cannot read /proc/self/exe")
+    let exe = String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    return String(exe[..<exe.lastIndex(of: "/")!])
+}()
+
+/// The built `passh` executable.
+public var passhPath: String { productsDirectory + "/passh" }
+
+/// The loopback sshd of `scripts/testcluster`, started on first use.
+public enum TestCluster {
+    /// The ssh_config with the cluster's host aliases (`h01`, `refused`, `unknown-key`…).
+    public static let config: String = {
+        let output = shell("\(repositoryRoot)/scripts/testcluster config")
+        precondition(output.status == 0, "scripts/testcluster failed: \(output.text)")
+        return output.text.split(separator: "\n").last.map(String.init) ?? ""
+    }()
+
+    /// The port where nothing listens (the `refused` alias).
+    public static var refusedPort: String {
+        _ = config
+        return shell("cat \"$(dirname \(config))/refused_port\"").text.split(separator: "\n").first.map(String.init) ?? ""
+    }
+}
+
+/// Runs a shell command synchronously; returns its stdout (stderr goes to the test log) and status.
+@discardableResult
+public func shell(_ command: String) -> (text: String, status: Int32) {
+    guard let pipe = popen(command, "r") else { return ("", -1) }
+    var output: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let n = fread(&buffer, 1, buffer.count, pipe)
+        if n <= 0 { break }
+        output += buffer[..<n]
+    }
+    let status = pclose(pipe)
+    return (String(decoding: output, as: UTF8.self), (status >> 8) & 0xFF)
+}
+
+/// Processes (other than this one) whose command line contains `marker`, and whose name is
+/// `named` when given (`ssh` finds the local ssh clients, not the remote commands of the test
+/// cluster, which run on this machine too).
+public func processes(matching marker: String, named: String? = nil) -> [Int32] {
+    guard let dir = opendir("/proc") else { return [] }
+    defer { closedir(dir) }
+    var found: [Int32] = []
+    let me = getpid()
+    while let entry = readdir(dir) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+            String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+        }
+        guard let pid = Int32(name), pid != me else { continue }
+        guard let file = fopen("/proc/\(pid)/cmdline", "r") else { continue }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = fread(&buffer, 1, buffer.count, file)
+            if n <= 0 { break }
+            bytes += buffer[..<n]
+        }
+        fclose(file)
+        let cmdline = String(decoding: bytes.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
+        guard cmdline.contains(marker) else { continue }
+        if let named, readText("/proc/\(pid)/comm") != named + "\n" { continue }
+        found.append(pid)
+    }
+    return found
+}
+
+/// The contents of a (small) text file, or `nil`.
+public func readText(_ path: String) -> String? {
+    guard let file = fopen(path, "r") else { return nil }
+    defer { fclose(file) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let n = fread(&buffer, 1, buffer.count, file)
+        if n <= 0 { break }
+        bytes += buffer[..<n]
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+/// A string unique to this test process and call, to find a test's processes by their command line.
+public func uniqueMarker(_ label: String = "passh-test") -> String {
+    "\(label)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+}
+
+/// A `sleep` long enough never to end by itself in a test, with a duration unique to this call,
+/// so that the sleeping processes (the shell and `sleep` itself) can be found by their command line.
+public func uniqueSleep(seconds: Int = 30) -> (command: String, marker: String) {
+    let marker = "\(seconds).\(UInt32.random(in: 100_000_000...999_999_999))"
+    return ("sleep \(marker)", marker)
+}

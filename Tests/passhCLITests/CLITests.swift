@@ -1,0 +1,133 @@
+import PasshTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The `passh` binary against the test cluster's real sshd: exact output and exit status.
+@Suite("passh command line")
+struct CLITests {
+    @Test func prefixesEveryLineWithItsHost() async throws {
+        let out = try await passhOnCluster(["h1,h2,h3", "echo out-$((1+1)); echo err >&2"])
+        #expect(out.status == 0)
+        #expect(out.sortedStdoutLines == ["[h1] out-2", "[h2] out-2", "[h3] out-2"])
+        #expect(out.sortedStderrLines == ["[h1] err", "[h2] err", "[h3] err"])
+    }
+
+    @Test func lastLineWithoutNewlineGetsOne() async throws {
+        let out = try await passhOnCluster(["h1", "printf 'a\\nb'; printf 'c' >&2"])
+        #expect(out.stdoutText == "[h1] a\n[h1] b\n")
+        #expect(out.stderrText == "[h1] c\n")
+        #expect(out.status == 0)
+    }
+
+    @Test func commandWordsReachSSHUntouched() async throws {
+        // `-la` belongs to ls, not to passh; ssh joins the words with spaces for the remote shell.
+        let out = try await passhOnCluster(["h1", "ls", "-la", "-d", "/"])
+        #expect(out.status == 0)
+        #expect(out.stdoutText.hasPrefix("[h1] dr"))
+        #expect(out.stdoutText.hasSuffix(" /\n"))
+        let quoted = try await passhOnCluster(["h1", "printf", "'%s|'", "a", "-n", "--help"])
+        #expect(quoted.stdoutText == "[h1] a|-n|--help|\n")
+    }
+
+    @Test func failedHostsAreNamedInTheGivenOrder() async throws {
+        let out = try await passhOnCluster(["h3,h1,h2,h4", "case $(hostname) in *) [ -n \"$SSH_CLIENT\" ] && exit 1;; esac"])
+        #expect(out.status == 2)
+        #expect(out.stdout.isEmpty)
+        #expect(out.stderrText == "failed at: h3 h1 h2 h4\n")
+    }
+
+    @Test func refusedConnectionFailsOnlyThatHost() async throws {
+        let out = try await passhOnCluster(["h1,refused,h2", "echo ok"])
+        #expect(out.status == 2)
+        #expect(out.sortedStdoutLines == ["[h1] ok", "[h2] ok"])
+        // ssh ends its own messages with \r\n; passh passes bytes through as they are.
+        #expect(out.stderrText == "[refused] ssh: connect to host 127.0.0.1 port \(TestCluster.refusedPort): Connection refused\r\nfailed at: refused\n")
+    }
+
+    @Test func nonZeroExitIsAFailure() async throws {
+        let out = try await passhOnCluster(["h1,h2", "test $(id -u) -lt 0"])
+        #expect(out.status == 2)
+        #expect(out.stderrText == "failed at: h1 h2\n")
+    }
+
+    @Test func stdinFileGoesWholeToEveryHost() async throws {
+        let path = "/tmp/passh-cli-stdin-\(getpid())"
+        let content = String(repeating: "passh\n", count: 50_000)
+        try writeFile(path, Array(content.utf8))
+        defer { unlink(path) }
+        let out = try await passhOnCluster(["-i", path, "-n", "0", (1...10).map { "h\($0)" }.joined(separator: ","), "wc -c"])
+        #expect(out.status == 0)
+        #expect(out.sortedStdoutLines == (1...10).map { "[h\($0)] 300000" }.sorted())
+    }
+
+    @Test func missingStdinFileStopsBeforeAnySSH() async throws {
+        let (fakeSSH, log) = try recordingSSH()
+        let out = try await passh(["--ssh", fakeSSH, "-i", "/nonexistent/file", "h1", "true"])
+        #expect(out.status == 1)
+        #expect(out.stdout.isEmpty)
+        #expect(out.stderrText == "No such file: /nonexistent/file\n")
+        #expect(shell("cat \(log) 2>/dev/null").text == "")
+    }
+
+    @Test(arguments: [
+        ("h1,-oProxyCommand=touch /tmp/pwned", "passh: invalid host \"-oProxyCommand=touch /tmp/pwned\": a host must not begin with '-'\n"),
+        ("h1,,h2", "passh: empty host name\n"),
+        ("h1,h 2", "passh: invalid host \"h 2\": whitespace or control character in host\n"),
+    ])
+    func badHostsAreRefusedBeforeAnySSH(hosts: String, message: String) async throws {
+        let (fakeSSH, log) = try recordingSSH()
+        let out = try await passh(["--ssh", fakeSSH, hosts, "true"])
+        #expect(out.status == 64)
+        #expect(out.stderrText == message)
+        #expect(shell("cat \(log) 2>/dev/null").text == "")
+    }
+
+    @Test func hostKeyCheckingIsOnUnlessInsecure() async throws {
+        let checked = try await passhOnCluster(["unknown-key", "echo reached"])
+        #expect(checked.status == 2)
+        #expect(checked.stdout.isEmpty)
+        #expect(checked.stderrText == "[unknown-key] Host key verification failed.\r\nfailed at: unknown-key\n")
+        let insecure = try await passhOnCluster(["--insecure", "unknown-key", "echo reached"])
+        #expect(insecure.stdoutText == "[unknown-key] reached\n")
+        #expect(insecure.status == 0)
+    }
+
+    @Test func usageErrors() async throws {
+        let noCommand = try await passh(["h1"])
+        #expect(noCommand.status == 64)
+        #expect(noCommand.stderrText.hasPrefix("Error: Missing the command to run on the hosts.\n"))
+        let negative = try await passh(["-n=-1", "h1", "true"])
+        #expect(negative.status == 64)
+        #expect(negative.stderrText.hasPrefix("Error: -n must be 0 (no limit) or more, not -1.\n"))
+        let dashValue = try await passh(["-n", "-1", "h1", "true"])
+        #expect(dashValue.status == 64)
+        #expect(dashValue.stderrText.hasPrefix("Error: Missing value for '-n <PROCS>'\n"))
+        let notANumber = try await passh(["-n", "lots", "h1", "true"])
+        #expect(notANumber.status == 64)
+        #expect(notANumber.stderrText.hasPrefix("Error: The value 'lots' is invalid for '-n <PROCS>'"))
+    }
+
+    @Test func blockingExampleRunsTwiceFromPlainCode() async throws {
+        let out = try await runBinary(productsDirectory + "/passh-blocking-example", ["-F", TestCluster.config, "h1,refused", "echo hi"])
+        #expect(out.status == 0)
+        #expect(out.stdoutText == """
+            round 1 h1: ok hi
+            round 1 refused: failed 
+            round 2 h1: ok hi
+            round 2 refused: failed 
+
+            """)
+    }
+}
+
+/// A stand-in for ssh that only records that it was started: to prove that nothing was.
+func recordingSSH() throws -> (path: String, log: String) {
+    let directory = "/tmp/passh-fake-ssh-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    let path = directory + "/ssh"
+    let log = directory + "/started"
+    shell("mkdir -p \(directory) && printf '#!/bin/sh\\necho \"$@\" >> \(log)\\n' > \(path) && chmod +x \(path)")
+    return (path, log)
+}

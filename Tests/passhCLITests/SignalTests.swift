@@ -1,0 +1,93 @@
+import PasshTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a script that interrupts passh reported.
+struct Interrupted {
+    var status: Int32
+    var elapsedMilliseconds: Int
+    var stdout: String
+    var stderr: String
+}
+
+/// Starts passh on the cluster in the background, waits until its stdout has `lines` lines, sends
+/// `signal`, and reports the exit status and how long passh took to exit after the signal.
+func interruptPassh(_ arguments: String, after lines: Int, signal: String, second: Bool = false) throws -> Interrupted {
+    let dir = "/tmp/passh-signal-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    let script = """
+        set -u
+        mkdir -p \(dir); cd \(dir)
+        \(passhPath) -F \(TestCluster.config) \(arguments) >out 2>err &
+        pid=$!
+        i=0
+        while [ "$(wc -l <out)" -lt \(lines) ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+        start=$(date +%s%N)
+        kill -\(signal) $pid
+        \(second ? "sleep 0.1; kill -\(signal) $pid" : "")
+        wait $pid
+        status=$?
+        end=$(date +%s%N)
+        echo "$status $(( (end - start) / 1000000 ))" >result
+        """
+    try writeFile(dir + ".sh", Array(script.utf8))
+    shell("bash \(dir).sh")
+    let result = (readText(dir + "/result") ?? "").split(separator: " ").compactMap { Int32($0.split(separator: "\n").first ?? "") }
+    defer { shell("rm -rf \(dir) \(dir).sh") }
+    return Interrupted(
+        status: result.first ?? -1, elapsedMilliseconds: Int(result.last ?? -1),
+        stdout: readText(dir + "/out") ?? "", stderr: readText(dir + "/err") ?? "")
+}
+
+func sortedLines(_ text: String) -> [String] {
+    text.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init).sorted()
+}
+
+@Suite("passh on signals and a closed stdout", .serialized)
+struct SignalTests {
+    @Test(arguments: [("INT", 130, "SIGINT"), ("TERM", 143, "SIGTERM"), ("HUP", 129, "SIGHUP")])
+    func signalStopsEverySSHAndNamesTheUnfinishedHosts(signal: String, status: Int32, name: String) throws {
+        let (sleep, marker) = uniqueSleep(seconds: 6)
+        let run = try interruptPassh("h1,h2,h3 'echo started; printf partial; \(sleep)'", after: 3, signal: signal)
+        #expect(run.status == status)
+        #expect(run.elapsedMilliseconds < 2000)
+        #expect(sortedLines(run.stdout) == ["[h1] partial", "[h1] started", "[h2] partial", "[h2] started", "[h3] partial", "[h3] started"])
+        #expect(run.stderr == "passh: interrupted by \(name); did not finish: h1 h2 h3\n")
+        #expect(processes(matching: marker, named: "ssh").isEmpty)
+    }
+
+    @Test func secondInterruptKillsAtOnce() throws {
+        // Commands that ignore SIGTERM: the first ^C's teardown would wait out the grace before
+        // SIGKILL; the second ^C, 0.1 s later, kills them all at once and exits.
+        let (sleep, marker) = uniqueSleep(seconds: 6)
+        let run = try interruptPassh("--local h1,h2 'echo started; trap \"\" TERM; \(sleep); true'", after: 2, signal: "INT", second: true)
+        #expect(run.status == 130)
+        #expect(run.elapsedMilliseconds < 400)
+        #expect(run.stderr == "passh: killed every process at once\n")
+        #expect(processes(matching: marker).isEmpty)
+    }
+
+    @Test func readerGoingAwayEndsTheRun() throws {
+        let (sleep, marker) = uniqueSleep(seconds: 6)
+        let script = """
+            start=$(date +%s%N)
+            \(passhPath) -F \(TestCluster.config) h1,h2 'seq 1 200000; \(sleep)' 2>/tmp/passh-epipe-err-$$ | head -1
+            status=${PIPESTATUS[0]}
+            end=$(date +%s%N)
+            echo "$status $(( (end - start) / 1000000 ))"
+            cat /tmp/passh-epipe-err-$$; rm -f /tmp/passh-epipe-err-$$
+            """
+        let dir = "/tmp/passh-epipe-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sh"
+        try writeFile(dir, Array(script.utf8))
+        defer { unlink(dir) }
+        let output = shell("bash \(dir)").text.split(separator: "\n").map(String.init)
+        #expect(output.count == 2, "the first line, then status and time; nothing on stderr")
+        #expect(output.first == "[h1] 1" || output.first == "[h2] 1")
+        let figures = output.last?.split(separator: " ").compactMap { Int($0) } ?? []
+        #expect(figures.first == 141)
+        #expect((figures.last ?? .max) < 3000)
+        #expect(processes(matching: marker, named: "ssh").isEmpty)
+    }
+}
