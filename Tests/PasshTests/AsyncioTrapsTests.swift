@@ -93,9 +93,12 @@ struct AsyncioTrapsTests {
             // its child `sleep` is in the same process group and goes with it.
             try await passh.run(["trap '' TERM; \(sleep); true"], on: ["a", "b", "c"])
         }
-        try await Task.sleep(for: .milliseconds(300))
-        #expect(processes(matching: marker).count == 6, "3 shells and 3 sleeps")
         let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(5)
+        while processes(matching: marker).count < 6 && clock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(processes(matching: marker).count == 6, "3 shells and 3 sleeps")
         let cancelled = clock.now
         run.cancel()
         let results = try await run.value

@@ -95,7 +95,7 @@ struct RunnerTests {
 
     @Test func fanoutZeroMeansNoLimit() async throws {
         let sink = RecordingSink()
-        _ = try await localPassh { $0.fanout = 0 }.run(["sleep 0.3"], on: (1...30).map { "h\($0)" }, sink: sink)
+        _ = try await localPassh { $0.fanout = 0 }.run(["sleep 1"], on: (1...30).map { "h\($0)" }, sink: sink)
         #expect(sink.state.withLock { $0.mostRunning } == 30)
     }
 

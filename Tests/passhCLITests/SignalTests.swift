@@ -19,7 +19,7 @@ func interruptPassh(_ arguments: String, after lines: Int, signal: String, secon
     let dir = "/tmp/passh-signal-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     let script = """
         set -u
-        mkdir -p \(dir); cd \(dir)
+        mkdir -p \(dir); cd \(dir); : >out; : >err
         \(passhPath) -F \(TestCluster.config) \(arguments) >out 2>err &
         pid=$!
         i=0
@@ -64,7 +64,7 @@ struct SignalTests {
         let (sleep, marker) = uniqueSleep(seconds: 6)
         let run = try interruptPassh("--local h1,h2 'echo started; trap \"\" TERM; \(sleep); true'", after: 2, signal: "INT", second: true)
         #expect(run.status == 130)
-        #expect(run.elapsedMilliseconds < 400)
+        #expect(run.elapsedMilliseconds < 2000)
         #expect(run.stderr == "passh: killed every process at once\n")
         #expect(processes(matching: marker).isEmpty)
     }
