@@ -99,6 +99,14 @@ public struct ParallelSSH: Sendable {
         return try outcome.withLock { $0! }.get()
     }
 
+    /// Closes the master connections that ``OpenSSHOptions/multiplexing`` left open to `hosts`,
+    /// at most ``RunOptions/fanout`` at once. A host without one counts as done.
+    public static func stopMasters(
+        on hosts: [Host], ssh: OpenSSHOptions, options: RunOptions = RunOptions(), sink: (any OutputSink)? = nil
+    ) async -> [HostResult] {
+        await Runner(transport: MasterStoppingTransport(options: ssh), options: options).run([], on: hosts, sink: sink)
+    }
+
     /// Parses host names, refusing the first invalid one.
     public static func hosts(_ names: [String]) throws(PasshError) -> [Host] {
         var hosts: [Host] = []

@@ -60,21 +60,3 @@ final class RunControl: Sendable {
         }
     }
 }
-
-/// `SIGINT`, `SIGTERM`… for a signal number.
-func signalName(_ signal: Int32) -> String {
-    switch signal {
-    case SIGINT: "SIGINT"
-    case SIGTERM: "SIGTERM"
-    case SIGHUP: "SIGHUP"
-    case SIGKILL: "SIGKILL"
-    case SIGPIPE: "SIGPIPE"
-    case SIGQUIT: "SIGQUIT"
-    case SIGABRT: "SIGABRT"
-    case SIGSEGV: "SIGSEGV"
-    case SIGUSR1: "SIGUSR1"
-    case SIGUSR2: "SIGUSR2"
-    case SIGALRM: "SIGALRM"
-    default: "signal \(signal)"
-    }
-}

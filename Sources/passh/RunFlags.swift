@@ -2,7 +2,7 @@ import ArgumentParser
 import Passh
 import SystemPackage
 
-/// How many hosts at once, and what they read.
+/// How many hosts at once, what they read, when to stop.
 struct RunFlags: ParsableArguments {
     @Option(name: .customShort("n"), help: ArgumentHelp("Run at most PROCS ssh processes at once; 0 = no limit.", valueName: "PROCS"))
     var procs: Int = 50
@@ -10,9 +10,27 @@ struct RunFlags: ParsableArguments {
     @Option(name: .customShort("i"), help: ArgumentHelp("Send FILE to every host's stdin (each host gets all of it).", valueName: "FILE"))
     var inputFile: String?
 
+    @Flag(name: .customShort("I"), help: "Read this terminal's stdin once and send it to every host (like -i with a temporary copy).")
+    var broadcastStdin = false
+
+    @Option(name: .customLong("timeout"), help: ArgumentHelp("Give each host at most SECONDS to finish; then its ssh is stopped and the host fails (timeout).", valueName: "SECONDS"))
+    var commandTimeout: Double?
+
+    @Flag(name: .customLong("fail-fast"), help: "At the first failed host, start no more hosts and stop the running ones.")
+    var failFast = false
+
+    @Option(name: .customLong("failed-to"), help: ArgumentHelp("Write the hosts that did not succeed to FILE, one per line (retry them with -h FILE).", valueName: "FILE"))
+    var failedTo: String?
+
     mutating func validate() throws {
         if procs < 0 {
             throw ValidationError("-n must be 0 (no limit) or more, not \(procs).")
+        }
+        if let commandTimeout, !(commandTimeout > 0) || !commandTimeout.isFinite {
+            throw ValidationError("--timeout must be a positive number of seconds, not \(commandTimeout).")
+        }
+        if inputFile != nil && broadcastStdin {
+            throw ValidationError("-i and -I cannot be used together.")
         }
     }
 
@@ -20,6 +38,8 @@ struct RunFlags: ParsableArguments {
         var options = RunOptions()
         options.fanout = procs
         options.stdinFile = inputFile.map { FilePath($0) }
+        options.failFast = failFast
+        options.commandTimeout = commandTimeout.map { .milliseconds(Int64(($0 * 1000).rounded(.up))) }
         return options
     }
 }

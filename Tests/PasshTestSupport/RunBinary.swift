@@ -10,9 +10,17 @@ public struct BinaryOutput: Sendable {
 
     public var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
     public var stderrText: String { String(decoding: stderr, as: UTF8.self) }
-    /// stdout's lines, sorted: for output whose interleaving between hosts is not defined.
-    public var sortedStdoutLines: [String] { stdoutText.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init).sorted() }
-    public var sortedStderrLines: [String] { stderrText.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init).sorted() }
+    /// stdout's lines (split at each newline byte: a "\r\n" leaves the "\r"), sorted: for output
+    /// whose interleaving between hosts is not defined.
+    public var sortedStdoutLines: [String] { lines(stdout).sorted() }
+    public var sortedStderrLines: [String] { lines(stderr).sorted() }
+}
+
+/// The lines of `bytes`, each without its newline byte (a last line without one is kept).
+public func lines(_ bytes: [UInt8]) -> [String] {
+    var lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+    if bytes.last == 0x0A { lines.removeLast() }
+    return lines
 }
 
 /// Runs `executable` with `arguments`, stdin from `stdinPath` (or /dev/null), and collects its output.

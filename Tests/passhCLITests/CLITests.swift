@@ -74,7 +74,7 @@ struct CLITests {
 
     @Test(arguments: [
         ("h1,-oProxyCommand=touch /tmp/pwned", "passh: invalid host \"-oProxyCommand=touch /tmp/pwned\": a host must not begin with '-'\n"),
-        ("h1,,h2", "passh: empty host name\n"),
+        ("h1,,h2", "passh: invalid host pattern \"h1,,h2\": empty name between commas\n"),
         ("h1,h 2", "passh: invalid host \"h 2\": whitespace or control character in host\n"),
     ])
     func badHostsAreRefusedBeforeAnySSH(hosts: String, message: String) async throws {

@@ -42,7 +42,7 @@ func interruptPassh(_ arguments: String, after lines: Int, signal: String, secon
 }
 
 func sortedLines(_ text: String) -> [String] {
-    text.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init).sorted()
+    lines(Array(text.utf8)).sorted()
 }
 
 @Suite("passh on signals and a closed stdout", .serialized)

@@ -9,4 +9,10 @@
 /// pipe2(fds, O_CLOEXEC): both ends close-on-exec from the start.
 int passh_pipe_cloexec(int fds[2]);
 
+/// A connected, blocking, close-on-exec Unix-domain stream socket to `path`, or -1 (errno set).
+int passh_unix_connect(const char *path);
+
+/// Sends descriptor `fd` over the Unix-domain socket (SCM_RIGHTS, with one dummy byte): 0 or -1.
+int passh_send_fd(int socket_fd, int fd);
+
 #endif

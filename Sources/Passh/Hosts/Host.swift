@@ -25,6 +25,13 @@ public struct Host: Hashable, Sendable, Comparable, CustomStringConvertible {
     /// - Parameter spec: `host`, `user@host`, `host:port`, `user@host:port`, `[v6addr]:port` or `v6addr`.
     /// - Throws: ``PasshError`` with code ``PasshError/Code/invalidHost`` naming the problem.
     public init(_ spec: String) throws(PasshError) {
+        if Self.isPlainName(spec) {  // the common case, `node0042`: checked in one pass over the bytes
+            self.name = spec
+            self.user = nil
+            self.hostname = spec
+            self.port = nil
+            return
+        }
         try Self.checkToken(spec, what: "host")
         var rest = Substring(spec)
         var user: String?
@@ -68,6 +75,23 @@ public struct Host: Hashable, Sendable, Comparable, CustomStringConvertible {
     public static func == (lhs: Host, rhs: Host) -> Bool { lhs.name == rhs.name }
 
     public func hash(into hasher: inout Hasher) { hasher.combine(name) }
+
+    /// A non-empty name of printable ASCII without `@`, `:`, `[`, `]` and not beginning with `-`.
+    private static func isPlainName(_ spec: String) -> Bool {
+        var utf8 = spec.utf8.makeIterator()
+        guard let first = utf8.next(), first != UInt8(ascii: "-") else { return false }
+        var byte: UInt8? = first
+        while let current = byte {
+            switch current {
+            case 0x21...0x7E where current != UInt8(ascii: "@") && current != UInt8(ascii: ":")
+                && current != UInt8(ascii: "[") && current != UInt8(ascii: "]"):
+                byte = utf8.next()
+            default:
+                return false
+            }
+        }
+        return true
+    }
 
     private static func parsePort(_ text: Substring, in spec: String) throws(PasshError) -> Int {
         guard !text.isEmpty, text.count <= 5, text.allSatisfy({ $0.isASCII && $0.isNumber }),

@@ -18,6 +18,9 @@ public import SystemPackage
 ///
 /// A write error (EPIPE when the reader went away) is reported once per stream to the handler set
 /// with ``onError(_:)``; later writes to that stream are dropped.
+///
+/// A status line (``setStatus(_:)``, for a terminal) stays below the output on stderr: the writer
+/// clears it before writing anything and draws it again when the queue is empty.
 public final class OutputWriter: Sendable {
     /// The writer of this process's stdout (fd 1) and stderr (fd 2).
     public static let standard = OutputWriter(stdout: .standardOutput, stderr: .standardError)
@@ -41,6 +44,10 @@ public final class OutputWriter: Sendable {
         var drainWaiters: [CheckedContinuation<Void, Never>] = []
         var failed: Set<Int32> = []
         var errorHandler: (@Sendable (OutputStreamKind, Errno) -> Void)?
+        /// The status line to show, whether it is on the screen, whether it changed.
+        var status: [UInt8]?
+        var statusShown = false
+        var statusChanged = false
     }
 
     private let state = Mutex(State())
@@ -89,6 +96,25 @@ public final class OutputWriter: Sendable {
         }
     }
 
+    /// Shows `text` as the status line at the bottom of stderr (which should be a terminal), or
+    /// removes it (`nil`). The line is cleared before any output is written and drawn again after.
+    public func setStatus(_ text: String?) {
+        let (startThread, signal) = state.withLock { state -> (Bool, Bool) in
+            state.status = text.map { Array($0.utf8) }
+            state.statusChanged = true
+            var startThread = false
+            if !state.threadStarted {
+                state.threadStarted = true
+                startThread = true
+            }
+            let signal = state.writerIdle
+            state.writerIdle = false
+            return (startThread, signal)
+        }
+        if startThread { startWriterThread() }
+        if signal { wakeup.signal() }
+    }
+
     /// Waits until everything queued so far has been written (or dropped after an error).
     public func flush() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
@@ -111,35 +137,63 @@ public final class OutputWriter: Sendable {
         pthread_detach(thread)
     }
 
+    private enum Step {
+        /// Write these jobs, after clearing the status line if it is shown.
+        case write([Job], clearStatus: Bool)
+        /// Bring the status line up to date: clear the old one, draw the new one.
+        case status(clear: Bool, draw: [UInt8]?)
+        /// Nothing left: tell those waiting for a flush, and sleep.
+        case idle([CheckedContinuation<Void, Never>])
+    }
+
+    private func nextStep() -> Step {
+        state.withLock { state in
+            if !state.jobs.isEmpty {
+                let clear = state.statusShown
+                state.statusShown = false
+                defer { state.jobs.removeAll(keepingCapacity: true) }
+                return .write(Array(state.jobs), clearStatus: clear)
+            }
+            let redraw = state.statusChanged || (state.status != nil && !state.statusShown)
+            state.statusChanged = false
+            if redraw && (state.statusShown || state.status != nil) {
+                let clear = state.statusShown
+                state.statusShown = state.status != nil
+                return .status(clear: clear, draw: state.status)
+            }
+            state.writerIdle = true
+            defer { state.drainWaiters = [] }
+            return .idle(state.drainWaiters)
+        }
+    }
+
     private func writerLoop() -> Never {
+        let clearLine = Array("\r\u{1B}[K".utf8)
         while true {
             wakeup.wait()
-            while true {
-                let (batch, drained) = state.withLock { state -> ([Job], [CheckedContinuation<Void, Never>]) in
-                    if state.jobs.isEmpty {
-                        state.writerIdle = true
-                        defer { state.drainWaiters = [] }
-                        return ([], state.drainWaiters)
+            drain: while true {
+                switch nextStep() {
+                case .write(let batch, let clearStatus):
+                    if clearStatus { _ = Self.writeAll(clearLine, to: stderrFD) }
+                    var written = 0
+                    for job in batch {
+                        written += job.bytes.count
+                        if let error = Self.writeAll(job.bytes, to: job.fd) { report(error, fd: job.fd) }
                     }
-                    defer { state.jobs.removeAll(keepingCapacity: true) }
-                    return (Array(state.jobs), [])
+                    let released = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+                        state.queuedBytes -= written
+                        guard state.queuedBytes <= highWater / 2 else { return [] }
+                        defer { state.spaceWaiters = [] }
+                        return state.spaceWaiters
+                    }
+                    for waiter in released { waiter.resume() }
+                case .status(let clear, let draw):
+                    if clear { _ = Self.writeAll(clearLine, to: stderrFD) }
+                    if let draw { _ = Self.writeAll(draw, to: stderrFD) }
+                case .idle(let waiters):
+                    for waiter in waiters { waiter.resume() }
+                    break drain
                 }
-                if batch.isEmpty {
-                    for waiter in drained { waiter.resume() }
-                    break
-                }
-                var written = 0
-                for job in batch {
-                    written += job.bytes.count
-                    if let error = Self.writeAll(job.bytes, to: job.fd) { report(error, fd: job.fd) }
-                }
-                let released = state.withLock { state -> [CheckedContinuation<Void, Never>] in
-                    state.queuedBytes -= written
-                    guard state.queuedBytes <= highWater / 2 else { return [] }
-                    defer { state.spaceWaiters = [] }
-                    return state.spaceWaiters
-                }
-                for waiter in released { waiter.resume() }
             }
         }
     }

@@ -29,6 +29,31 @@ public enum HostOutcome: Sendable, Hashable {
     }
 }
 
+extension HostOutcome: CustomStringConvertible {
+    /// `ok`, `failed: exit 3`, `failed: killed by SIGTERM`, `failed: <reason>`, `timeout`, `cancelled`.
+    public var description: String {
+        switch self {
+        case .exited(0): "ok"
+        case .exited(let code): "failed: exit \(code)"
+        case .signaled(let signal): "failed: killed by \(signalName(signal))"
+        case .failedToStart(let reason): "failed: \(reason)"
+        case .timedOut: "timeout"
+        case .cancelled: "cancelled"
+        }
+    }
+}
+
+/// `SIGINT`, `SIGTERM`… for a signal number; `signal N` for one without a common name.
+public func signalName(_ signal: Int32) -> String {
+    let names: [Int32: String] = [
+        1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 5: "SIGTRAP", 6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE",
+        9: "SIGKILL", 10: "SIGUSR1", 11: "SIGSEGV", 12: "SIGUSR2", 13: "SIGPIPE", 14: "SIGALRM", 15: "SIGTERM",
+        17: "SIGCHLD", 18: "SIGCONT", 19: "SIGSTOP", 20: "SIGTSTP", 21: "SIGTTIN", 22: "SIGTTOU", 24: "SIGXCPU",
+        25: "SIGXFSZ", 26: "SIGVTALRM", 27: "SIGPROF", 31: "SIGSYS",
+    ]
+    return names[signal] ?? "signal \(signal)"
+}
+
 /// What happened on one host.
 public struct HostResult: Sendable {
     /// The host.

@@ -18,6 +18,8 @@ public struct OpenSSHOptions: Sendable, Hashable {
     public var defaultUser: String?
     /// Skip host-key checking: `StrictHostKeyChecking=no` and `UserKnownHostsFile=/dev/null`.
     public var insecure: Bool = false
+    /// Reuse connections across runs (OpenSSH `ControlMaster`); `nil`: every run connects anew.
+    public var multiplexing: Multiplexing?
 
     /// The defaults above.
     public init() {}
@@ -27,6 +29,19 @@ public struct OpenSSHOptions: Sendable, Hashable {
     /// The host goes after `--`, so even a name that slipped past validation could not be read as
     /// an option. The command's words follow untouched; ssh joins them with spaces.
     public func arguments(for host: Host, command: [String]) -> [String] {
+        var args = connectionArguments(for: host)
+        if let multiplexing, let path = controlPath(for: host) {
+            args += multiplexing.sshOptions(controlPath: path)
+        }
+        return args + ["--", host.hostname] + command
+    }
+
+    /// With ``multiplexing``, the control socket of `host`'s master connection.
+    public func controlPath(for host: Host) -> String? {
+        multiplexing?.controlPath(key: connectionArguments(for: host) + [host.hostname])
+    }
+
+    private func connectionArguments(for host: Host) -> [String] {
         var args: [String] = []
         if let configFile { args += ["-F", configFile.string] }
         for option in options { args += ["-o", option] }
@@ -34,8 +49,6 @@ public struct OpenSSHOptions: Sendable, Hashable {
         if insecure { args += ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"] }
         if let user = host.user ?? defaultUser { args += ["-l", user] }
         if let port = host.port { args += ["-p", String(port)] }
-        args += ["--", host.hostname]
-        args += command
         return args
     }
 }

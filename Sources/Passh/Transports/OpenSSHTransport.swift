@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Reaches each host by running the OpenSSH client, so users keep their `~/.ssh/config`, agent,
 /// ProxyJump and keys.
 ///
@@ -17,7 +21,42 @@ public struct OpenSSHTransport: Transport {
         _ command: [String], on host: Host, options runOptions: RunOptions,
         output: @escaping @Sendable (OutputChunk) async -> Void
     ) async -> Termination {
+        if let path = options.controlPath(for: host), var master = await MuxClient.connect(path: path) {
+            // A master connection is up: no ssh process, no handshake.
+            let remoteCommand = command.joined(separator: " ")
+            return await SessionPipes.run(host: host, options: runOptions, deliver: output) { streams in
+                do throws(MuxClient.Failure) {
+                    guard let status = try await master.runSession(remoteCommand, streams: streams) else {
+                        return .signaled(SIGTERM)  // cancelled: the session was abandoned
+                    }
+                    return .exited(status)
+                } catch {
+                    return .failedToStart(error.reason)
+                }
+            }
+        }
         let launcher = ProcessLauncher(launch: launch, arguments: options.arguments(for: host, command: command))
         return await launcher.run(host: host, options: runOptions, deliver: output)
+    }
+}
+
+/// Closes the master connection of each host (``OpenSSHOptions/multiplexing``); a host without
+/// one is left as it is. The command words are not used.
+struct MasterStoppingTransport: Transport {
+    let options: OpenSSHOptions
+
+    func run(
+        _ command: [String], on host: Host, options runOptions: RunOptions,
+        output: @escaping @Sendable (OutputChunk) async -> Void
+    ) async -> Termination {
+        guard let path = options.controlPath(for: host), var master = await MuxClient.connect(path: path) else {
+            return .exited(0)
+        }
+        do {
+            try await master.terminate()
+            return .exited(0)
+        } catch {
+            return .failedToStart(error.reason)
+        }
     }
 }

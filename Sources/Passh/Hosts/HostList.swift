@@ -1,0 +1,162 @@
+import OrderedCollections
+public import SystemPackage
+
+/// The hosts of a run: patterns and host files expanded, duplicates dropped, exclusions applied.
+///
+/// ```swift
+/// var list = HostList()
+/// try list.add("web[1-3],db1")                        // the HOSTS argument
+/// try list.add(contentsOfFile: "/etc/passh/hosts")    // -h FILE
+/// try list.exclude("web2")                            // -x web2
+/// list.names                                          // ["web1", "web3", "db1", …the file's hosts]
+/// ```
+///
+/// - Order: hosts keep the order they were added in; a host added again keeps its first place.
+/// - Validation: every name is a ``Host``, so a name that is empty, has whitespace or a control
+///   character, or begins with `-` is refused (`h1,-oProxyCommand=x`), whether it comes from a
+///   pattern or a file.
+/// - Exclusion: ``exclude(_:)`` removes names from the final list whenever it is called, before or
+///   after the hosts are added. It matches whole names: `-x web1` leaves out `web1`, not `root@web1`.
+/// - Limit: a pattern, and the list of hosts added (before exclusion), may hold at most ``limit``
+///   hosts; the exclusions too.
+///
+/// A call that throws leaves the list as it was.
+public struct HostList: Sendable {
+    /// The most hosts the list may hold (and the most it may exclude); ``HostPattern/defaultLimit``
+    /// unless given.
+    public let limit: Int
+    private var added: OrderedSet<Host> = []
+    private var excluded: Set<String> = []
+
+    /// An empty list.
+    ///
+    /// - Parameter limit: The most hosts the list may hold.
+    public init(limit: Int = HostPattern.defaultLimit) {
+        self.limit = limit
+    }
+
+    /// The hosts, in order, without the excluded ones.
+    public var hosts: [Host] {
+        excluded.isEmpty ? added.elements : added.elements.filter { !excluded.contains($0.name) }
+    }
+
+    /// The names of ``hosts``.
+    public var names: [String] { hosts.map(\.name) }
+
+    /// The number of ``hosts``.
+    public var count: Int {
+        excluded.isEmpty ? added.count : added.reduce(0) { $0 + (excluded.contains($1.name) ? 0 : 1) }
+    }
+
+    /// Adds the hosts of a comma-separated list of patterns (``HostPattern``), e.g. `web[1-3],db1`.
+    ///
+    /// - Throws: ``PasshError``: ``PasshError/Code/invalidPattern`` for a malformed pattern or too
+    ///   many hosts, ``PasshError/Code/invalidHost`` for a name ``Host`` refuses.
+    public mutating func add(_ patterns: String) throws(PasshError) {
+        try add([(patterns, nil)])
+    }
+
+    /// Adds the hosts of a host file: one host or pattern per line.
+    ///
+    /// A `#` starts a comment (a whole line or the end of one); blank lines, spaces and tabs around
+    /// a line and `\r` line ends are ignored. An error about a line names the file and line:
+    /// `hosts:3: invalid host "-oProxyCommand=x": a host must not begin with '-'`.
+    ///
+    /// - Parameter path: The file; a named pipe (`<(command)`) works too.
+    /// - Throws: ``PasshError``: ``PasshError/Code/unreadableFile`` (`No such file: PATH`,
+    ///   `Cannot read file: PATH: REASON`), or the errors of ``add(_:)``.
+    public mutating func add(contentsOfFile path: FilePath) throws(PasshError) {
+        let bytes = try Self.read(path)
+        let lines = try Self.hostFileLines(bytes, path: path)
+        try add(lines.map { ($0.text, "\(path.string):\($0.line)") })
+    }
+
+    /// Leaves out the hosts of a comma-separated list of patterns, e.g. `web[2-3]`, from the final
+    /// list, whether they are added before or after.
+    ///
+    /// - Throws: ``PasshError`` with code ``PasshError/Code/invalidPattern`` for a malformed pattern or
+    ///   too many names.
+    public mutating func exclude(_ patterns: String) throws(PasshError) {
+        let names = try HostPattern.expand(patterns, limit: limit)
+        let union = excluded.union(names)
+        if union.count > limit {
+            throw PasshError(.invalidPattern, "too many hosts to leave out: more than the limit of \(limit)")
+        }
+        excluded = union
+    }
+
+    /// Expands and validates every pattern and adds the new hosts; on an error, takes them out again.
+    private mutating func add(_ patterns: [(text: String, location: String?)]) throws(PasshError) {
+        let countBefore = added.count
+        for (text, location) in patterns {
+            do throws(PasshError) {
+                for name in try HostPattern.expand(text, limit: limit) {
+                    if added.append(try Host(name)).inserted, added.count > limit {
+                        throw Self.tooMany(limit)
+                    }
+                }
+            } catch {
+                added.removeLast(added.count - countBefore)
+                guard let location else { throw error }
+                throw PasshError(error.code, "\(location): \(error.message)")
+            }
+        }
+    }
+
+    private static func tooMany(_ limit: Int) -> PasshError {
+        PasshError(.invalidPattern, "too many hosts: more than the limit of \(limit)")
+    }
+
+    /// A host file larger than this is refused (`/dev/zero` must not fill the memory).
+    static let maximumFileSize = 256 << 20
+
+    /// The whole content of a file.
+    static func read(_ path: FilePath) throws(PasshError) -> [UInt8] {
+        func unreadable(_ reason: any Error) -> PasshError {
+            PasshError(.unreadableFile, "Cannot read file: \(path.string): \(reason)")
+        }
+        let file: FileDescriptor
+        do {
+            file = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec])
+        } catch let error as Errno where error == .noSuchFileOrDirectory {
+            throw PasshError(.unreadableFile, "No such file: \(path.string)")
+        } catch {
+            throw unreadable(error)
+        }
+        defer { try? file.close() }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count: Int
+            do {
+                count = try chunk.withUnsafeMutableBytes { try file.read(into: $0) }
+            } catch {
+                throw unreadable(error)
+            }
+            if count == 0 { return bytes }
+            if bytes.count + count > maximumFileSize {
+                throw PasshError(.unreadableFile, "Cannot read file: \(path.string): larger than \(maximumFileSize >> 20) MiB")
+            }
+            bytes.append(contentsOf: chunk[..<count])
+        }
+    }
+
+    /// The patterns of a host file with their line numbers (from 1): comments, blank lines, spaces
+    /// and tabs around a line and `\r` line ends removed.
+    static func hostFileLines(_ bytes: [UInt8], path: FilePath) throws(PasshError) -> [(line: Int, text: String)] {
+        var result: [(line: Int, text: String)] = []
+        let isBlank: (UInt8) -> Bool = { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: "\r") }
+        for (number, line) in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
+            var text = line
+            if let hash = text.firstIndex(of: UInt8(ascii: "#")) { text = text[..<hash] }
+            while let last = text.last, isBlank(last) { text.removeLast() }
+            while let first = text.first, isBlank(first) { text.removeFirst() }
+            if text.isEmpty { continue }
+            guard let string = String(validating: text, as: UTF8.self) else {
+                throw PasshError(.unreadableFile, "Cannot read file: \(path.string): line \(number + 1) is not UTF-8 text")
+            }
+            result.append((number + 1, string))
+        }
+        return result
+    }
+}

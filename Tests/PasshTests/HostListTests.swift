@@ -1,0 +1,199 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Passh
+import PasshTestSupport
+import SystemPackage
+import Testing
+
+@Suite("HostList: patterns, host files, exclusions")
+struct HostListTests {
+    /// Writes `text` to a new file under /tmp, runs `body` with its path, and removes the file.
+    @discardableResult
+    private func withHostFile<T>(_ text: String, _ body: (FilePath) throws -> T) throws -> T {
+        try withHostFile(Array(text.utf8), body)
+    }
+
+    @discardableResult
+    private func withHostFile<T>(_ bytes: [UInt8], _ body: (FilePath) throws -> T) throws -> T {
+        let path = "/tmp/\(uniqueMarker("passh-hosts"))"
+        try writeFile(path, bytes)
+        defer { unlink(path) }
+        return try body(FilePath(path))
+    }
+
+    @Test func keepsOrderAndDropsRepeats() throws {
+        var list = HostList()
+        try list.add("web[1-3],web2,db1")
+        try list.add("db1,web4,web1")
+        #expect(list.names == ["web1", "web2", "web3", "db1", "web4"])
+        #expect(list.count == 5)
+        #expect(list.hosts.map(\.hostname) == ["web1", "web2", "web3", "db1", "web4"])
+    }
+
+    @Test func parsesEveryHost() throws {
+        var list = HostList()
+        try list.add("root@node[1-2]:2222,[2001:db8::1]:22,web1")
+        #expect(list.names == ["root@node1:2222", "root@node2:2222", "[2001:db8::1]:22", "web1"])
+        #expect(list.hosts.map(\.user) == ["root", "root", nil, nil])
+        #expect(list.hosts.map(\.port) == [2222, 2222, 22, nil])
+        #expect(list.hosts.map(\.hostname) == ["node1", "node2", "2001:db8::1", "web1"])
+        // Different targets, not repeats.
+        try list.add("node1,root@node1")
+        #expect(list.names.suffix(2) == ["node1", "root@node1"])
+    }
+
+    @Test func readsHostFiles() throws {
+        let text = """
+            # the web tier
+            web[1-2]
+              web3\t 
+            \t
+            db1   # the primary
+            db[1-2],mail\r
+            web1\r
+
+            #last line, no newline:
+            cache1
+            """
+        var list = HostList()
+        try list.add("first")
+        try withHostFile(text) { path throws in try list.add(contentsOfFile: path) }
+        #expect(list.names == ["first", "web1", "web2", "web3", "db1", "db2", "mail", "cache1"])
+    }
+
+    @Test func readsEmptyFilesAndCommentsOnly() throws {
+        var list = HostList()
+        try withHostFile("") { path throws in try list.add(contentsOfFile: path) }
+        try withHostFile("# nothing\n\n   \n\r\n#\n") { path throws in try list.add(contentsOfFile: path) }
+        #expect(list.names == [])
+        #expect(list.count == 0)
+    }
+
+    @Test func excludesWhicheverComesFirst() throws {
+        var list = HostList()
+        try list.exclude("web[2-3]")
+        try list.add("web[1-5]")
+        try list.exclude("web5,nothere")
+        #expect(list.names == ["web1", "web4"])
+        #expect(list.count == 2)
+        try list.add("web3,web6")
+        #expect(list.names == ["web1", "web4", "web6"])
+        #expect(list.hosts.map(\.name) == ["web1", "web4", "web6"])
+    }
+
+    @Test func excludesWholeNamesOnly() throws {
+        var list = HostList()
+        try list.add("web1,root@web1,web1:22,web10")
+        try list.exclude("web1")
+        #expect(list.names == ["root@web1", "web1:22", "web10"])
+    }
+
+    @Test(arguments: [
+        ("h1,-oProxyCommand=x", "invalid host \"-oProxyCommand=x\": a host must not begin with '-'"),
+        ("-oProxyCommand=x", "invalid host \"-oProxyCommand=x\": a host must not begin with '-'"),
+        ("h[1-2],-l[1-2]", "invalid host \"-l1\": a host must not begin with '-'"),
+        ("web 1", "invalid host \"web 1\": whitespace or control character in host"),
+        ("root@-x", "invalid host \"root@-x\": a host name must not begin with '-'"),
+        ("web:0", "invalid host \"web:0\": port must be a number from 1 to 65535"),
+    ])
+    func refusesHostileNames(patterns: String, message: String) throws {
+        var list = HostList()
+        try list.add("a")
+        #expect(throws: PasshError(.invalidHost, message)) { try list.add(patterns) }
+        #expect(list.names == ["a"])  // unchanged
+    }
+
+    @Test func refusesBadPatterns() throws {
+        var list = HostList()
+        #expect(throws: PasshError(.invalidPattern, "invalid host pattern \"node[5-1]\": range 5-1 is inverted")) {
+            try list.add("a,node[5-1]")
+        }
+        #expect(throws: PasshError(.invalidPattern, "invalid host pattern \"x[\": missing ']'")) { try list.exclude("x[") }
+        #expect(list.names == [])
+    }
+
+    @Test func refusesHostileNamesInFilesWithTheLine() throws {
+        var list = HostList()
+        try withHostFile("ok1\n  -oProxyCommand=touch /tmp/x   # bad\nok2\n") { path throws in
+            #expect(throws: PasshError(.invalidHost, "\(path.string):2: invalid host \"-oProxyCommand=touch /tmp/x\": a host must not begin with '-'")) {
+                try list.add(contentsOfFile: path)
+            }
+        }
+        try withHostFile("ok1\nh1,-oProxyCommand=x\n") { path throws in
+            #expect(throws: PasshError(.invalidHost, "\(path.string):2: invalid host \"-oProxyCommand=x\": a host must not begin with '-'")) {
+                try list.add(contentsOfFile: path)
+            }
+        }
+        try withHostFile("ok1\n\n# c\nnode[5-1]\n") { path throws in
+            #expect(throws: PasshError(.invalidPattern, "\(path.string):4: invalid host pattern \"node[5-1]\": range 5-1 is inverted")) {
+                try list.add(contentsOfFile: path)
+            }
+        }
+        try withHostFile("web1 web2\n") { path throws in
+            #expect(throws: PasshError(.invalidHost, "\(path.string):1: invalid host \"web1 web2\": whitespace or control character in host")) {
+                try list.add(contentsOfFile: path)
+            }
+        }
+        try withHostFile([UInt8]("ok\nweb\u{0}1\n".utf8)) { path throws in
+            #expect(throws: PasshError(.invalidHost, "\(path.string):2: invalid host \"web\\u{0}1\": whitespace or control character in host")) {
+                try list.add(contentsOfFile: path)
+            }
+        }
+        try withHostFile([UInt8]("ok\n".utf8) + [0x77, 0xFF, 0x0A]) { path throws in
+            #expect(throws: PasshError(.unreadableFile, "Cannot read file: \(path.string): line 2 is not UTF-8 text")) {
+                try list.add(contentsOfFile: path)
+            }
+        }
+        #expect(list.names == [])  // nothing added by a file that failed
+    }
+
+    @Test func refusesMissingAndUnreadableFiles() throws {
+        var list = HostList()
+        let missing = "/tmp/\(uniqueMarker("passh-missing"))"
+        #expect(throws: PasshError(.unreadableFile, "No such file: \(missing)")) {
+            try list.add(contentsOfFile: FilePath(missing))
+        }
+        #expect(throws: PasshError(.unreadableFile, "Cannot read file: /tmp: Is a directory")) {
+            try list.add(contentsOfFile: "/tmp")
+        }
+        #expect(throws: PasshError(.unreadableFile, "Cannot read file: /dev/zero: larger than 256 MiB")) {
+            try list.add(contentsOfFile: "/dev/zero")
+        }
+    }
+
+    @Test func respectsTheLimitAcrossPatternsAndFiles() throws {
+        var list = HostList(limit: 5)
+        try list.add("n[1-3]")
+        try list.add("n[1-3],m1")  // repeats do not count
+        #expect(throws: PasshError(.invalidPattern, "too many hosts: more than the limit of 5")) { try list.add("m[2-3]") }
+        #expect(throws: PasshError(.invalidPattern, "host pattern \"x[1-6]\" expands to 6 hosts, more than the limit of 5")) {
+            try list.add("x[1-6]")
+        }
+        try withHostFile("m2\nm3\n") { path throws in
+            #expect(throws: PasshError(.invalidPattern, "\(path.string):2: too many hosts: more than the limit of 5")) {
+                try list.add(contentsOfFile: path)
+            }
+        }
+        #expect(list.names == ["n1", "n2", "n3", "m1"])
+        try list.add("m2")
+        try list.exclude("n[1-5]")
+        #expect(throws: PasshError(.invalidPattern, "too many hosts to leave out: more than the limit of 5")) { try list.exclude("x") }
+        #expect(list.names == ["m1", "m2"])
+    }
+
+    @Test func holdsManyHosts() throws {
+        #if DEBUG
+        let (all, excluded, kept) = ("node[0000001-0100000]", "node[0000001-0099998]", ["node0099999", "node0100000"])  // a debug build is ten times slower
+        #else
+        let (all, excluded, kept) = ("node[0000001-1000000]", "node[0000001-0999998]", ["node0999999", "node1000000"])
+        #endif
+        var list = HostList()
+        try list.add(all)
+        try list.add("node0000001,node0000002")
+        try list.exclude(excluded)
+        #expect(list.names == kept)
+    }
+}

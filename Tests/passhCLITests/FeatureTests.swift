@@ -1,0 +1,123 @@
+import PasshTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func temporaryPath(_ label: String) -> String {
+    "/tmp/passh-\(label)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+}
+
+/// Host selection, time limits, stdin and failure handling, on the test cluster.
+@Suite("passh features")
+struct FeatureTests {
+    @Test func listHostsExpandsPatternsFilesAndExclusions() async throws {
+        let file = temporaryPath("hosts")
+        try writeFile(file, Array("# web tier\r\n  web[1-3]  \r\n\nroot@db1:2222 # primary\n\tnode[08-10/2]\nweb2\n".utf8))
+        defer { unlink(file) }
+        let out = try await passh(["-h", file, "-x", "web3", "-x", "node10", "--list-hosts"])
+        #expect(out.status == 0)
+        #expect(out.stdoutText == "web1\nweb2\nroot@db1:2222\nnode08\n")
+        let patterns = try await passh(["--list-hosts", "r[1-2]n[1-3],web[1-2].example.com,r1n1"])
+        #expect(patterns.stdoutText == "r1n1\nr1n2\nr1n3\nr2n1\nr2n2\nr2n3\nweb1.example.com\nweb2.example.com\n")
+    }
+
+    @Test func hostFileReplacesTheHostsArgument() async throws {
+        let file = temporaryPath("hosts")
+        try writeFile(file, Array("h[1-3]\n".utf8))
+        defer { unlink(file) }
+        let out = try await passhOnCluster(["-h", file, "echo", "hi"])
+        #expect(out.status == 0)
+        #expect(out.sortedStdoutLines == ["[h1] hi", "[h2] hi", "[h3] hi"])
+    }
+
+    @Test func badPatternsAndHostFilesAreRefused() async throws {
+        for (arguments, status, message) in [
+            (["node[5-1]", "true"], Int32(64), "passh: invalid host pattern \"node[5-1]\": range 5-1 is inverted\n"),
+            (["-h", "/nonexistent/hosts", "true"], 1, "No such file: /nonexistent/hosts\n"),
+        ] {
+            let (fakeSSH, log) = try recordingSSH()
+            let out = try await passh(["--ssh", fakeSSH] + arguments)
+            #expect(out.status == status)
+            #expect(out.stderrText == message)
+            #expect(readText(log) == nil)
+        }
+    }
+
+    @Test func hostileNamesInAHostFileAreRefused() async throws {
+        let file = temporaryPath("hosts")
+        try writeFile(file, Array("h1\n-oProxyCommand=touch /tmp/pwned\n".utf8))
+        defer { unlink(file) }
+        let (fakeSSH, log) = try recordingSSH()
+        let out = try await passh(["--ssh", fakeSSH, "-h", file, "true"])
+        #expect(out.status == 64)
+        #expect(out.stderrText == "passh: \(file):2: invalid host \"-oProxyCommand=touch /tmp/pwned\": a host must not begin with '-'\n")
+        #expect(readText(log) == nil)
+    }
+
+    @Test func defaultUserAppliesToHostsWithoutOne() async throws {
+        let (fakeSSH, log) = try recordingSSH()
+        _ = try await passh(["--ssh", fakeSSH, "-l", "deploy", "-n", "1", "web1,admin@web2:2222", "id"])
+        #expect(readText(log) == """
+            -T -o LogLevel=ERROR -o ConnectTimeout=6 -o BatchMode=yes -l deploy -- web1 id
+            -T -o LogLevel=ERROR -o ConnectTimeout=6 -o BatchMode=yes -l admin -p 2222 -- web2 id
+
+            """)
+    }
+
+    @Test func connectTimeoutAndSSHOptionsReachSSH() async throws {
+        let (fakeSSH, log) = try recordingSSH()
+        _ = try await passh(["--ssh", fakeSSH, "-t", "3", "-o", "Port=2200", "-F", "/dev/null", "web1", "true"])
+        #expect(readText(log) == "-F /dev/null -o Port=2200 -T -o LogLevel=ERROR -o ConnectTimeout=3 -o BatchMode=yes -- web1 true\n")
+        let (envSSH, envLog) = try recordingSSH()
+        _ = try await passh(["web1", "true"], environment: ["PASSH_SSH": envSSH])
+        #expect(readText(envLog) == "-T -o LogLevel=ERROR -o ConnectTimeout=6 -o BatchMode=yes -- web1 true\n")
+    }
+
+    @Test func timeoutFailsOnlyTheSlowHost() async throws {
+        let (sleep, marker) = uniqueSleep(seconds: 8)
+        let out = try await passhOnCluster(["--timeout", "1", "--local", "fast,slow", "[ $PASSH_HOST = fast ] || \(sleep); echo done"])
+        #expect(out.status == 2)
+        #expect(out.stdoutText == "[fast] done\n")
+        #expect(out.stderrText == "failed at: slow\n")
+        #expect(processes(matching: marker).isEmpty)
+        let json = try await passhOnCluster(["--timeout", "0.5", "--json", "h1", "exec \(sleep)"])
+        #expect(json.stdoutText.contains(#"{"host":"h1","status":"timeout","exit_code":null,"signal":null,"error":"timed out","duration_ms":"#))
+        #expect(processes(matching: marker, named: "ssh").isEmpty)
+    }
+
+    @Test func failFastCancelsTheRest() async throws {
+        let (sleep, marker) = uniqueSleep(seconds: 8)
+        let out = try await passhOnCluster(["--fail-fast", "-n", "2", "--local", "h1,h2,h3,h4", "[ $PASSH_HOST = h2 ] && exit 1; \(sleep)"])
+        #expect(out.status == 2)
+        #expect(out.stderrText == "failed at: h1 h2 h3 h4\n")
+        #expect(processes(matching: marker).isEmpty)
+    }
+
+    @Test func failedHostsAreWrittenForARetry() async throws {
+        let file = temporaryPath("failed")
+        defer { unlink(file) }
+        let out = try await passhOnCluster(["--failed-to", file, "h1,refused,h2,noauth", "true"])
+        #expect(out.status == 2)
+        #expect(readText(file) == "refused\nnoauth\n")
+        #expect(shell("stat -c %a \(file)").text == "600\n")
+        let retry = try await passhOnCluster(["--list-hosts", "-h", file])
+        #expect(retry.stdoutText == "refused\nnoauth\n")
+        _ = try await passhOnCluster(["--failed-to", file, "h1", "true"])
+        #expect(readText(file) == "")
+    }
+
+    @Test func stdinIsReadOnceAndSentToEveryHost() async throws {
+        let input = temporaryPath("stdin")
+        try writeFile(input, Array(String(repeating: "line\n", count: 30_000).utf8))
+        defer { unlink(input) }
+        let before = shell("ls /tmp | grep -c '^passh-stdin-' || true").text
+        let out = try await passhOnCluster(["-I", "-n", "0", "h1,h2,h3,h4", "wc -c"], stdinPath: input)
+        #expect(out.status == 0)
+        #expect(out.sortedStdoutLines == ["[h1] 150000", "[h2] 150000", "[h3] 150000", "[h4] 150000"])
+        #expect(shell("ls /tmp | grep -c '^passh-stdin-' || true").text == before, "the spool file is gone")
+        let both = try await passh(["-I", "-i", input, "h1", "true"])
+        #expect(both.status == 64)
+    }
+}

@@ -1,0 +1,48 @@
+import PasshTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What passh shows when stderr is a terminal: run under `script`, which gives it a pseudo-terminal.
+@Suite("passh on a terminal", .serialized)
+struct TerminalTests {
+    /// Runs passh under a pseudo-terminal; returns everything it wrote there (stdout and stderr).
+    func onTerminal(_ arguments: String, environment: String = "unset NO_COLOR;") -> String {
+        let script = temporaryPath("terminal") + ".sh"
+        try? writeFile(script, Array("\(environment) exec \(passhPath) -F \(TestCluster.config) \(arguments)\n".utf8))
+        defer { unlink(script) }
+        return shell("script -qefc 'bash \(script)' /dev/null </dev/null").text
+    }
+
+    @Test func summaryLineAtTheEnd() {
+        let screen = onTerminal("--color never h1,refused 'echo hi'")
+        #expect(screen.contains("[h1] hi\r\n"))
+        #expect(screen.contains("failed at: refused\r\n"))
+        let last = screen.split(separator: "\r\n").last.map(String.init) ?? ""
+        #expect(last.hasPrefix("1 ok, 1 failed (refused), 0."))
+        #expect(last.hasSuffix(" s"))
+        #expect(!screen.contains("passh: "), "no progress line for a run under a second")
+    }
+
+    @Test func progressLineIsClearedBeforeOutputAndGoneAtTheEnd() {
+        let screen = onTerminal("--color never --local h1,h2,slow '[ $PASSH_HOST = slow ] && sleep 2.2; echo done'")
+        #expect(screen.contains("passh: 2/3 done, 0 failed, 1 running, 1."))
+        // Every progress line drawn is cleared again ("\r\u{1B}[K") before the next output.
+        let drawn = screen.ranges(of: "passh: ").count
+        let cleared = screen.ranges(of: "\r\u{1B}[K").count
+        #expect(drawn >= 1)
+        #expect(cleared == drawn)
+        #expect(screen.hasSuffix("3 ok, 2.2 s\r\n") || screen.hasSuffix("3 ok, 2.3 s\r\n") || screen.hasSuffix("3 ok, 2.4 s\r\n"))
+        #expect(screen.contains("\r\u{1B}[K[slow] done\r\n"))
+    }
+
+    @Test func colorsOnATerminal() {
+        let screen = onTerminal("h1 'echo o; echo e >&2'")
+        #expect(screen.contains("\u{1B}[94m[h1]\u{1B}[0m o\r\n"))
+        #expect(screen.contains("\u{1B}[91m[h1]\u{1B}[0m e\r\n"))
+        let noColor = onTerminal("h1 'echo o'", environment: "export NO_COLOR=1;")
+        #expect(noColor.hasPrefix("[h1] o\r\n"))
+    }
+}
