@@ -14,7 +14,7 @@ import SystemPackage
 /// ```
 ///
 /// Three ways to use it, one engine underneath:
-/// - ``run(_:on:sink:)``, async, returns one ``HostResult`` per host (with the host's output when
+/// - ``run(_:on:sink:)-(_,[Host],_)``, async, returns one ``HostResult`` per host (with the host's output when
 ///   ``RunOptions/collectOutput`` is set) and streams to an ``OutputSink`` if you give one;
 /// - ``events(_:on:)``, an `AsyncSequence` of ``RunEvent``s for callers that render output themselves;
 /// - ``runBlocking(_:on:sink:)`` for programs that are not async.
@@ -69,7 +69,7 @@ public struct ParallelSSH: Sendable {
     ///
     /// The run starts when iteration starts and is cancelled (its processes torn down) when the
     /// iterating task is cancelled or stops iterating. It waits for the consumer: a host's output
-    /// is not read further until its lines have been taken. Misuse (see ``run(_:on:sink:)``) is
+    /// is not read further until its lines have been taken. Misuse (see ``run(_:on:sink:)-(_,[Host],_)``) is
     /// thrown by the first `next()`.
     public func events(_ command: [String], on hosts: [Host]) -> RunEvents {
         RunEvents(passh: self, command: command, hosts: hosts)
@@ -78,7 +78,7 @@ public struct ParallelSSH: Sendable {
     /// Runs `command` on every host and waits, blocking the calling thread: for programs that
     /// are not async. Callable any number of times in one process.
     ///
-    /// Do not call it from async code: use ``run(_:on:sink:)`` there.
+    /// Do not call it from async code: use ``run(_:on:sink:)-(_,[Host],_)`` there.
     @available(*, noasync, message: "use run(_:on:sink:) from async code")
     public func runBlocking(
         _ command: [String], on hosts: [Host], sink: (any OutputSink)? = nil

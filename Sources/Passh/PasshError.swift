@@ -14,6 +14,7 @@ public struct PasshError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let unreadableFile = Code(rawValue: "unreadable file")
         /// An option value out of range.
         public static let invalidOption = Code(rawValue: "invalid option")
+        /// The code as text, e.g. `invalid host`.
         public var description: String { rawValue }
     }
 
@@ -28,5 +29,6 @@ public struct PasshError: Error, Sendable, Hashable, CustomStringConvertible {
         self.message = message
     }
 
+    /// The one-line message.
     public var description: String { message }
 }

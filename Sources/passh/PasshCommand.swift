@@ -33,7 +33,8 @@ struct PasshCommand: AsyncParsableCommand {
               passh -i ~/.bashrc h1,h2 dd of=.bashrc
               passh -b 'node[1-50]' cat /etc/os-release
               passh --json 'web[1-4]' uptime | jq .
-              passh --failed-to retry.txt 'node[1-99]' apt-get update && passh -h retry.txt …
+              passh --failed-to failed.txt 'node[1-99]' apt-get update
+              passh -h failed.txt apt-get update          # retry just the failed hosts
               passh --persist 'node[1-100]' true      # later runs skip the handshake
             """,
         helpNames: [.long]

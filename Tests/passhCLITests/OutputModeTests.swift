@@ -34,13 +34,6 @@ struct OutputModeTests {
             same
             also
 
-            """ || out.stdoutText == """
-            ---------------
-            h[0001-0005] (5)
-            ---------------
-            also
-            same
-
             """)
         let silent = try await passhOnCluster(["--gather", "h1,h2,h3", "true"])
         #expect(silent.stdoutText == "")

@@ -68,12 +68,16 @@ public struct Host: Hashable, Sendable, Comparable, CustomStringConvertible {
         self.port = port
     }
 
+    /// The host as written.
     public var description: String { name }
 
+    /// Orders hosts by name.
     public static func < (lhs: Host, rhs: Host) -> Bool { lhs.name < rhs.name }
 
+    /// Hosts are equal when their names are.
     public static func == (lhs: Host, rhs: Host) -> Bool { lhs.name == rhs.name }
 
+    /// Hashes the name.
     public func hash(into hasher: inout Hasher) { hasher.combine(name) }
 
     /// A non-empty name of printable ASCII without `@`, `:`, `[`, `]` and not beginning with `-`.

@@ -50,6 +50,7 @@ public final class FileSink: OutputSink {
         return directory.appending(name)
     }
 
+    /// Creates (or truncates) the host's files.
     public func hostStarted(_ host: Host) async {
         for (stream, directory) in [(OutputStreamKind.stdout, stdoutDirectory), (.stderr, stderrDirectory)] {
             guard let directory else { continue }
@@ -63,6 +64,7 @@ public final class FileSink: OutputSink {
         await fallback?.hostStarted(host)
     }
 
+    /// Appends the chunk to the host's file, or passes it to the fallback sink.
     public func output(_ chunk: OutputChunk) async {
         let directory = chunk.stream == .stdout ? stdoutDirectory : stderrDirectory
         guard directory != nil else {
@@ -73,6 +75,7 @@ public final class FileSink: OutputSink {
         _ = try? fd.writeAll(chunk.bytes)
     }
 
+    /// Closes the host's files.
     public func hostFinished(_ result: HostResult) async {
         let open = files.withLock { files in
             [OutputStreamKind.stdout, .stderr].compactMap { files.removeValue(forKey: FileKey(host: result.host, stream: $0)) }
@@ -81,6 +84,7 @@ public final class FileSink: OutputSink {
         await fallback?.hostFinished(result)
     }
 
+    /// Tells the fallback sink.
     public func runFinished(_ results: [HostResult]) async {
         await fallback?.runFinished(results)
     }

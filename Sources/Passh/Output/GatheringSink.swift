@@ -10,31 +10,39 @@ import Synchronization
 /// same output
 /// ```
 ///
-/// A host's output is its stdout and stderr lines in the order they arrived; hosts that printed
-/// nothing are not shown. Groups come in the order of their first host. All output is held in
-/// memory until the run ends.
+/// A host's output is its stdout lines, then its stderr lines (so that the same output is the same
+/// whatever order the two streams' bytes arrived in); hosts that printed nothing are not shown.
+/// Groups come in the order of their first host. All output is held in memory until the run ends.
 public final class GatheringSink: OutputSink {
     private let writer: OutputWriter
-    private let outputs = Mutex<[Host: [UInt8]]>([:])
+    private let outputs = Mutex<[Host: (stdout: [UInt8], stderr: [UInt8])]>([:])
 
     /// A sink writing through `writer` (everything goes to its stdout).
     public init(writer: OutputWriter = .standard) {
         self.writer = writer
     }
 
+    /// Keeps the chunk with the host's output.
     public func output(_ chunk: OutputChunk) async {
         outputs.withLock { outputs in
-            outputs[chunk.host, default: []].append(contentsOf: chunk.bytes)
-            if !chunk.endsWithNewline { outputs[chunk.host, default: []].append(0x0A) }
+            var bytes = Array(chunk.bytes)
+            if !chunk.endsWithNewline { bytes.append(0x0A) }
+            switch chunk.stream {
+            case .stdout: outputs[chunk.host, default: ([], [])].stdout += bytes
+            case .stderr: outputs[chunk.host, default: ([], [])].stderr += bytes
+            }
         }
     }
 
+    /// Prints each distinct output once, under its hosts.
     public func runFinished(_ results: [HostResult]) async {
         let outputs = self.outputs.withLock { $0 }
         var groups: [[UInt8]: [Host]] = [:]
         var order: [[UInt8]] = []
         for result in results {
-            guard let output = outputs[result.host], !output.isEmpty else { continue }
+            guard let streams = outputs[result.host] else { continue }
+            let output = streams.stdout + streams.stderr
+            guard !output.isEmpty else { continue }
             if groups[output] == nil { order.append(output) }
             groups[output, default: []].append(result.host)
         }

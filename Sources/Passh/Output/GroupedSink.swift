@@ -19,6 +19,7 @@ public final class GroupedSink: OutputSink {
         self.writer = writer
     }
 
+    /// Keeps the chunk until the host finishes.
     public func output(_ chunk: OutputChunk) async {
         pending.withLock { pending in
             var buffers = pending[chunk.host, default: Buffers()]
@@ -33,6 +34,7 @@ public final class GroupedSink: OutputSink {
         }
     }
 
+    /// Prints the host's block.
     public func hostFinished(_ result: HostResult) async {
         let buffers = pending.withLock { $0.removeValue(forKey: result.host) } ?? Buffers()
         await writer.write(Array("--- \(result.host) (\(result.outcome)) ---\n".utf8) + buffers.stdout, to: .stdout)

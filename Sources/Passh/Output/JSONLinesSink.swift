@@ -19,6 +19,7 @@ public final class JSONLinesSink: OutputSink {
         self.writer = writer
     }
 
+    /// One `{"host","stream","line"}` object per line.
     public func output(_ chunk: OutputChunk) async {
         var head = JSONObject()
         head.add("host", chunk.host.name)
@@ -41,6 +42,7 @@ public final class JSONLinesSink: OutputSink {
         await writer.write(out, to: .stdout)
     }
 
+    /// The host's `{"host","status",…}` object.
     public func hostFinished(_ result: HostResult) async {
         var exitCode: Int?
         var signal: String?
@@ -60,6 +62,7 @@ public final class JSONLinesSink: OutputSink {
         await writer.write(object.closed() + [0x0A], to: .stdout)
     }
 
+    /// The `{"summary":…}` object.
     public func runFinished(_ results: [HostResult]) async {
         var summary = JSONObject()
         summary.add("hosts", results.count)

@@ -43,12 +43,15 @@ public struct OutputChunk: Sendable {
     public struct Lines: Sequence, Sendable {
         let bytes: ArraySlice<UInt8>
 
+        /// An iterator over the lines.
         public func makeIterator() -> Iterator { Iterator(bytes: bytes, position: bytes.startIndex) }
 
+        /// Yields each line, without its newline.
         public struct Iterator: IteratorProtocol {
             let bytes: ArraySlice<UInt8>
             var position: Int
 
+            /// The next line, or `nil` after the last.
             public mutating func next() -> ArraySlice<UInt8>? {
                 guard position < bytes.endIndex else { return nil }
                 let start = position

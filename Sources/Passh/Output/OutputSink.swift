@@ -19,7 +19,10 @@ public protocol OutputSink: Sendable {
 }
 
 extension OutputSink {
+    /// Does nothing.
     public func hostStarted(_ host: Host) async {}
+    /// Does nothing.
     public func hostFinished(_ result: HostResult) async {}
+    /// Does nothing.
     public func runFinished(_ results: [HostResult]) async {}
 }

@@ -15,6 +15,7 @@ public struct PrefixedSink: OutputSink {
         self.prefix = prefix
     }
 
+    /// Writes the chunk's lines, each prefixed, in one piece.
     public func output(_ chunk: OutputChunk) async {
         let formatted = prefixLines(chunk.bytes, with: prefix(chunk.host, chunk.stream), terminate: !chunk.endsWithNewline)
         await writer.write(formatted, to: chunk.stream)

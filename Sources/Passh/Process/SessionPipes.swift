@@ -23,9 +23,13 @@ enum SessionPipes {
     /// and returns how the session ended once its output is read.
     ///
     /// When `session` returns, the readers stop at the first "no data right now" instead of
-    /// waiting for an end of file that a grandchild holding a pipe may never send.
+    /// waiting for an end of file that a grandchild holding a pipe may never send — at once when
+    /// `endOfFileWait` is `nil` (a process that exited has written all it will), else after waiting
+    /// that long for the end of file (an OpenSSH master may report a session's exit status before
+    /// it has written the session's last output).
     static func run(
-        host: Host, options: RunOptions, deliver: @escaping @Sendable (OutputChunk) async -> Void,
+        host: Host, options: RunOptions, endOfFileWait: Duration? = nil,
+        deliver: @escaping @Sendable (OutputChunk) async -> Void,
         session: (consuming SessionStreams) async -> Termination
     ) async -> Termination {
         let stdin: FileDescriptor
@@ -53,10 +57,22 @@ enum SessionPipes {
             }
             let termination = await session(
                 SessionStreams(stdin: stdin, stdout: FileDescriptor(rawValue: out.write), stderr: FileDescriptor(rawValue: err.write)))
-            ended.set()
-            Poller.shared.wake(out.read)
-            Poller.shared.wake(err.read)
-            await group.waitForAll()
+            let stopReaders = { @Sendable in
+                ended.set()
+                Poller.shared.wake(out.read)
+                Poller.shared.wake(err.read)
+            }
+            if let endOfFileWait, !Task.isCancelled {
+                let deadline = Task {
+                    try? await Task.sleep(for: endOfFileWait)
+                    stopReaders()
+                }
+                await group.waitForAll()
+                deadline.cancel()
+            } else {
+                stopReaders()
+                await group.waitForAll()
+            }
             for fd in [out.read, err.read] {
                 Poller.shared.deregister(fd)
                 close(fd)

@@ -30,10 +30,13 @@ public enum HostOutcome: Sendable, Hashable {
 }
 
 extension HostOutcome: CustomStringConvertible {
-    /// `ok`, `failed: exit 3`, `failed: killed by SIGTERM`, `failed: <reason>`, `timeout`, `cancelled`.
+    /// `ok`, `failed: exit 3`, `failed: killed by SIGTERM`, `failed: <reason>`, `timeout`, `cancelled`;
+    /// an exit status from 129 to 159 names the signal a remote shell reports that way.
     public var description: String {
         switch self {
         case .exited(0): "ok"
+        case .exited(let code) where (129...159).contains(code):
+            "failed: exit \(code) (128 + \(signalName(code - 128)): a remote shell reporting a killed command)"
         case .exited(let code): "failed: exit \(code)"
         case .signaled(let signal): "failed: killed by \(signalName(signal))"
         case .failedToStart(let reason): "failed: \(reason)"

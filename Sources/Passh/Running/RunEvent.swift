@@ -27,12 +27,14 @@ public enum RunEvent: Sendable {
 
 /// The events of one run, as an `AsyncSequence`; see ``ParallelSSH/events(_:on:)``.
 public struct RunEvents: AsyncSequence, Sendable {
+    /// A run's events.
     public typealias Element = RunEvent
 
     let passh: ParallelSSH
     let command: [String]
     let hosts: [Host]
 
+    /// An iterator that starts the run on its first `next()`.
     public func makeAsyncIterator() -> Iterator {
         Iterator(driver: Driver(passh: passh, command: command, hosts: hosts))
     }
@@ -42,6 +44,9 @@ public struct RunEvents: AsyncSequence, Sendable {
     public struct Iterator: AsyncIteratorProtocol {
         let driver: Driver
 
+        /// The next event, or `nil` when every host is done.
+        ///
+        /// - Throws: ``PasshError`` for misuse found before the run starts.
         public mutating func next() async throws -> RunEvent? {
             try await driver.next()
         }

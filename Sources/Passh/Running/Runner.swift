@@ -75,10 +75,10 @@ struct Runner: Sendable {
         }
         let collected = collector.take()
         var message: String?
-        if case .failedToStart(let reason) = termination {
-            message = reason
-        } else if !outcome.isSuccess {
-            message = collected.lastErrorLine
+        switch outcome {
+        case .failedToStart(let reason): message = reason
+        case .exited(0), .timedOut, .cancelled: message = nil
+        case .exited, .signaled: message = collected.lastErrorLine ?? transport.explainSilentFailure(termination)
         }
         return HostResult(
             host: host, outcome: outcome, duration: ContinuousClock.now - started,

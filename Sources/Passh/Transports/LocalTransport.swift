@@ -14,6 +14,7 @@ public struct LocalTransport: Transport {
         self.launch = LaunchEnvironment(executable: shell, removing: ["PASSH_HOST"])
     }
 
+    /// Runs `command` with `shell -c` on this machine, `PASSH_HOST` set to the host's name.
     public func run(
         _ command: [String], on host: Host, options: RunOptions,
         output: @escaping @Sendable (OutputChunk) async -> Void

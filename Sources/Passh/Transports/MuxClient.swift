@@ -61,8 +61,11 @@ struct MuxClient: ~Copyable {
     }
 
     /// Runs `command` in a new session of the master, on `streams`; returns its exit status, or
-    /// `nil` when the calling task was cancelled first (the session is then abandoned: closing the
-    /// control connection makes the master close the channel).
+    /// `nil` when the calling task was cancelled first: the control connection is then shut down,
+    /// which makes the master close the session (and the session's descriptors).
+    ///
+    /// A session whose remote command was killed by a signal ends without an exit status (OpenSSH
+    /// passes only exit statuses on): it is reported as 255, as `ssh` itself does.
     mutating func runSession(_ command: String, streams: consuming SessionStreams) async throws(Failure) -> Int32? {
         var request = MuxMessage(rawType: Message.newSession.rawValue)
         request.u32(1)  // request id
@@ -80,7 +83,7 @@ struct MuxClient: ~Copyable {
         for descriptor in [streams.stdin, streams.stdout, streams.stderr] {
             try sendDescriptor(descriptor.rawValue)
         }
-        guard var reply = try await receive(stoppingOnCancel: true) else { return nil }
+        guard var reply = try await receive(stoppingOnCancel: true) else { return abandon() }
         switch Message(rawValue: reply.type) {
         case .sessionOpened: break
         case .permissionDenied, .failure:
@@ -90,7 +93,13 @@ struct MuxClient: ~Copyable {
             throw Failure(reason: "unexpected multiplexing reply \(reply.type)")
         }
         while true {
-            guard var message = try await receive(stoppingOnCancel: true) else { return nil }
+            let next: MuxMessage.Reader?
+            do throws(Failure) {
+                next = try await receive(stoppingOnCancel: true)
+            } catch {
+                return 255  // the master closed the session without an exit status
+            }
+            guard var message = next else { return abandon() }
             switch Message(rawValue: message.type) {
             case .exitMessage:
                 _ = message.u32()  // session id
@@ -101,6 +110,11 @@ struct MuxClient: ~Copyable {
                 throw Failure(reason: "unexpected multiplexing message \(message.type)")
             }
         }
+    }
+
+    private func abandon() -> Int32? {
+        _ = shutdown(fd, Int32(SHUT_RDWR))
+        return nil
     }
 
     /// Asks the master to exit. It may close the connection before its reply arrives: that is a

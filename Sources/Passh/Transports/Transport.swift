@@ -26,4 +26,14 @@ public protocol Transport: Sendable {
         _ command: [String], on host: Host, options: RunOptions,
         output: @escaping @Sendable (OutputChunk) async -> Void
     ) async -> Termination
+
+    /// Why a host failed when it said nothing on stderr, for ``HostResult/errorMessage``; `nil`
+    /// when the transport has nothing to add.
+    func explainSilentFailure(_ termination: Termination) -> String?
+}
+
+extension Transport {
+    /// Why a host failed when it said nothing on stderr: `nil` (nothing to add) unless a transport
+    /// knows better.
+    public func explainSilentFailure(_ termination: Termination) -> String? { nil }
 }
