@@ -37,6 +37,7 @@ struct PasshCommand: AsyncParsableCommand {
               passh -h failed.txt apt-get update          # retry just the failed hosts
               passh --persist 'node[1-100]' true      # later runs skip the handshake
             """,
+        version: "2.0.0",
         helpNames: [.long]
     )
 
@@ -59,7 +60,25 @@ struct PasshCommand: AsyncParsableCommand {
     var command: [String] = []
 
     static func main() async {
-        await main(PersistOption.normalize(Array(CommandLine.arguments.dropFirst())))
+        var command: any ParsableCommand
+        do {
+            command = try await asyncParseAsRoot(PersistOption.normalize(Array(CommandLine.arguments.dropFirst())))
+        } catch {
+            // Help and version print as ArgumentParser prints them; a usage error is one line.
+            let code = exitCode(for: error)
+            guard code != .success else { exit(withError: error) }
+            printError("passh: \(message(for: error).split(separator: "\n").first ?? "") (see passh --help)")
+            Glibc.exit(code.rawValue)
+        }
+        do {
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
     }
 
     mutating func validate() throws {
@@ -100,11 +119,20 @@ struct PasshCommand: AsyncParsableCommand {
                 printError("passh: no hosts to run on")
                 return 64
             }
+            if sshFlags.insecure && !sshFlags.local {
+                printError("passh: warning: --insecure: host keys are not checked, so anyone between you and the hosts can pose as them")
+            }
             let transport = try sshFlags.transport(defaultUser: hostFlags.user)
             if sshFlags.persistStop {
                 return await Session.stopMasters(on: list.hosts, ssh: try sshFlags.openSSHOptions(defaultUser: hostFlags.user))
             }
             var options = runFlags.runOptions
+            OpenFileLimit.raise()
+            let wanted = options.fanout == 0 ? list.hosts.count : min(options.fanout, list.hosts.count)
+            let capacity = OpenFileLimit.hostCapacity
+            if wanted > capacity {
+                printError("passh: running at most \(capacity) hosts at once: the open-file limit is \(OpenFileLimit.current)")
+            }
             let spool = runFlags.broadcastStdin ? try StdinSpool() : nil
             if let spool { options.stdinFile = spool.path }
             defer { spool?.close() }

@@ -30,6 +30,11 @@ public enum TestCluster {
         return output.text.split(separator: "\n").last.map(String.init) ?? ""
     }()
 
+    /// The account the commands run as on the cluster (`passhtest` when the tests run as root).
+    public static var loginUser: String {
+        getuid() == 0 ? "passhtest" : shell("id -un").text.split(separator: "\n").first.map(String.init) ?? ""
+    }
+
     /// The port where nothing listens (the `refused` alias).
     public static var refusedPort: String {
         _ = config

@@ -89,25 +89,54 @@ struct CLITests {
         let checked = try await passhOnCluster(["unknown-key", "echo reached"])
         #expect(checked.status == 2)
         #expect(checked.stdout.isEmpty)
-        #expect(checked.stderrText == "[unknown-key] Host key verification failed.\r\nfailed at: unknown-key\n")
+        #expect(checked.stderrText == """
+            [unknown-key] Host key verification failed.\r
+            [unknown-key] passh: the host key of unknown-key is not known: check its fingerprint, then add it \
+            to known_hosts (ssh-keyscan unknown-key >> ~/.ssh/known_hosts), or skip the check with --insecure
+            failed at: unknown-key
+
+            """)
         let insecure = try await passhOnCluster(["--insecure", "unknown-key", "echo reached"])
         #expect(insecure.stdoutText == "[unknown-key] reached\n")
+        #expect(insecure.stderrText == "passh: warning: --insecure: host keys are not checked, so anyone between you and the hosts can pose as them\n")
         #expect(insecure.status == 0)
+        let changed = try await passhOnCluster(["changed-key", "echo reached"])
+        #expect(changed.status == 2)
+        #expect(changed.stderrText.contains("[changed-key] @    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\r\n"))
+        #expect(changed.stderrText.hasSuffix("""
+            [changed-key] Host key verification failed.\r
+            [changed-key] passh: the host key of changed-key has changed: if that was expected, remove the old key \
+            (ssh-keygen -R changed-key) and connect again; if not, someone may be posing as the host
+            failed at: changed-key
+
+            """))
     }
 
-    @Test func usageErrors() async throws {
-        let noCommand = try await passh(["h1"])
-        #expect(noCommand.status == 64)
-        #expect(noCommand.stderrText.hasPrefix("Error: Missing the command to run on the hosts.\n"))
-        let negative = try await passh(["-n=-1", "h1", "true"])
-        #expect(negative.status == 64)
-        #expect(negative.stderrText.hasPrefix("Error: -n must be 0 (no limit) or more, not -1.\n"))
-        let dashValue = try await passh(["-n", "-1", "h1", "true"])
-        #expect(dashValue.status == 64)
-        #expect(dashValue.stderrText.hasPrefix("Error: Missing value for '-n <PROCS>'\n"))
-        let notANumber = try await passh(["-n", "lots", "h1", "true"])
-        #expect(notANumber.status == 64)
-        #expect(notANumber.stderrText.hasPrefix("Error: The value 'lots' is invalid for '-n <PROCS>'"))
+    @Test(arguments: [
+        (["h1"], "passh: Missing the command to run on the hosts. (see passh --help)\n"),
+        (["-n=-1", "h1", "true"], "passh: -n must be 0 (no limit) or more, not -1. (see passh --help)\n"),
+        (["-n", "-1", "h1", "true"], "passh: Missing value for '-n <PROCS>' (see passh --help)\n"),
+        (["-n", "lots", "h1", "true"], "passh: The value 'lots' is invalid for '-n <PROCS>' (see passh --help)\n"),
+        (["--timeout=-1", "h1", "true"], "passh: --timeout must be a positive number of seconds, not -1.0. (see passh --help)\n"),
+        (["--bogus", "h1", "true"], "passh: Unknown option '--bogus' (see passh --help)\n"),
+        ([], "passh: Missing the hosts: give HOSTS or -h FILE. (see passh --help)\n"),
+    ])
+    func usageErrorsAreOneLine(arguments: [String], message: String) async throws {
+        let (fakeSSH, log) = try recordingSSH()
+        let out = try await passh(["--ssh", fakeSSH] + arguments)
+        #expect(out.status == 64)
+        #expect(out.stdout.isEmpty)
+        #expect(out.stderrText == message)
+        #expect(readText(log) == nil)
+    }
+
+    @Test func helpAndVersion() async throws {
+        let help = try await passh(["--help"])
+        #expect(help.status == 0)
+        #expect(help.stdoutText.hasPrefix("OVERVIEW: Run one command over SSH on many hosts at once.\n"))
+        #expect(help.stdoutText.contains("passh -h hosts.txt -x web3 --timeout 30 'systemctl restart app'"))
+        let version = try await passh(["--version"])
+        #expect(version.stdoutText == "2.0.0\n")
     }
 
     @Test func blockingExampleRunsTwiceFromPlainCode() async throws {

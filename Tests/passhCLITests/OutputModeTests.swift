@@ -106,6 +106,6 @@ struct OutputModeTests {
     @Test func onlyOneOutputMode() async throws {
         let out = try await passh(["--json", "--group", "h1", "true"])
         #expect(out.status == 64)
-        #expect(out.stderrText.hasPrefix("Error: Choose one output mode; got --group and --json.\n"))
+        #expect(out.stderrText == "passh: Choose one output mode; got --group and --json. (see passh --help)\n")
     }
 }

@@ -3,7 +3,8 @@ public import SystemPackage
 /// How a run behaves, whatever the transport.
 public struct RunOptions: Sendable {
     /// At most this many hosts run at once; `0` means no limit. The default is 50, the original
-    /// passh's command-line default.
+    /// passh's command-line default. A run never starts more hosts at once than the open-file
+    /// limit leaves room for (``OpenFileLimit/hostCapacity``).
     public var fanout: Int = 50
     /// A file every host gets as its stdin, whole (each host opens it on its own). `nil`: stdin is
     /// `/dev/null`, never the terminal.

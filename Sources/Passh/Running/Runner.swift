@@ -12,7 +12,10 @@ struct Runner: Sendable {
 
     func run(_ command: [String], on hosts: [Host], sink: (any OutputSink)?) async -> [HostResult] {
         var results = [HostResult?](repeating: nil, count: hosts.count)
-        let fanout = options.fanout == 0 ? hosts.count : Swift.min(options.fanout, hosts.count)
+        // Never more hosts at once than there are descriptors for: a host that cannot get a pipe
+        // would fail with "Too many open files".
+        let wanted = options.fanout == 0 ? hosts.count : Swift.min(options.fanout, hosts.count)
+        let fanout = Swift.min(wanted, OpenFileLimit.hostCapacity)
         await withTaskGroup(of: (Int, HostResult).self) { group in
             var next = 0
             var stopping = false

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 
 /// Reaches each host by running the OpenSSH client, so users keep their `~/.ssh/config`, agent,
 /// ProxyJump and keys.
@@ -41,7 +42,61 @@ public struct OpenSSHTransport: Transport {
             }
         }
         let launcher = ProcessLauncher(launch: launch, arguments: options.arguments(for: host, command: command))
-        return await launcher.run(host: host, options: runOptions, deliver: output)
+        let hostKey = HostKeyTrouble()
+        let termination = await launcher.run(host: host, options: runOptions) { chunk in
+            if chunk.stream == .stderr { hostKey.look(at: chunk) }
+            await output(chunk)
+        }
+        if termination == .exited(255), let advice = hostKey.advice(for: host) {
+            await output(OutputChunk(host: host, stream: .stderr, bytes: Array((advice + "\n").utf8)[...], endsWithNewline: true))
+        }
+        return termination
+    }
+}
+
+/// Notices ssh refusing a host key, to say what to do about it: ssh's own message for a host not
+/// in known_hosts is only "Host key verification failed." (with `BatchMode=yes` it cannot ask).
+final class HostKeyTrouble: Sendable {
+    private struct Seen {
+        var failed = false
+        var changed = false
+    }
+
+    private let seen = Mutex(Seen())
+
+    func look(at chunk: OutputChunk) {
+        let failed = chunk.bytes.contains(subsequence: Array("Host key verification failed.".utf8))
+        let changed = chunk.bytes.contains(subsequence: Array("REMOTE HOST IDENTIFICATION HAS CHANGED".utf8))
+        guard failed || changed else { return }
+        seen.withLock {
+            $0.failed = $0.failed || failed
+            $0.changed = $0.changed || changed
+        }
+    }
+
+    func advice(for host: Host) -> String? {
+        let seen = self.seen.withLock { $0 }
+        guard seen.failed else { return nil }
+        if seen.changed {
+            return "passh: the host key of \(host.hostname) has changed: if that was expected, remove the old key "
+                + "(ssh-keygen -R \(host.hostname)) and connect again; if not, someone may be posing as the host"
+        }
+        return "passh: the host key of \(host.hostname) is not known: check its fingerprint, then add it to "
+            + "known_hosts (ssh-keyscan \(host.hostname) >> ~/.ssh/known_hosts), or skip the check with --insecure"
+    }
+}
+
+extension ArraySlice where Element == UInt8 {
+    /// Whether `needle` occurs in the bytes.
+    func contains(subsequence needle: [UInt8]) -> Bool {
+        guard let first = needle.first, needle.count <= count else { return false }
+        var index = startIndex
+        while let found = self[index...].firstIndex(of: first) {
+            if found + needle.count > endIndex { return false }
+            if self[found..<(found + needle.count)].elementsEqual(needle) { return true }
+            index = found + 1
+        }
+        return false
     }
 }
 

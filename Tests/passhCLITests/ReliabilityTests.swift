@@ -1,0 +1,271 @@
+import PasshTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs a bash script; returns its stdout, split into lines (stderr goes to the test log).
+func bash(_ script: String) throws -> [String] {
+    let path = temporaryPath("script") + ".sh"
+    try writeFile(path, Array(script.utf8))
+    defer { unlink(path) }
+    return shell("bash \(path)").text.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
+}
+
+/// The peak RSS, in KiB, that GNU time wrote to `path` (its last line).
+func peakKiB(_ path: String) -> Int {
+    Int((readText(path) ?? "").split(separator: "\n").last ?? "") ?? .max
+}
+
+/// Load, integrity and faults: the failures the classics are known for, each shown absent.
+@Suite("passh under load, with hostile bytes and faults", .serialized)
+struct ReliabilityTests {
+    let cluster = TestCluster.config
+
+    @Test func aThousandHostsAtOnceUnderTheDefaultOpenFileLimit() throws {
+        // -t 60: one sshd on two cores takes ~15 s to hand-shake 1000 connections; the point here
+        // is descriptors, not connect timeouts.
+        let dir = temporaryPath("thousand")
+        let out = try bash("""
+            mkdir -p \(dir); cd \(dir)
+            ulimit -Sn 1024
+            /usr/bin/time -f %M -o rss \(passhPath) -F \(cluster) -t 60 -n 0 'h[0001-1000]' 'echo ok' >out 2>err
+            echo "status $?"; sort out | uniq -c; wc -c <err; cat err | head -5
+            """)
+        defer { shell("rm -rf \(dir)") }
+        #expect(out == ["status 0"] + (1...1000).map { String(format: "h%04d", $0) }.map { "      1 [\($0)] ok" }.sorted() + ["0"])
+        #expect(peakKiB(dir + "/rss") < 64 * 1024, "peak RSS \(peakKiB(dir + "/rss")) KiB")
+    }
+
+    @Test func aLimitTooLowForTheFanoutLowersItAndSaysSo() throws {
+        let out = try bash("""
+            ulimit -n 256
+            \(passhPath) -F \(cluster) -t 30 -n 0 'h[001-100]' 'echo ok' 2>&1 >/dev/null | head -3
+            echo "status ${PIPESTATUS[0]}"
+            \(passhPath) -F \(cluster) -t 30 -n 0 'h[001-100]' 'echo ok' 2>/dev/null | wc -l
+            """)
+        #expect(out.count == 3)
+        #expect(out.first?.hasPrefix("passh: running at most ") == true)
+        #expect(out.first?.hasSuffix(" hosts at once: the open-file limit is 256") == true)
+        #expect(out.dropFirst() == ["status 0", "100"])
+    }
+
+    @Test func memoryStaysBoundedWhileASlowReaderTakes1GB() throws {
+        // 4 hosts × 256 MiB of 64-byte lines, read 64 KiB per millisecond: passh must wait for the
+        // reader (and make ssh and the remote commands wait), not buffer.
+        let dir = temporaryPath("slow")
+        let line = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde"
+        let out = try bash("""
+            mkdir -p \(dir); cd \(dir)
+            set -o pipefail
+            /usr/bin/time -f %M -o rss \(passhPath) -F \(cluster) h1,h2,h3,h4 'yes \(line) | head -c 268435456' |
+                perl -e 'while (my $n = sysread(STDIN, my $b, 65536)) { $t += $n; select(undef, undef, undef, 0.001) } print "$t\\n"'
+            echo "status $?"
+            """)
+        defer { shell("rm -rf \(dir)") }
+        let lines = 268_435_456 / 64
+        #expect(out == ["\(4 * (268_435_456 + lines * "[h1] ".utf8.count))", "status 0"])
+        #expect(peakKiB(dir + "/rss") < 64 * 1024, "peak RSS \(peakKiB(dir + "/rss")) KiB")
+    }
+
+    @Test func everyLineArrivesOnceUnderItsHostInOrder() throws {
+        // 20 hosts × 200,000 lines: awk checks that each host's numbers come 1, 2, 3… with none
+        // missing, repeated or under another host's name.
+        let out = try bash("""
+            \(passhPath) -F \(cluster) -n 20 'h[01-20]' 'seq 1 200000' | awk '
+                { n = substr($2, 1) + 0; h = $1
+                  if (n != last[h] + 1) { bad++ } last[h] = n; lines++ }
+                END { for (h in last) { hosts++; if (last[h] != 200000) bad++ }
+                      print hosts, lines, (bad ? "bad " bad : "ok") }'
+            echo "status ${PIPESTATUS[0]}"
+            """)
+        #expect(out == ["20 4000000 ok", "status 0"])
+    }
+
+    /// A 1 MiB line, every byte value but the newline, CRLF, and a last line without a newline.
+    static let awkwardCommand = "head -c 1048576 /dev/zero | tr '\\0' y; echo; printf '"
+        + (0...255).filter { $0 != 10 }.map { "\\" + String($0, radix: 8).leftPadded(to: 3) }.joined()
+        + "\\n'; printf 'crlf\\r\\n'; printf end"
+    static let awkwardLines: [[UInt8]] = [
+        Array(repeating: UInt8(ascii: "y"), count: 1 << 20),
+        (0...255).filter { $0 != 10 }.map(UInt8.init),
+        Array("crlf\r".utf8),
+        Array("end".utf8),
+    ]
+
+    @Test func bytesArriveExactlyInEveryMode() async throws {
+        let awkward = Self.awkwardCommand
+        var exact: [UInt8] = []
+        for line in Self.awkwardLines.dropLast() { exact += line + [0x0A] }
+        exact += Self.awkwardLines[Self.awkwardLines.count - 1]
+
+        // Streamed: each line prefixed, the last one given a newline.
+        let streamed = try await passhOnCluster(["h1", awkward])
+        #expect(streamed.status == 0)
+        let prefix: [UInt8] = Array("[h1] ".utf8)
+        var expectedStream: [UInt8] = []
+        for line in Self.awkwardLines { expectedStream += prefix + line + [0x0A] }
+        let streamedExactly = streamed.stdout == expectedStream  // (a Bool: a failed comparison of 1 MB values would diff them for minutes)
+        #expect(streamedExactly)
+
+        // Grouped: the block under its header, the last line given a newline.
+        let grouped = try await passhOnCluster(["--group", "h1", awkward])
+        let groupedExactly = grouped.stdout == Array("--- h1 (ok) ---\n".utf8) + exact + [0x0A]
+        #expect(groupedExactly)
+
+        // Files: byte for byte, no newline added.
+        let dir = temporaryPath("files")
+        defer { shell("rm -rf \(dir)") }
+        let files = try await passhOnCluster(["--outdir", dir, "h1", awkward])
+        #expect(files.status == 0)
+        try writeFile(dir + "/expected", exact)
+        #expect(shell("cmp \(dir)/h1 \(dir)/expected && echo same").text == "same\n")
+
+        // JSON: the invalid UTF-8 line as base64, the others as text.
+        let json = try await passhOnCluster(["--json", "h1", awkward])
+        let lines = json.stdoutText.split(separator: "\n").map(String.init)
+        #expect(lines.count == 6)
+        let longLine = lines.first == #"{"host":"h1","stream":"stdout","line":""# + String(repeating: "y", count: 1 << 20) + #""}"#
+        #expect(longLine)
+        #expect(lines[1].hasPrefix(#"{"host":"h1","stream":"stdout","line_base64":"AAECAwQFBgcICQsMDQ4PEBESExQVFhcYGRobHB0eHyAhIiMk"#))
+        #expect(lines[2] == #"{"host":"h1","stream":"stdout","line":"crlf\r"}"#)
+        #expect(lines[3] == #"{"host":"h1","stream":"stdout","line":"end"}"#)
+    }
+
+    @Test func sshDyingMidStreamLosesNothingAlreadyReceived() throws {
+        // Three hosts print a line every 0.05 s; the test kills the sshd serving one of them.
+        let marker = uniqueMarker("midstream")
+        let dir = temporaryPath("midstream")
+        let out = try bash("""
+            mkdir -p \(dir); cd \(dir); : >out; : >err
+            \(passhPath) -F \(cluster) h1,h2,h3 'echo \(marker); i=0; while [ $i -lt 60 ]; do echo line $i; i=$((i+1)); sleep 0.05; done' >out 2>err &
+            pid=$!
+            n=0; while [ "$(grep -c \(marker) out)" -lt 3 ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n+1)); done
+            sleep 0.5
+            shell=$(pgrep -f 'echo \(marker)' -n -x -u \(TestCluster.loginUser) sh || pgrep -n -f "^sh -c echo \(marker)")
+            kill -9 "$(ps -o ppid= -p "$shell" | tr -d ' ')"
+            wait $pid
+            echo "status $?"
+            """)
+        defer { shell("rm -rf \(dir)") }
+        #expect(out == ["status 2"])
+        let stdout = lines(Array((readText(dir + "/out") ?? "").utf8))
+        let stderr = lines(Array((readText(dir + "/err") ?? "").utf8))
+        let failed = stderr.last.map { String($0.dropFirst("failed at: ".count)) } ?? ""
+        #expect(["h1", "h2", "h3"].contains(failed))
+        #expect(stderr == ["[\(failed)] Connection to 127.0.0.1 closed by remote host.\r", "failed at: \(failed)"])
+        for host in ["h1", "h2", "h3"] {
+            let printed = stdout.filter { $0.hasPrefix("[\(host)] line ") }.map { $0.dropFirst("[\(host)] line ".count) }
+            if host == failed {
+                #expect(printed.count > 0 && printed.count < 60, "the lines up to the kill")
+                #expect(printed == (0..<printed.count).map { "\($0)"[...] }, "all of them, in order")
+            } else {
+                #expect(printed == (0..<60).map { "\($0)"[...] })
+            }
+        }
+    }
+
+    @Test func eachFaultIsAClearPerHostOutcome() async throws {
+        // A listener that never speaks SSH: the connect timeout fires.
+        let silent = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(silent) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(silent, $0, length) } }
+        _ = listen(silent, 16)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(silent, $0, &length) } }
+        let silentHost = "127.0.0.1:\(UInt16(bigEndian: address.sin_port))"
+
+        let clock = ContinuousClock()
+        let started = clock.now
+        let out = try await passhOnCluster(["-t", "2", "--json", "h1,refused,nosuchhost.invalid,noauth,unknown-key,\(silentHost)", "echo fine"])
+        let elapsed = clock.now - started
+        #expect(out.status == 2)
+        let finished = out.stdoutText.split(separator: "\n").filter { $0.contains(#""status":"#) }.map(String.init)
+        func status(_ host: String) -> String { finished.first { $0.hasPrefix(#"{"host":"\#(host)""#) } ?? "" }
+        #expect(status("h1").hasPrefix(#"{"host":"h1","status":"ok""#))
+        #expect(status("refused").contains(#""exit_code":255,"signal":null,"error":"ssh: connect to host 127.0.0.1 port \#(TestCluster.refusedPort): Connection refused""#))
+        #expect(status("nosuchhost.invalid").contains(#""error":"ssh: Could not resolve hostname nosuchhost.invalid: "#))
+        #expect(status("noauth").contains(#""error":"passh-no-such-user@127.0.0.1: Permission denied (publickey).""#))
+        #expect(status("unknown-key").contains(#""error":"passh: the host key of unknown-key is not known: check its fingerprint"#))
+        #expect(status(silentHost).contains(#""error":"Connection timed out during banner exchange""#))
+        #expect(elapsed < .seconds(5), "the connect timeout (2 s) fired")
+        #expect(out.stderrText == "failed at: refused nosuchhost.invalid noauth unknown-key \(silentHost)\n")
+    }
+
+    @Test func aRemoteCommandKilledByASignal() async throws {
+        // The remote shell survives and reports 128 + the signal: passh names it.
+        let reported = try await passhOnCluster(["--group", "h1", "sleep 5 & kill -TERM $!; wait $!"])
+        #expect(reported.stdoutText == "--- h1 (failed: exit 143 (128 + SIGTERM: a remote shell reporting a killed command)) ---\n")
+        // The remote shell itself is killed: OpenSSH's client drops the signal's name; passh says so.
+        let silent = try await passhOnCluster(["--json", "h1", "kill -KILL $$"])
+        #expect(silent.stdoutText.contains(#"{"host":"h1","status":"failed","exit_code":255,"signal":null,"error":"ssh exited 255 without a message: the remote command was probably killed by a signal","#))
+    }
+
+    @Test(arguments: [
+        ([""], "passh: invalid host pattern \"\": empty pattern\n"),
+        ([","], "passh: invalid host pattern \",\": empty name between commas\n"),
+        (["node[1-2000000]"], "passh: host pattern \"node[1-2000000]\" expands to 2000000 hosts, more than the limit of 1000000\n"),
+        (["node[1-"], "passh: invalid host pattern \"node[1-\": missing ']'\n"),
+        (["node[a-c]"], "passh: invalid host pattern \"node[a-c]\": \"a-c\" is not a number or range\n"),
+        (["h\u{7}1"], "passh: invalid host \"h\\u{7}1\": whitespace or control character in host\n"),
+        (["web1,\u{1B}]0;pwned\u{7}"], "passh: invalid host pattern \"\\u{1b}]0;pwned\\u{7}\": ']' without '['\n"),
+    ])
+    func hostileHostsAreRefusedBeforeAnySSH(hosts: [String], message: String) async throws {
+        let (fakeSSH, log) = try recordingSSH()
+        let out = try await passh(["--ssh", fakeSSH] + hosts + ["true"])
+        #expect(out.status == 64)
+        #expect(out.stderrText == message)
+        #expect(readText(log) == nil)
+    }
+
+    @Test func badFilesAreRefusedBeforeAnySSH() async throws {
+        let (fakeSSH, log) = try recordingSSH()
+        let directory = try await passh(["--ssh", fakeSSH, "-i", "/tmp", "h1", "true"])
+        #expect(directory.status == 1)
+        #expect(directory.stderrText == "Not a file: /tmp is a directory\n")
+        let missingHosts = try await passh(["--ssh", fakeSSH, "-h", "/nonexistent/hosts", "true"])
+        #expect(missingHosts.status == 1)
+        #expect(missingHosts.stderrText == "No such file: /nonexistent/hosts\n")
+        #expect(readText(log) == nil)
+    }
+
+    @Test func anUnreadableInputFileIsRefused() throws {
+        // Root reads everything: the check runs passh as the test cluster's unprivileged account.
+        guard getuid() == 0 else { return }
+        let dir = temporaryPath("unreadable")
+        let out = try bash("""
+            mkdir -p \(dir) && chmod 755 \(dir) && cp \(passhPath) \(dir)/passh && chmod 755 \(dir)/passh
+            echo secret >\(dir)/secret && chmod 600 \(dir)/secret
+            runuser -u \(TestCluster.loginUser) -- \(dir)/passh --ssh /bin/false -i \(dir)/secret h1 true 2>&1
+            echo "status $?"
+            """)
+        defer { shell("rm -rf \(dir)") }
+        #expect(out == ["Cannot read file: \(dir)/secret: Permission denied", "status 1"])
+    }
+
+    @Test func theRemoteCommandNeverMeetsALocalShell() async throws {
+        let marker = "/tmp/passh-local-shell-\(getpid())"
+        let (fakeSSH, log) = try recordingSSH()
+        let out = try await passh(["--ssh", fakeSSH, "h1", "echo $(touch \(marker))", "`touch \(marker)`", ";", "touch", marker])
+        #expect(out.status == 0)
+        #expect(access(marker, F_OK) != 0, "nothing ran locally")
+        #expect(readText(log) == "-T -o LogLevel=ERROR -o ConnectTimeout=6 -o BatchMode=yes -- h1 echo $(touch \(marker)) `touch \(marker)` ; touch \(marker)\n")
+    }
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String {
+        String(repeating: "0", count: Swift.max(0, width - count)) + self
+    }
+
+    init(format: String, _ value: Int) {
+        // Only "h%04d"-style formats are needed here.
+        let width = Int(format.drop { $0 != "%" }.dropFirst().prefix { $0.isNumber }) ?? 0
+        let prefix = String(format.prefix { $0 != "%" })
+        self = prefix + String(value).leftPadded(to: width)
+    }
+}
