@@ -50,3 +50,10 @@ int passh_send_fd(int socket_fd, int fd) {
     } while (sent < 0 && errno == EINTR);
     return sent == 1 ? 0 : -1;
 }
+
+ssize_t passh_splice_to_pipe(int from, long long *offset, int to, size_t length) {
+    loff_t position = *offset;
+    ssize_t moved = splice(from, &position, to, NULL, length, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+    if (moved > 0) *offset = position;
+    return moved;
+}

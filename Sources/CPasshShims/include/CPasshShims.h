@@ -12,6 +12,11 @@ int passh_pipe_cloexec(int fds[2]);
 /// A connected, blocking, close-on-exec Unix-domain stream socket to `path`, or -1 (errno set).
 int passh_unix_connect(const char *path);
 
+/// Moves up to `length` bytes of file `from`, from `*offset` on (advanced by what moved), into
+/// pipe `to` without blocking (splice, SPLICE_F_NONBLOCK): the count, 0 at end of file, or -1.
+#include <sys/types.h>
+ssize_t passh_splice_to_pipe(int from, long long *offset, int to, size_t length);
+
 /// Sends descriptor `fd` over the Unix-domain socket (SCM_RIGHTS, with one dummy byte): 0 or -1.
 int passh_send_fd(int socket_fd, int fd);
 

@@ -45,12 +45,21 @@ final class Poller: Sendable {
 
     /// Suspends until `fd` is readable (data or end of file), or until ``wake(_:)`` is called for it.
     func waitReadable(_ fd: Int32) async {
+        await wait(fd, for: EPOLLIN.rawValue)
+    }
+
+    /// Suspends until `fd` is writable (or its reader is gone), or until ``wake(_:)`` is called for it.
+    func waitWritable(_ fd: Int32) async {
+        await wait(fd, for: EPOLLOUT.rawValue)
+    }
+
+    private func wait(_ fd: Int32, for events: UInt32) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let resumeNow = state.withLock { state -> Bool in
                 if state.pendingWakes.remove(fd) != nil { return true }
                 state.waiters[fd] = continuation
                 var event = epoll_event()
-                event.events = EPOLLIN.rawValue | EPOLLONESHOT.rawValue
+                event.events = events | EPOLLONESHOT.rawValue
                 event.data.fd = fd
                 let op = state.registered.insert(fd).inserted ? EPOLL_CTL_ADD : EPOLL_CTL_MOD
                 if epoll_ctl(epollFD, op, fd, &event) != 0 {

@@ -6,8 +6,9 @@ import Musl
 import CPasshShims
 import SystemPackage
 
-/// The three standard streams of one host's session: its stdin (a file, or `/dev/null`) and two
-/// pipes whose read ends passh's ``PipeReader``s drain while the session runs.
+/// The three standard streams of one host's session: its stdin (`/dev/null`, or a pipe a
+/// ``StdinFeeder`` fills from the stdin file) and two pipes whose read ends passh's
+/// ``PipeReader``s drain while the session runs.
 ///
 /// Whatever runs the session — a spawned `ssh`, or an OpenSSH master connection reached through its
 /// control socket — gets the stdin descriptor and the pipes' write ends, and owns them: it must
@@ -32,31 +33,48 @@ enum SessionPipes {
         deliver: @escaping @Sendable (OutputChunk) async -> Void,
         session: (consuming SessionStreams) async -> Termination
     ) async -> Termination {
+        // A regular file is fed through a pipe (StdinFeeder); anything else is given as it is.
         let stdin: FileDescriptor
+        var feeder: StdinFeeder?
         do {
-            stdin = try FileDescriptor.open(
+            let file = try FileDescriptor.open(
                 options.stdinFile ?? "/dev/null", .readOnly, options: [.closeOnExec], retryOnInterrupt: true)
+            var info = stat()
+            if options.stdinFile != nil, fstat(file.rawValue, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG,
+                let pipe = makePipe(nonBlockingWrite: true)
+            {
+                feeder = StdinFeeder(file: file.rawValue, pipe: pipe.write)
+                stdin = FileDescriptor(rawValue: pipe.read)
+            } else {
+                stdin = file
+            }
         } catch {
             return .failedToStart("cannot open \(options.stdinFile?.string ?? "/dev/null"): \(error)")
         }
         guard let out = makePipe() else {
             try? stdin.close()
+            feeder?.abandon()
             return .failedToStart("cannot create a pipe: \(Errno(rawValue: errno))")
         }
         guard let err = makePipe() else {
             try? stdin.close()
+            feeder?.abandon()
             close(out.read)
             close(out.write)
             return .failedToStart("cannot create a pipe: \(Errno(rawValue: errno))")
         }
         let ended = ExitLatch()
         return await withTaskGroup(of: Void.self) { group in
+            if let feeder {
+                group.addTask { await feeder.run() }
+            }
             for (fd, stream) in [(out.read, OutputStreamKind.stdout), (err.read, .stderr)] {
                 let reader = PipeReader(fd: fd, host: host, stream: stream, maximumLineLength: options.maximumLineLength)
                 group.addTask { await reader.run(until: ended, deliver: deliver) }
             }
             let termination = await session(
                 SessionStreams(stdin: stdin, stdout: FileDescriptor(rawValue: out.write), stderr: FileDescriptor(rawValue: err.write)))
+            feeder?.stop()
             let stopReaders = { @Sendable in
                 ended.set()
                 Poller.shared.wake(out.read)
@@ -81,11 +99,13 @@ enum SessionPipes {
         }
     }
 
-    /// A pipe whose ends are close-on-exec, with a non-blocking read end.
-    private static func makePipe() -> (read: Int32, write: Int32)? {
+    /// A pipe whose ends are close-on-exec, with a non-blocking read end — or, for a pipe passh
+    /// writes to, a non-blocking write end.
+    private static func makePipe(nonBlockingWrite: Bool = false) -> (read: Int32, write: Int32)? {
         var fds: [Int32] = [-1, -1]
         guard passh_pipe_cloexec(&fds) == 0 else { return nil }
-        _ = fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK)
+        let ours = nonBlockingWrite ? fds[1] : fds[0]
+        _ = fcntl(ours, F_SETFL, fcntl(ours, F_GETFL) | O_NONBLOCK)
         return (fds[0], fds[1])
     }
 }
