@@ -1,3 +1,5 @@
+import Passh
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,4 +21,15 @@ func printError(_ message: String) {
             offset += n
         }
     }
+}
+
+/// Reports misuse found before the run: a file that cannot be read keeps the original passh's
+/// wording and status (`No such file: F`, exit 1); anything else is `passh: …`, exit 64.
+func report(_ error: PasshError) -> Int32 {
+    if error.code == .unreadableFile {
+        printError(error.message)
+        return 1
+    }
+    printError("passh: \(error.message)")
+    return 64
 }

@@ -143,13 +143,7 @@ struct PasshCommand: AsyncParsableCommand {
                 failedTo: runFlags.failedTo.map { FilePath($0) }, maxRC: outputFlags.maxRC)
             return await session.run()
         } catch {
-            // A file that cannot be read: "No such file: F", exit 1, as the original passh.
-            if error.code == .unreadableFile {
-                printError(error.message)
-                return 1
-            }
-            printError("passh: \(error.message)")
-            return 64
+            return report(error)
         }
     }
 }

@@ -43,8 +43,7 @@ struct Session {
         } catch {
             ticker?.cancel()
             await writer.flush()
-            printError((error as? PasshError)?.code == .unreadableFile ? "\(error)" : "passh: \(error)")
-            return (error as? PasshError)?.code == .unreadableFile ? 1 : 64
+            return report(error as? PasshError ?? PasshError(.invalidOption, "\(error)"))
         }
         ticker?.cancel()
         _ = await ticker?.value
@@ -115,10 +114,10 @@ struct Session {
         }
     }
 
-    /// `--persist-stop`: closes the master connections; a host that has none is not a failure.
+    /// `--persist-stop`: closes the master connections (a host that has none is done already).
     static func stopMasters(on hosts: [Host], ssh: OpenSSHOptions) async -> Int32 {
         let results = await ParallelSSH.stopMasters(on: hosts, ssh: ssh, sink: PrefixedSink())
-        let failed = results.filter { !$0.isSuccess && !($0.errorMessage ?? "").contains("No such file or directory") }
+        let failed = results.filter { !$0.isSuccess }
         await OutputWriter.standard.flush()
         if !failed.isEmpty {
             printError("failed at: " + failed.map(\.host.name).joined(separator: " "))

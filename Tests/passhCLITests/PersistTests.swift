@@ -47,6 +47,20 @@ struct PersistTests {
         #expect(out.stderrText == "Not private: \(runtime)/passh must be owned by you with mode 0700\n")
     }
 
+    @Test func persistTakesAnOptionalValueButNeverTheCommands() async throws {
+        let runtime = temporaryPath("runtime")
+        shell("mkdir -p \(runtime) && chmod 700 \(runtime)")
+        defer { shell("rm -rf \(runtime)") }
+        let environment = ["XDG_RUNTIME_DIR": runtime]
+        for arguments in [["--persist", "--list-hosts", "h[1-2]"], ["--persist", "30", "--list-hosts", "h[1-2]"],
+                          ["--persist=30", "--list-hosts", "h[1-2]"]] {
+            let out = try await passh(arguments, environment: environment)
+            #expect(out.stdoutText == "h1\nh2\n", "\(arguments)")
+        }
+        let command = try await passh(["--local", "h1", "printf", "%s", "--persist"], environment: environment)
+        #expect(command.stdoutText == "[h1] --persist\n")
+    }
+
     @Test func withoutPersistNoSocketIsMade() async throws {
         let runtime = temporaryPath("runtime")
         shell("mkdir -p \(runtime) && chmod 700 \(runtime)")
