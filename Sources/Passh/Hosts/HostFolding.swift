@@ -154,15 +154,7 @@ public enum HostFolding {
         }
 
         func append(to text: inout [UInt8]) {
-            let start = text.count
-            text.append(contentsOf: repeatElement(zero, count: width))
-            var rest = value
-            var position = start + width - 1
-            repeat {
-                text[position] = zero + UInt8(truncatingIfNeeded: rest % 10)
-                rest /= 10
-                position -= 1
-            } while rest > 0
+            appendDecimal(value, width: width, to: &text)
         }
 
         static func < (left: Number, right: Number) -> Bool {

@@ -92,6 +92,20 @@ private let dash = UInt8(ascii: "-")
 private let slash = UInt8(ascii: "/")
 private let zero = UInt8(ascii: "0")
 
+/// Appends `value` in decimal, zero-padded on the left to `width` digits (`width` is at least the
+/// number of digits `value` needs).
+func appendDecimal(_ value: Int, width: Int, to bytes: inout [UInt8]) {
+    let start = bytes.count
+    bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: width))
+    var rest = value
+    var position = start + width - 1
+    repeat {
+        bytes[position] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: rest % 10)
+        rest /= 10
+        position -= 1
+    } while rest > 0
+}
+
 @inline(__always) private func isDigit(_ byte: UInt8) -> Bool { byte &- zero < 10 }
 
 private func invalid(_ pattern: some Collection<UInt8>, _ problem: String) -> PasshError {
@@ -371,15 +385,7 @@ struct NumberSet {
         for widthClass in classes {
             let width = widthClass.width
             widthClass.forEachMember { value in
-                let start = bytes.count
-                bytes.append(contentsOf: repeatElement(zero, count: width))
-                var rest = value
-                var position = start + width - 1
-                repeat {
-                    bytes[position] = zero + UInt8(truncatingIfNeeded: rest % 10)
-                    rest /= 10
-                    position -= 1
-                } while rest > 0
+                appendDecimal(value, width: width, to: &bytes)
                 ends.append(bytes.count)
             }
         }

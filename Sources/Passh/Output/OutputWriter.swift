@@ -69,21 +69,12 @@ public final class OutputWriter: Sendable {
     public func write(_ bytes: [UInt8], to stream: OutputStreamKind) async {
         guard !bytes.isEmpty else { return }
         let fd = stream == .stdout ? stdoutFD : stderrFD
-        let (startThread, signal, mustWait) = state.withLock { state -> (Bool, Bool, Bool) in
-            if state.failed.contains(fd) { return (false, false, false) }
+        let mustWait = update { state -> Bool in
+            guard !state.failed.contains(fd) else { return false }  // dropped: the stream is gone
             state.jobs.append(Job(fd: fd, bytes: bytes))
             state.queuedBytes += bytes.count
-            var startThread = false
-            if !state.threadStarted {
-                state.threadStarted = true
-                startThread = true
-            }
-            let signal = state.writerIdle
-            state.writerIdle = false
-            return (startThread, signal, state.queuedBytes > highWater)
+            return state.queuedBytes > highWater
         }
-        if startThread { startWriterThread() }
-        if signal { wakeup.signal() }
         if mustWait {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let resumeNow = state.withLock { state -> Bool in
@@ -99,20 +90,26 @@ public final class OutputWriter: Sendable {
     /// Shows `text` as the status line at the bottom of stderr (which should be a terminal), or
     /// removes it (`nil`). The line is cleared before any output is written and drawn again after.
     public func setStatus(_ text: String?) {
-        let (startThread, signal) = state.withLock { state -> (Bool, Bool) in
+        update { state in
             state.status = text.map { Array($0.utf8) }
             state.statusChanged = true
-            var startThread = false
-            if !state.threadStarted {
-                state.threadStarted = true
-                startThread = true
-            }
+        }
+    }
+
+    /// Applies `change` to the state, then makes sure the writer thread is up and awake to act on it.
+    @discardableResult
+    private func update<Result>(_ change: (inout State) -> Result) -> Result {
+        let (result, startThread, signal) = state.withLock { state -> (Result, Bool, Bool) in
+            let result = change(&state)
+            let startThread = !state.threadStarted
+            state.threadStarted = true
             let signal = state.writerIdle
             state.writerIdle = false
-            return (startThread, signal)
+            return (result, startThread, signal)
         }
         if startThread { startWriterThread() }
         if signal { wakeup.signal() }
+        return result
     }
 
     /// Waits until everything queued so far has been written (or dropped after an error).
