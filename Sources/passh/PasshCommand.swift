@@ -128,9 +128,8 @@ struct PasshCommand: AsyncParsableCommand {
             }
             var options = runFlags.runOptions
             OpenFileLimit.raise()
-            let wanted = options.fanout == 0 ? list.hosts.count : min(options.fanout, list.hosts.count)
             let capacity = OpenFileLimit.hostCapacity
-            if wanted > capacity {
+            if options.requestedHostsAtOnce(of: list.hosts.count) > capacity {
                 printError("passh: running at most \(capacity) hosts at once: the open-file limit is \(OpenFileLimit.current)")
             }
             let spool = runFlags.broadcastStdin ? try StdinSpool() : nil

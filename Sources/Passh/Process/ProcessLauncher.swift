@@ -23,7 +23,6 @@ struct ProcessLauncher: Sendable {
         // Its own session and process group: teardown reaches everything it starts (ProxyCommand,
         // …), the terminal's ^C reaches only passh, and ssh has no terminal to prompt on.
         platform.createSession = true
-        let sendsInput = options.stdinFile != nil
         platform.teardownSequence = [
             .gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: options.terminationGrace)
         ]
@@ -31,6 +30,7 @@ struct ProcessLauncher: Sendable {
         let environment = Environment.custom(launch.variables + extraVariables)
         let arguments = Arguments(self.arguments)
         let name = launch.executable
+        let sendsInput = options.stdinFile != nil
 
         return await SessionPipes.run(host: host, options: options, deliver: deliver) { streams in
             do {

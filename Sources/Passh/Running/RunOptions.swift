@@ -26,4 +26,10 @@ public struct RunOptions: Sendable {
 
     /// Options with the defaults above.
     public init() {}
+
+    /// How many of `hostCount` hosts the fanout lets run at once (all of them for a fanout of 0),
+    /// before the open-file limit is taken into account.
+    public func requestedHostsAtOnce(of hostCount: Int) -> Int {
+        fanout == 0 ? hostCount : Swift.min(fanout, hostCount)
+    }
 }

@@ -14,8 +14,7 @@ struct Runner: Sendable {
         var results = [HostResult?](repeating: nil, count: hosts.count)
         // Never more hosts at once than there are descriptors for: a host that cannot get a pipe
         // would fail with "Too many open files".
-        let wanted = options.fanout == 0 ? hosts.count : Swift.min(options.fanout, hosts.count)
-        let fanout = Swift.min(wanted, OpenFileLimit.hostCapacity)
+        let fanout = Swift.min(options.requestedHostsAtOnce(of: hosts.count), OpenFileLimit.hostCapacity)
         await withTaskGroup(of: (Int, HostResult).self) { group in
             var next = 0
             var stopping = false

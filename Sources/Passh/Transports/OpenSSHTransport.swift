@@ -24,26 +24,39 @@ public struct OpenSSHTransport: Transport {
         _ command: [String], on host: Host, options: RunOptions,
         output: @escaping @Sendable (OutputChunk) async -> Void
     ) async -> Termination {
-        let runOptions = options
-        let options = self.options
-        if let path = options.controlPath(for: host), var master = await MuxClient.connect(path: path) {
-            // A master connection is up: no ssh process, no handshake.
-            let remoteCommand = command.joined(separator: " ")
-            return await SessionPipes.run(host: host, options: runOptions, endOfFileWait: .seconds(2), deliver: output) {
-                streams in
-                do throws(MuxClient.Failure) {
-                    guard let status = try await master.runSession(remoteCommand, streams: streams) else {
-                        return .signaled(SIGTERM)  // cancelled: the session was abandoned
-                    }
-                    return .exited(status)
-                } catch {
-                    return .failedToStart(error.reason)
+        if let path = self.options.controlPath(for: host), let master = await MuxClient.connect(path: path) {
+            return await runThroughMaster(master, command, on: host, options: options, output: output)
+        }
+        return await runSSH(command, on: host, options: options, output: output)
+    }
+
+    /// A master connection is up: no ssh process, no handshake.
+    private func runThroughMaster(
+        _ master: consuming MuxClient, _ command: [String], on host: Host, options: RunOptions,
+        output: @escaping @Sendable (OutputChunk) async -> Void
+    ) async -> Termination {
+        var master = master
+        let remoteCommand = command.joined(separator: " ")
+        return await SessionPipes.run(host: host, options: options, endOfFileWait: .seconds(2), deliver: output) { streams in
+            do throws(MuxClient.Failure) {
+                guard let status = try await master.runSession(remoteCommand, streams: streams) else {
+                    return .signaled(SIGTERM)  // cancelled: the session was abandoned
                 }
+                return .exited(status)
+            } catch {
+                return .failedToStart(error.reason)
             }
         }
-        let launcher = ProcessLauncher(launch: launch, arguments: options.arguments(for: host, command: command))
+    }
+
+    /// Spawns `ssh`, and adds advice when it refused a host key.
+    private func runSSH(
+        _ command: [String], on host: Host, options: RunOptions,
+        output: @escaping @Sendable (OutputChunk) async -> Void
+    ) async -> Termination {
+        let launcher = ProcessLauncher(launch: launch, arguments: self.options.arguments(for: host, command: command))
         let hostKey = HostKeyTrouble()
-        let termination = await launcher.run(host: host, options: runOptions) { chunk in
+        let termination = await launcher.run(host: host, options: options) { chunk in
             if chunk.stream == .stderr { hostKey.look(at: chunk) }
             await output(chunk)
         }
