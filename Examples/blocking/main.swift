@@ -35,7 +35,7 @@ do {
     for round in 1...2 {
         for result in try passh.runBlocking(Array(arguments.dropFirst()), on: hosts) {
             let output = String(decoding: result.stdout ?? [], as: UTF8.self)
-            print("round \(round) \(result.host): \(result.outcome.status) \(output.split(separator: "\n").joined(separator: "|"))")
+            print("round \(round) \(result.host): \(result.outcome.status.rawValue) \(output.split(separator: "\n").joined(separator: "|"))")
         }
     }
 } catch {

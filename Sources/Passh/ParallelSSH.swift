@@ -41,16 +41,16 @@ public struct ParallelSSH: Sendable {
     /// Runs `command` on every host and returns one result per host, in the order given.
     ///
     /// A host that fails (non-zero exit, ssh error, timeout) is a result, not an error. Cancelling
-    /// the calling task tears down every running `ssh` (SIGTERM to its process group,
-    /// ``RunOptions/terminationGrace``, SIGKILL) and returns promptly, the unfinished hosts
-    /// reported ``HostOutcome/cancelled``.
+    /// the calling task stops every running host (its command is asked to end, given
+    /// ``RunOptions/terminationGrace``, then ended) and returns promptly, the unfinished hosts
+    /// reported ``HostOutcome/cancelled``; ``RunOptions/emergencyStop`` ends them at once.
     ///
     /// - Parameters:
     ///   - command: The remote command's words; ssh joins them with spaces for the remote shell.
     ///   - hosts: The hosts, in order.
     ///   - sink: Where output goes as it arrives (e.g. ``PrefixedSink``); `nil` to only collect.
     /// - Throws: ``PasshError`` for misuse found before any process starts: no command, a
-    ///   negative fanout, an unreadable stdin file.
+    ///   negative fanout, an unreadable stdin file or one that is not a regular file.
     public func run(
         _ command: [String], on hosts: [Host], sink: (any OutputSink)? = nil
     ) async throws(PasshError) -> [HostResult] {
@@ -115,15 +115,6 @@ public struct ParallelSSH: Sendable {
         return hosts
     }
 
-    /// Every process passh has running in this process is sent SIGKILL, to its whole process group,
-    /// at once: for an emergency stop (a second ^C). Runs still return normally afterwards.
-    public static func killAllProcesses() {
-        ChildProcesses.signalAll(SIGKILL)
-    }
-
-    /// The number of processes passh has running in this process.
-    public static var runningProcessCount: Int { ChildProcesses.count }
-
     private func validate(_ command: [String]) throws(PasshError) {
         if command.isEmpty || command.allSatisfy(\.isEmpty) {
             throw PasshError(.invalidOption, "no command given")
@@ -140,7 +131,7 @@ public struct ParallelSSH: Sendable {
         if let file = options.stdinFile { try Self.checkReadableFile(file) }
     }
 
-    /// Refuses a path that is missing, not a regular file (a directory…), or not readable.
+    /// Refuses a path that is missing, not a regular file (a directory, a pipe…), or not readable.
     static func checkReadableFile(_ path: FilePath) throws(PasshError) {
         let fd: FileDescriptor
         do {
@@ -161,8 +152,12 @@ public struct ParallelSSH: Sendable {
         if (info.st_mode & S_IFMT) == S_IFDIR {
             throw PasshError(.unreadableFile, "Not a file: \(path.string) is a directory")
         }
+        if (info.st_mode & S_IFMT) != S_IFREG {
+            // A pipe or a device can be read once, not once per host: every host would get a part.
+            throw PasshError(.unreadableFile, "Not a regular file: \(path.string) can be read only once, not by every host")
+        }
         var probe: UInt8 = 0
-        if (info.st_mode & S_IFMT) == S_IFREG, read(fd.rawValue, &probe, 0) < 0 {
+        if read(fd.rawValue, &probe, 0) < 0 {
             throw PasshError(.unreadableFile, "Cannot read file: \(path.string): \(Errno(rawValue: errno))")
         }
     }

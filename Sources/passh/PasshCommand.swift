@@ -128,8 +128,10 @@ struct PasshCommand: AsyncParsableCommand {
             }
             var options = runFlags.runOptions
             OpenFileLimit.raise()
-            let capacity = OpenFileLimit.hostCapacity
-            if options.requestedHostsAtOnce(of: list.hosts.count) > capacity {
+            let requested = options.requestedHostsAtOnce(of: list.hosts.count)
+            let perHost = transport.descriptorsPerHost(sendingStdin: options.stdinFile != nil || runFlags.broadcastStdin)
+            let capacity = OpenFileLimit.hostsAtOnce(requested, descriptorsPerHost: perHost)
+            if requested > capacity {
                 printError("passh: running at most \(capacity) hosts at once: the open-file limit is \(OpenFileLimit.current)")
             }
             let spool = runFlags.broadcastStdin ? try StdinSpool() : nil

@@ -21,6 +21,8 @@ final class RunControl: Sendable {
     }
 
     private let state = Mutex(State())
+    /// The run's emergency stop, triggered by a second signal.
+    let emergencyStop = EmergencyStop()
 
     var reason: StopReason? { state.withLock { $0.reason } }
 
@@ -51,7 +53,7 @@ final class RunControl: Sendable {
         var first: Int32?
         for await signal in signals {
             if let first {
-                ParallelSSH.killAllProcesses()
+                emergencyStop.trigger()
                 printError("passh: killed every process at once")
                 _exit(128 + first)
             }

@@ -23,6 +23,8 @@ struct Session {
         // A reader that goes away (`passh … | head -1`) must be an error passh handles, not a kill.
         signal(SIGPIPE, SIG_IGN)
         let control = RunControl()
+        var passh = self.passh
+        passh.options.emergencyStop = control.emergencyStop
         writer.onError { stream, _ in
             if stream == .stdout { control.stop(.brokenPipe) }
         }
@@ -63,7 +65,7 @@ struct Session {
         if case .signal(let signal) = reason {
             let failed = notOK.filter { $0.outcome != .cancelled }
             if !failed.isEmpty { summary.append("failed at: " + failed.map(\.host.name).joined(separator: " ")) }
-            summary.append("passh: interrupted by \(signalName(signal)); did not finish: "
+            summary.append("passh: interrupted by \(Signal(number: signal).name); did not finish: "
                 + results.filter { $0.outcome == .cancelled }.map(\.host.name).joined(separator: " "))
         } else if !notOK.isEmpty {
             summary.append("failed at: " + notOK.map(\.host.name).joined(separator: " "))
@@ -81,10 +83,10 @@ struct Session {
     /// `98 ok, 2 failed (h0031 h0077), 3.2 s`.
     static func terminalSummary(_ results: [HostResult], elapsed: Duration) -> String {
         var parts = ["\(results.filter(\.isSuccess).count) ok"]
-        for status in ["failed", "timeout", "cancelled"] {
+        for status in [HostStatus.failed, .timeout, .cancelled] {
             let names = results.filter { $0.outcome.status == status }.map(\.host.name)
             guard !names.isEmpty else { continue }
-            let word = status == "timeout" ? "timed out" : status
+            let word = status == .timeout ? "timed out" : status.rawValue
             let shown = names.count > 10 ? names.prefix(10).joined(separator: " ") + " …" : names.joined(separator: " ")
             parts.append("\(names.count) \(word) (\(shown))")
         }
@@ -98,7 +100,7 @@ struct Session {
         results.reduce(0) { largest, result in
             switch result.outcome {
             case .exited(let code): max(largest, code)
-            case .signaled, .failedToStart, .timedOut: 255
+            case .signaled, .failed, .timedOut: 255
             case .cancelled: largest
             }
         }
@@ -197,7 +199,7 @@ struct ProgressSink: OutputSink {
     }
 
     func hostFinished(_ result: HostResult) async {
-        if result.duration > .zero || result.outcome != .cancelled { progress.finished(result) }
+        if result.started { progress.finished(result) }
         await inner.hostFinished(result)
     }
 

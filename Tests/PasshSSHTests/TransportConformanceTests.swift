@@ -63,7 +63,7 @@ struct TransportConformanceTests {
     func exitStatusPassesThrough(_ kind: TransportKind) async throws {
         let results = try await kind.passh().run(["exit 7"], on: ["h01"])
         #expect(results[0].outcome == .exited(7))
-        #expect(results[0].outcome.status == "failed")
+        #expect(results[0].outcome.status == .failed)
     }
 
     @Test(arguments: TransportKind.allCases)

@@ -55,15 +55,14 @@ struct AsyncioTrapsTests {
         options.collectOutput = true
         let passh = ParallelSSH(options: options, transport: LocalTransport(shell: "/nonexistent/sh"))
         let results = try await passh.run(["true"], on: ["a", "b"])
-        #expect(results.map(\.outcome) == [
-            .failedToStart("cannot run /nonexistent/sh: no such executable"),
-            .failedToStart("cannot run /nonexistent/sh: no such executable"),
-        ])
+        let failure = HostFailure(.cannotStart, "cannot run /nonexistent/sh: no such executable", program: "/nonexistent/sh")
+        #expect(results.map(\.outcome) == [.failed(failure), .failed(failure)])
         #expect(results.map(\.errorMessage) == Array(repeating: "cannot run /nonexistent/sh: no such executable", count: 2))
         var ssh = OpenSSHOptions()
         ssh.sshPath = "no-such-ssh-\(getpid())"
         let viaSSH = try await ParallelSSH(ssh: ssh).run(["true"], on: ["a"])
-        #expect(viaSSH[0].outcome == .failedToStart("cannot run no-such-ssh-\(getpid()): no such executable (searched PATH)"))
+        #expect(viaSSH[0].outcome == .failed(HostFailure(
+            .cannotStart, "cannot run no-such-ssh-\(getpid()): no such executable (searched PATH)", program: "no-such-ssh-\(getpid())")))
     }
 
     // 4. Stopping at the first error: fail-fast starts no more hosts and tears the running ones
@@ -125,7 +124,7 @@ struct AsyncioTrapsTests {
             switch event {
             case .started(let host): events.append("started \(host)")
             case .line(let line): events.append("\(line.host) \(line.stream.rawValue) \(line.text) \(line.hadNewline)")
-            case .finished(let result): events.append("finished \(result.host) \(result.outcome.status)")
+            case .finished(let result): events.append("finished \(result.host) \(result.outcome.status.rawValue)")
             }
         }
         for host in ["a", "b"] {

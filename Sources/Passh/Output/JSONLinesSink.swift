@@ -47,14 +47,14 @@ public final class JSONLinesSink: OutputSink {
         var exitCode: Int?
         var signal: String?
         if case .exited(let code) = result.outcome { exitCode = Int(code) }
-        if case .signaled(let number) = result.outcome { signal = signalName(number) }
+        if case .signaled(let number) = result.outcome { signal = number.name }
         var error: String?
         if !result.isSuccess {
             error = result.errorMessage ?? (result.outcome == .timedOut ? "timed out" : result.outcome == .cancelled ? "cancelled" : nil)
         }
         var object = JSONObject()
         object.add("host", result.host.name)
-        object.add("status", result.outcome.status)
+        object.add("status", result.outcome.status.rawValue)
         object.add("exit_code", exitCode)
         object.add("signal", signal)
         object.add("error", error)
@@ -66,8 +66,8 @@ public final class JSONLinesSink: OutputSink {
     public func runFinished(_ results: [HostResult]) async {
         var summary = JSONObject()
         summary.add("hosts", results.count)
-        for status in ["ok", "failed", "timeout", "cancelled"] {
-            summary.add(status, results.filter { $0.outcome.status == status }.count)
+        for status in HostStatus.allCases {
+            summary.add(status.rawValue, results.filter { $0.outcome.status == status }.count)
         }
         summary.add("failed_hosts", strings: results.filter { !$0.isSuccess }.map(\.host.name))
         summary.add("duration_ms", Int((ContinuousClock.now - started) / .milliseconds(1)))

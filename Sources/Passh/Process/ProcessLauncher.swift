@@ -1,6 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 import Subprocess
 import SystemPackage
 
@@ -13,15 +11,17 @@ struct ProcessLauncher: Sendable {
     /// `KEY=VALUE\0` rows added to the launch environment.
     var extraVariables: [[UInt8]] = []
 
+    /// Runs the process; its exit status or signal, ``Termination/cancelled`` when the calling task
+    /// was cancelled and the process did not exit 0, or a failure to start it.
     func run(
-        host: Host, options: RunOptions, deliver: @escaping @Sendable (OutputChunk) async -> Void
+        host: Host, options: SessionOptions, deliver: @escaping @Sendable (OutputChunk) async -> Void
     ) async -> Termination {
         guard let executablePath = launch.executablePath else {
-            return .failedToStart("cannot run \(launch.executable): no such executable (searched PATH)")
+            return .failed(Self.cannotStart(launch.executable, "no such executable (searched PATH)"))
         }
         var platform = PlatformOptions()
-        // Its own session and process group: teardown reaches everything it starts (ProxyCommand,
-        // …), the terminal's ^C reaches only passh, and ssh has no terminal to prompt on.
+        // Its own process group: teardown reaches everything it starts (ProxyCommand, …), and the
+        // terminal's ^C reaches only passh.
         platform.createSession = true
         platform.teardownSequence = [
             .gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: options.terminationGrace)
@@ -31,6 +31,7 @@ struct ProcessLauncher: Sendable {
         let arguments = Arguments(self.arguments)
         let name = launch.executable
         let sendsInput = options.stdinFile != nil
+        let emergencyStop = options.emergencyStop
 
         return await SessionPipes.run(host: host, options: options, deliver: deliver) { streams in
             do {
@@ -43,43 +44,37 @@ struct ProcessLauncher: Sendable {
                     output: .fileDescriptor(streams.stdout, closeAfterSpawningProcess: true),
                     error: .fileDescriptor(streams.stderr, closeAfterSpawningProcess: true)
                 ) { execution in
-                    ChildProcesses.insert(execution.processIdentifier.value)
-                    if sendsInput { Self.yieldToReceivers(execution.processIdentifier.value) }
+                    let process = execution.processIdentifier
+                    if sendsInput { Self.yieldToReceivers(process.value) }
+                    guard let emergencyStop else { return }
+                    // Until the process exits it is not reaped (swift-subprocess reaps it after this
+                    // closure returns), so its process group cannot be a recycled one.
+                    await emergencyStop.whileRegistered({ _ = kill(-process.value, SIGKILL) }) {
+                        await Poller.shared.waitReadable(process.processDescriptor)
+                        Poller.shared.deregister(process.processDescriptor)
+                    }
                 }
-                ChildProcesses.remove(result.processIdentifier.value)
                 switch result.terminationStatus {
+                case .exited(0): return .exited(0)
+                case _ where Task.isCancelled: return .cancelled
                 case .exited(let code): return .exited(code)
-                case .signaled(let signal): return .signaled(signal)
+                case .signaled(let signal): return .signaled(Signal(number: signal))
                 }
             } catch {
-                return .failedToStart(Self.describe(error, executable: name))
+                return .failed(Self.cannotStart(name, Self.describe(error)))
             }
         }
     }
 
-    /// Gives the session's scheduling group (Linux "autogroup": one per session) a lower weight.
-    ///
-    /// Measured on bench/run case 3 (10 MB to 100 hosts, ssh and sshd on one 2-core machine): 100
-    /// ssh sessions at full weight crowded out the sshd processes receiving the data, and the whole
-    /// machine worked twice as hard for it — 9.9 s, 19.6 CPU-seconds; at nice 10, 4.0 s and 7.7.
-    /// Runs that only receive output need the opposite (`seq` on 20 hosts: 0.42 s at full weight,
-    /// 0.66 s at nice 10), so only runs that send a stdin file do this. Against remote hosts it only
-    /// makes ssh yield to other local work; where the knob does not exist, nothing happens.
-    private static func yieldToReceivers(_ pid: pid_t) {
-        guard let file = fopen("/proc/\(pid)/autogroup", "w") else { return }
-        fputs("10", file)
-        fclose(file)
+    static func cannotStart(_ program: String, _ reason: String) -> HostFailure {
+        HostFailure(.cannotStart, "cannot run \(program): \(reason)", program: program)
     }
 
-    private static func describe(_ error: any Error, executable: String) -> String {
+    private static func describe(_ error: any Error) -> String {
         if let error = error as? SubprocessError {
-            if error.code == .executableNotFound {
-                return "cannot run \(executable): no such executable"
-            }
-            if let underlying = error.underlyingError {
-                return "cannot run \(executable): \(underlying)"
-            }
+            if error.code == .executableNotFound { return "no such executable" }
+            if let underlying = error.underlyingError { return "\(underlying)" }
         }
-        return "cannot run \(executable): \(error)"
+        return "\(error)"
     }
 }

@@ -29,7 +29,7 @@ enum SessionPipes {
     /// that long for the end of file (an OpenSSH master may report a session's exit status before
     /// it has written the session's last output).
     static func run(
-        host: Host, options: RunOptions, endOfFileWait: Duration? = nil,
+        host: Host, options: SessionOptions, endOfFileWait: Duration? = nil,
         deliver: @escaping @Sendable (OutputChunk) async -> Void,
         session: (consuming SessionStreams) async -> Termination
     ) async -> Termination {
@@ -49,19 +49,19 @@ enum SessionPipes {
                 stdin = file
             }
         } catch {
-            return .failedToStart("cannot open \(options.stdinFile?.string ?? "/dev/null"): \(error)")
+            return .failed(HostFailure(.cannotStart, "cannot open \(options.stdinFile?.string ?? "/dev/null"): \(error)"))
         }
         guard let out = makePipe() else {
             try? stdin.close()
             feeder?.abandon()
-            return .failedToStart("cannot create a pipe: \(Errno(rawValue: errno))")
+            return .failed(HostFailure(.cannotStart, "cannot create a pipe: \(Errno(rawValue: errno))"))
         }
         guard let err = makePipe() else {
             try? stdin.close()
             feeder?.abandon()
             close(out.read)
             close(out.write)
-            return .failedToStart("cannot create a pipe: \(Errno(rawValue: errno))")
+            return .failed(HostFailure(.cannotStart, "cannot create a pipe: \(Errno(rawValue: errno))"))
         }
         let ended = ExitLatch()
         return await withTaskGroup(of: Void.self) { group in

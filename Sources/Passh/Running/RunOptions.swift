@@ -4,7 +4,7 @@ public import SystemPackage
 public struct RunOptions: Sendable {
     /// At most this many hosts run at once; `0` means no limit. The default is 50, the original
     /// passh's command-line default. A run never starts more hosts at once than the open-file
-    /// limit leaves room for (``OpenFileLimit/hostCapacity``).
+    /// limit leaves room for.
     public var fanout: Int = 50
     /// A file every host gets as its stdin, whole (each host opens it on its own). `nil`: stdin is
     /// `/dev/null`, never the terminal.
@@ -26,6 +26,20 @@ public struct RunOptions: Sendable {
 
     /// Options with the defaults above.
     public init() {}
+
+    /// Triggered, ends every session of the run at once, without ``terminationGrace``. Give each
+    /// run its own; `nil`: the run can only be cancelled (gracefully).
+    public var emergencyStop: EmergencyStop?
+
+    /// What the transport needs of these options.
+    public var session: SessionOptions {
+        var session = SessionOptions()
+        session.stdinFile = stdinFile
+        session.terminationGrace = terminationGrace
+        session.maximumLineLength = maximumLineLength
+        session.emergencyStop = emergencyStop
+        return session
+    }
 
     /// How many of `hostCount` hosts the fanout lets run at once (all of them for a fanout of 0),
     /// before the open-file limit is taken into account.

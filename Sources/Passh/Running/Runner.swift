@@ -14,7 +14,8 @@ struct Runner: Sendable {
         var results = [HostResult?](repeating: nil, count: hosts.count)
         // Never more hosts at once than there are descriptors for: a host that cannot get a pipe
         // would fail with "Too many open files".
-        let fanout = Swift.min(options.requestedHostsAtOnce(of: hosts.count), OpenFileLimit.hostCapacity)
+        let perHost = transport.descriptorsPerHost(sendingStdin: options.stdinFile != nil)
+        let fanout = OpenFileLimit.hostsAtOnce(options.requestedHostsAtOnce(of: hosts.count), descriptorsPerHost: perHost)
         await withTaskGroup(of: (Int, HostResult).self) { group in
             var next = 0
             var stopping = false
@@ -40,9 +41,9 @@ struct Runner: Sendable {
             if let result {
                 final.append(result)
             } else {  // never started: the run was cancelled or stopped first
-                let cancelled = HostResult(host: hosts[index], outcome: .cancelled)
-                await sink?.hostFinished(cancelled)
-                final.append(cancelled)
+                let notStarted = HostResult.notStarted(hosts[index])
+                await sink?.hostFinished(notStarted)
+                final.append(notStarted)
             }
         }
         await sink?.runFinished(final)
@@ -57,30 +58,31 @@ struct Runner: Sendable {
             collector.record(chunk)
             await sink?.output(chunk)
         }
+        let session = options.session
         var timedOut = false
         let termination: Termination
         if let limit = options.commandTimeout {
             (termination, timedOut) = await runWithTimeout(limit) {
-                await transport.run(command, on: host, options: options, output: deliver)
+                await transport.run(command, on: host, options: session, output: deliver)
             }
         } else {
-            termination = await transport.run(command, on: host, options: options, output: deliver)
+            termination = await transport.run(command, on: host, options: session, output: deliver)
         }
         let outcome: HostOutcome
         switch termination {
-        case _ where timedOut: outcome = .timedOut
         case .exited(0): outcome = .exited(0)
-        case _ where Task.isCancelled: outcome = .cancelled
+        case _ where timedOut: outcome = .timedOut
         case .exited(let code): outcome = .exited(code)
         case .signaled(let signal): outcome = .signaled(signal)
-        case .failedToStart(let reason): outcome = .failedToStart(reason)
+        case .failed(let failure): outcome = .failed(failure)
+        case .cancelled: outcome = .cancelled
         }
         let collected = collector.take()
         var message: String?
         switch outcome {
-        case .failedToStart(let reason): message = reason
         case .exited(0), .timedOut, .cancelled: message = nil
-        case .exited, .signaled: message = collected.lastErrorLine ?? transport.explainSilentFailure(termination)
+        case .failed(let failure): message = failure.message
+        case .exited, .signaled: message = collected.lastErrorLine
         }
         return HostResult(
             host: host, outcome: outcome, duration: ContinuousClock.now - started,

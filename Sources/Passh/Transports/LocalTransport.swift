@@ -16,7 +16,7 @@ public struct LocalTransport: Transport {
 
     /// Runs `command` with `shell -c` on this machine, `PASSH_HOST` set to the host's name.
     public func run(
-        _ command: [String], on host: Host, options: RunOptions,
+        _ command: [String], on host: Host, options: SessionOptions,
         output: @escaping @Sendable (OutputChunk) async -> Void
     ) async -> Termination {
         let launcher = ProcessLauncher(

@@ -1,39 +1,63 @@
-/// How a host's process ended, as the transport saw it.
+public import SystemPackage
+
+/// How a host's session ended, as the transport saw it.
 public enum Termination: Sendable, Hashable {
-    /// The process exited with this status.
+    /// The command exited with this status.
     case exited(Int32)
-    /// The process was killed by this signal.
-    case signaled(Int32)
-    /// The process could not be started; the text says why.
-    case failedToStart(String)
+    /// The command was killed by this signal.
+    case signaled(Signal)
+    /// The command could not be run: the transport could not start, connect or log in, or lost
+    /// the connection.
+    case failed(HostFailure)
+    /// The session was stopped because the calling task was cancelled.
+    case cancelled
+}
+
+/// What a transport needs to know to run one host's session: a narrow view of ``RunOptions``.
+public struct SessionOptions: Sendable {
+    /// A regular file every host gets as its stdin, whole; `nil`: stdin is empty.
+    public var stdinFile: FilePath?
+    /// How long a stopped session's command gets to end after being asked to (SIGTERM) before it
+    /// is killed.
+    public var terminationGrace: Duration = .milliseconds(500)
+    /// Lines longer than this are passed on in pieces of this size.
+    public var maximumLineLength: Int = 16 << 20
+    /// The run's emergency stop: once triggered, sessions are killed at once, without the grace.
+    public var emergencyStop: EmergencyStop?
+
+    /// Options with the defaults above.
+    public init() {}
 }
 
 /// Runs a command on one host: the seam between the runner and a way of reaching hosts.
 ///
-/// A transport streams the host's output, in whole lines, to `output` and returns when the host's
-/// process is gone and its output read. When the calling task is cancelled it tears the process
-/// down (SIGTERM to its process group, ``RunOptions/terminationGrace``, SIGKILL) and returns.
-/// A transport never throws: every way a host can fail is a ``Termination``.
+/// A transport streams the host's output, in whole lines, to `output`, and returns when the
+/// session is over and its output read. Every way a host can end is a ``Termination``: a
+/// transport never throws.
+///
+/// When the calling task is cancelled, the transport stops the session — asks the command to end,
+/// waits at most ``SessionOptions/terminationGrace``, then ends it for good — and returns
+/// ``Termination/cancelled`` (unless the command had already exited 0). When
+/// ``SessionOptions/emergencyStop`` is triggered, it ends the session at once.
 public protocol Transport: Sendable {
     /// Runs `command` on `host`.
     ///
     /// - Parameters:
     ///   - command: The command's words; joined with spaces for the remote shell, as `ssh` does.
     ///   - host: The host.
-    ///   - options: The run's options (stdin file, teardown grace, line limit).
+    ///   - options: What the session needs: stdin, teardown grace, line limit.
     ///   - output: Called with each chunk of whole lines; the next read waits until it returns.
     func run(
-        _ command: [String], on host: Host, options: RunOptions,
+        _ command: [String], on host: Host, options: SessionOptions,
         output: @escaping @Sendable (OutputChunk) async -> Void
     ) async -> Termination
 
-    /// Why a host failed when it said nothing on stderr, for ``HostResult/errorMessage``; `nil`
-    /// when the transport has nothing to add.
-    func explainSilentFailure(_ termination: Termination) -> String?
+    /// The open file descriptors one running host holds at most, with or without a stdin file:
+    /// the runner never starts more hosts at once than the process's open-file limit allows.
+    func descriptorsPerHost(sendingStdin: Bool) -> Int
 }
 
 extension Transport {
-    /// Why a host failed when it said nothing on stderr: `nil` (nothing to add) unless a transport
-    /// knows better.
-    public func explainSilentFailure(_ termination: Termination) -> String? { nil }
+    /// Three descriptors: stdout and stderr pipes, and stdin.
+    public func descriptorsPerHost(sendingStdin: Bool) -> Int { 3 }
 }

@@ -1,15 +1,8 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
-/// Open files, the resource a wide fanout runs out of first: each host holds up to six
-/// descriptors while it starts (its stdin, two pipes, the process's pidfd) and three while it
-/// runs. With the usual soft limit of 1024, 500 hosts at once would fail with "Too many open files".
+/// Open files, the resource a wide fanout runs out of first. With the usual soft limit of 1024,
+/// 500 hosts at once, each holding a few pipes, would fail with "Too many open files".
 public enum OpenFileLimit {
-    /// Descriptors a host may hold at once.
-    static let perHost = 6
     /// Descriptors kept free for everything else (the writer, the poller, files the caller opens).
     static let reserve = 64
 
@@ -35,10 +28,16 @@ public enum OpenFileLimit {
         return limit.rlim_cur > UInt(Int.max) ? Int.max : Int(limit.rlim_cur)
     }
 
-    /// How many hosts can run at once with the descriptors this process has left.
-    public static var hostCapacity: Int {
-        let open = openDescriptorCount()
-        return Swift.max(1, (current - open - reserve) / perHost)
+    /// How many of `wanted` hosts can run at once when each holds `descriptorsPerHost`
+    /// descriptors: all of them when the limit leaves ample room, else as many as the descriptors
+    /// not yet open allow (at least one).
+    public static func hostsAtOnce(_ wanted: Int, descriptorsPerHost: Int) -> Int {
+        let limit = current
+        let (need, overflow) = wanted.multipliedReportingOverflow(by: descriptorsPerHost)
+        // The open descriptors are counted only when they could matter.
+        if !overflow, need + 4 * reserve <= limit { return wanted }
+        let free = limit - openDescriptorCount() - reserve
+        return Swift.max(1, Swift.min(wanted, free / Swift.max(1, descriptorsPerHost)))
     }
 
     /// The number of descriptors open now (the entries of `/proc/self/fd`).
