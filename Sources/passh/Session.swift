@@ -57,8 +57,9 @@ struct Session {
             await writer.flush()
             return 128 + SIGPIPE
         }
-        let notOK = results.filter { !$0.isSuccess }
-        if let failedTo { writeFailedHosts(notOK.map(\.host.name), to: failedTo) }
+        // A host whose output could not be written to its file failed too.
+        let lostOutput = (sink as? FileSink)?.failures ?? [:]
+        let notOK = results.filter { !$0.isSuccess || lostOutput[$0.host] != nil }
         var summary: [String] = []
         if case .signal(let signal) = reason {
             let failed = notOK.filter { $0.outcome != .cancelled }
@@ -73,9 +74,11 @@ struct Session {
             await writer.write(Array((summary.joined(separator: "\n") + "\n").utf8), to: .stderr)
         }
         await writer.flush()
+        let listWritten = failedTo.map { FailedHostsFile(path: $0).write(notOK.map(\.host.name)) } ?? true
         if case .signal(let signal) = reason { return 128 + signal }
-        if maxRC { return Self.largestStatus(results) }
-        return notOK.isEmpty ? 0 : 2
+        var status: Int32 = notOK.isEmpty ? 0 : 2
+        if maxRC { status = lostOutput.isEmpty ? Self.largestStatus(results) : max(Self.largestStatus(results), 2) }
+        return status == 0 && !listWritten ? 1 : status
     }
 
     /// `98 ok, 2 failed (h0031 h0077), 3.2 s`.
@@ -101,16 +104,6 @@ struct Session {
             case .signaled, .failedToStart, .timedOut: 255
             case .cancelled: largest
             }
-        }
-    }
-
-    private func writeFailedHosts(_ names: [String], to path: FilePath) {
-        do {
-            let fd = try FileDescriptor.open(path, .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: [.ownerReadWrite])
-            defer { try? fd.close() }
-            _ = try fd.writeAll(Array(names.map { $0 + "\n" }.joined().utf8))
-        } catch {
-            printError("passh: cannot write \(path.string): \(error)")
         }
     }
 
