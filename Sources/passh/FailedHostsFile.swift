@@ -57,7 +57,9 @@ struct FailedHostsFile {
     }
 
     /// A new file `.NAME.XXXXXXXX` in `directory`, created exclusively with mode 0600.
-    private func createTemporary(near name: String, in directory: FileDescriptor) throws(Errno) -> (String, FileDescriptor) {
+    private func createTemporary(
+        near name: String, in directory: FileDescriptor
+    ) throws(Errno) -> (String, FileDescriptor) {
         // Keep the temporary name within NAME_MAX when FILE's own name is close to it.
         let stem = String(decoding: Array(name.utf8.prefix(200)), as: UTF8.self)
         for _ in 0..<100 {

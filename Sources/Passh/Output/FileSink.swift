@@ -173,10 +173,14 @@ public final class FileSink: OutputSink {
     private static func openFile(_ name: String, in directory: FileDescriptor) -> Result<FileDescriptor, Reason> {
         if name == "." || name == ".." { return .failure(Reason("Not a valid file name")) }
         // O_NONBLOCK: a FIFO in the way must not block the open; it is refused below.
-        let raw = openat(directory.rawValue, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0o600)
+        let flags = O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK
+        let raw = openat(directory.rawValue, name, flags, 0o600)
         guard raw >= 0 else {
-            let error = Errno(rawValue: errno)
-            return .failure(Reason(error == .tooManySymbolicLinkLevels ? "Is a symbolic link" : error.description))
+            switch Errno(rawValue: errno) {
+            case .tooManySymbolicLinkLevels: return .failure(Reason("Is a symbolic link"))
+            case .noSuchAddressOrDevice: return .failure(Reason("Not a regular file"))  // a FIFO, a socket, a device
+            case let error: return .failure(Reason(error.description))
+            }
         }
         let fd = FileDescriptor(rawValue: raw)
         do {
@@ -214,7 +218,8 @@ public final class FileSink: OutputSink {
         }
         do {
             let info = try fd.stat()
-            guard info.userID.rawValue == geteuid(), info.permissions.intersection([.groupWrite, .otherWrite]).isEmpty else {
+            let othersWrite = !info.permissions.intersection([.groupWrite, .otherWrite]).isEmpty
+            guard info.userID.rawValue == geteuid(), !othersWrite else {
                 throw PasshError(.unreadableFile,
                     "Not private: \(path.string) must be owned by you and not writable by group or others")
             }
