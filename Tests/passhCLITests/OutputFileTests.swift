@@ -105,4 +105,24 @@ struct OutputFileTests {
         #expect(failed.status == 2)
         #expect(failed.stderrText == "failed at: a\npassh: cannot write \(missing): No such file or directory\n")
     }
+
+    @Test func failedToWritesIntoStreamsItCannotReplace() async throws {
+        let scratch = scratchDirectory("outfile")
+        defer { shell("rm -rf \(scratch)") }
+        let piped = try await passh(["--local", "--failed-to", "/dev/stdout", "a,b,c", "[ $PASSH_HOST = b ]"])
+        #expect(piped.status == 2)
+        #expect(piped.stdoutText == "a\nc\n")
+        // stdout redirected to a file: appended after the output, /dev/stdout left alone.
+        let status = shell("\(passhPath) --local --failed-to /dev/stdout a 'echo x; exit 1' >\(scratch)/all 2>&1").status
+        #expect(status == 2)
+        #expect(readText(scratch + "/all") == "[a] x\nfailed at: a\na\n")
+        #expect(shell("stat -c %F /dev/stdout").text == "symbolic link\n")
+        mkfifo(scratch + "/fifo", 0o600)
+        shell("cat \(scratch)/fifo >\(scratch)/from-fifo &")
+        let fifo = try await passh(["--local", "--failed-to", scratch + "/fifo", "a", "exit 1"])
+        #expect(fifo.status == 2)
+        for _ in 0..<50 where readText(scratch + "/from-fifo") != "a\n" { usleep(20_000) }
+        #expect(readText(scratch + "/from-fifo") == "a\n")
+        #expect(shell("stat -c %F \(scratch)/fifo").text == "fifo\n")
+    }
 }
