@@ -182,7 +182,8 @@ struct FileSinkTests {
         defer { shell("rm -rf \(scratch)") }
         let dir = scratch + "/both"
         let name = FilePath(scratch).lastComponent!.string
-        for (out, err) in [(dir, dir), (dir, dir + "/"), (dir, scratch + "/./both"), (dir, scratch + "/../\(name)/both")] {
+        let spellings = [dir, dir + "/", scratch + "/./both", scratch + "/../\(name)/both"]
+        for (out, err) in spellings.map({ (dir, $0) }) {
             let error = #expect(throws: PasshError.self) {
                 try FileSink(stdoutDirectory: FilePath(out), stderrDirectory: FilePath(err), fallback: nil)
             }

@@ -23,7 +23,8 @@ struct OutputFileTests {
         mkdir(out + "/h1", 0o700)
         try writeFile(scratch + "/target", Array("keep\n".utf8))
         symlink(scratch + "/target", out + "/h2")
-        let run = try await passh(["--local", "--outdir", out, "--failed-to", scratch + "/failed", "h1,h2,h3", "echo o"])
+        let failed = scratch + "/failed"
+        let run = try await passh(["--local", "--outdir", out, "--failed-to", failed, "h1,h2,h3", "echo o"])
         #expect(run.status == 2)
         #expect(run.stdoutText == "")
         #expect(run.sortedStderrLines == [
@@ -33,7 +34,10 @@ struct OutputFileTests {
         ])
         #expect(readText(scratch + "/target") == "keep\n")
         #expect(readText(out + "/h3") == "o\n")
-        #expect(readText(scratch + "/failed") == "h1\nh2\n")
+        #expect(readText(failed) == "h1\nh2\n")
+        let maxRC = try await passh(["--local", "--max-rc", "--outdir", out, "h1,h3", "echo o"])
+        #expect(maxRC.status == 2)
+        #expect(maxRC.sortedStderrLines == ["[h1] passh: cannot write \(out)/h1: Is a directory", "failed at: h1"])
     }
 
     @Test func dotNamesAreReportedNotDropped() async throws {
@@ -72,7 +76,8 @@ struct OutputFileTests {
         #expect(same.stderrText == "passh: stdout and stderr cannot go into the same directory: \(dir)\n")
         let spelled = try await passh(["--local", "--outdir", dir + "/", "--errdir", scratch + "/./d", "h1", "echo o"])
         #expect(spelled.status == 64)
-        #expect(spelled.stderrText == "passh: stdout and stderr cannot go into the same directory: \(dir) and \(scratch)/./d\n")
+        #expect(spelled.stderrText
+            == "passh: stdout and stderr cannot go into the same directory: \(dir) and \(scratch)/./d\n")
         #expect(readText(dir + "/h1") == nil)
     }
 
@@ -113,7 +118,8 @@ struct OutputFileTests {
         #expect(piped.status == 2)
         #expect(piped.stdoutText == "a\nc\n")
         // stdout redirected to a file: appended after the output, /dev/stdout left alone.
-        let status = shell("\(passhPath) --local --failed-to /dev/stdout a 'echo x; exit 1' >\(scratch)/all 2>&1").status
+        let status = shell("\(passhPath) --local --failed-to /dev/stdout a 'echo x; exit 1' >\(scratch)/all 2>&1")
+            .status
         #expect(status == 2)
         #expect(readText(scratch + "/all") == "[a] x\nfailed at: a\na\n")
         #expect(shell("stat -c %F /dev/stdout").text == "symbolic link\n")
