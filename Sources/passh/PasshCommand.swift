@@ -148,6 +148,7 @@ struct PasshCommand: AsyncParsableCommand {
                 sink: sink, writer: writer, failedTo: runFlags.failedTo.map { FilePath($0) }, maxRC: outputFlags.maxRC)
             session.explainHosts = !outputFlags.json
             session.openSSH = !sshFlags.local
+            if let files = sink as? FileSink { session.outputFailures = { Set(files.failures.keys) } }
             return await session.run()
         } catch {
             return report(error)

@@ -68,18 +68,12 @@ struct Session {
     ) async -> Int32 {
         var status = ExitStatus(results: results, stoppedBy: reason, outputFailed: outputFailures(), maxRC: maxRC)
         let failedHosts = status.failedHosts
-        // Written however the run ended, so that a retry with `-h FILE` runs the right hosts.
-        if let failedTo, let problem = FailedHostsFile(path: failedTo).write(failedHosts.map(\.name)) {
-            printError("passh: \(problem)")
-            status.fileError = true
-        }
         if reason != .stdoutFailed {
-            var report = Report(
+            let report = Report(
                 results: results, stoppedBy: reason, failedHosts: failedHosts, wroteToStderr: wroteToStderr,
                 explainHosts: explainHosts, commandTimeout: passh.options.commandTimeout, openSSH: openSSH)
             var lines = report.lines
             if onTerminal && reason == nil { lines.append(terminalSummary(results, elapsed: elapsed)) }
-            report.results = []
             if !lines.isEmpty {
                 await writer.write(Array((lines.joined(separator: "\n") + "\n").utf8), to: .stderr)
             }
@@ -88,6 +82,10 @@ struct Session {
         status.writeError = writer.error(on: .stdout) ?? writer.error(on: .stderr)
         if let error = writer.error(on: .stdout), error != .brokenPipe {
             printError("passh: cannot write to stdout: \(error)")
+        }
+        // Written however the run ended, so that a retry with `-h FILE` runs the right hosts.
+        if let failedTo, !FailedHostsFile(path: failedTo).write(failedHosts.map(\.name)) {
+            status.fileError = true
         }
         return status.code
     }
