@@ -7,15 +7,33 @@ import Testing
 import Glibc
 #endif
 
-/// The transports under test: the same expectations hold for both.
+/// The transports under test: the same expectations hold for each.
 enum TransportKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    /// `LocalTransport`: a local shell per host.
     case local
+    /// `OpenSSHTransport`: an `ssh` process per host.
     case openSSH
+    /// `OpenSSHTransport` with multiplexing, through master connections made beforehand: no process.
+    case openSSHMultiplexed
 
     var testDescription: String { rawValue }
 
     /// The name of the local process that stands for a host (to check none is left behind).
-    var processName: String? { self == .openSSH ? "ssh" : nil }
+    var processName: String? { self == .local ? nil : "ssh" }
+
+    /// The master connections of ``openSSHMultiplexed`` live here, for a minute at most.
+    static let controlDirectory: FilePath = {
+        let path = "/tmp/passh-conformance-mux-\(getpid())"
+        mkdir(path, 0o700)
+        return FilePath(path)
+    }()
+
+    var ssh: OpenSSHOptions {
+        var ssh = OpenSSHOptions()
+        ssh.configFile = FilePath(TestCluster.config)
+        if self == .openSSHMultiplexed { ssh.multiplexing = Multiplexing(directory: Self.controlDirectory, seconds: 60) }
+        return ssh
+    }
 
     func passh(_ configure: (inout RunOptions) -> Void = { _ in }) -> ParallelSSH {
         var options = RunOptions()
@@ -24,20 +42,38 @@ enum TransportKind: String, CaseIterable, CustomTestStringConvertible, Sendable 
         switch self {
         case .local:
             return ParallelSSH(options: options, transport: LocalTransport())
-        case .openSSH:
-            var ssh = OpenSSHOptions()
-            ssh.configFile = FilePath(TestCluster.config)
+        case .openSSH, .openSSHMultiplexed:
             return ParallelSSH(options: options, ssh: ssh)
         }
+    }
+
+    /// Makes sure `hosts` are reached the way this kind says: for ``openSSHMultiplexed``, starts
+    /// their master connections.
+    func prepare(_ hosts: [String]) async throws {
+        guard self == .openSSHMultiplexed else { return }
+        let results = try await passh().run(["true"], on: hosts)
+        let allUp = results.allSatisfy { $0.isSuccess }
+        #expect(allUp)
+        for host in try ParallelSSH.hosts(hosts) {
+            #expect(ssh.controlPath(for: host).map { access($0, F_OK) == 0 } == true, "a master for \(host)")
+        }
+    }
+}
+
+extension Trait where Self == ConditionTrait {
+    /// The test needs the OpenSSH server of `scripts/testcluster`: skipped, with a message, without it.
+    static var needsTestSSHD: Self {
+        .enabled(if: TestCluster.isAvailable, "no OpenSSH server for scripts/testcluster: install openssh-server")
     }
 }
 
 func text(_ bytes: [UInt8]?) -> String { String(decoding: bytes ?? [], as: UTF8.self) }
 
-@Suite("Transport conformance: LocalTransport and OpenSSH on the test sshd")
+@Suite("Transport conformance: local, OpenSSH and OpenSSH multiplexed, on the test sshd", .needsTestSSHD)
 struct TransportConformanceTests {
     @Test(arguments: TransportKind.allCases)
     func bytesArriveExactly(_ kind: TransportKind) async throws {
+        try await kind.prepare(["h01", "h02"])
         let results = try await kind.passh().run(
             ["printf 'crlf\\r\\n\\377\\376 raw\\n'; printf 'err\\n' >&2; printf 'last'"], on: ["h01", "h02"])
         for result in results {
@@ -49,6 +85,7 @@ struct TransportConformanceTests {
 
     @Test(arguments: TransportKind.allCases)
     func everyByteValueIsCollectedExactly(_ kind: TransportKind) async throws {
+        try await kind.prepare(["h01"])
         let octal = (0...255).filter { $0 != 10 }.map { value -> String in
             let digits = String(value, radix: 8)
             return "\\" + String(repeating: "0", count: 3 - digits.count) + digits
@@ -61,13 +98,47 @@ struct TransportConformanceTests {
 
     @Test(arguments: TransportKind.allCases)
     func exitStatusPassesThrough(_ kind: TransportKind) async throws {
+        try await kind.prepare(["h01"])
         let results = try await kind.passh().run(["exit 7"], on: ["h01"])
         #expect(results[0].outcome == .exited(7))
         #expect(results[0].outcome.status == .failed)
     }
 
     @Test(arguments: TransportKind.allCases)
+    func anEmergencyStopEndsSessionsWithoutTheGrace(_ kind: TransportKind) async throws {
+        // Commands that ignore SIGTERM would take the whole grace (30 s here) to end.
+        let (sleep, marker) = uniqueSleep(seconds: 8)
+        try await kind.prepare(["h01", "h02"])
+        let stop = EmergencyStop()
+        let passh = kind.passh { $0.terminationGrace = .seconds(30); $0.emergencyStop = stop }
+        let other = kind.passh { $0.terminationGrace = .seconds(30) }
+        let (otherSleep, otherMarker) = uniqueSleep(seconds: 3)
+        let bystander = Task { try await other.run(["\(otherSleep); echo survived"], on: ["h01"]) }
+        let run = Task { try await passh.run(["echo started; trap '' TERM; \(sleep); true"], on: ["h01", "h02"]) }
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(5)
+        while processes(matching: marker, named: kind.processName).count < 2 && clock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        run.cancel()
+        try await Task.sleep(for: .milliseconds(100))
+        let triggered = clock.now
+        stop.trigger()
+        let results = try await run.value
+        #expect(clock.now - triggered < .seconds(2))
+        #expect(results.map(\.outcome) == [.cancelled, .cancelled])
+        #expect(processes(matching: marker, named: kind.processName).isEmpty)
+        // Another run in the same process is not touched.
+        let survivor = try await bystander.value
+        #expect(survivor.map(\.outcome) == [.exited(0)])
+        #expect(text(survivor[0].stdout) == "survived\n")
+        _ = otherMarker
+    }
+
+    @Test(arguments: TransportKind.allCases)
     func aOneMegabyteLineArrivesWhole(_ kind: TransportKind) async throws {
+        try await kind.prepare(["h01"])
         let results = try await kind.passh().run(["head -c 1048576 /dev/zero | tr '\\0' x; echo"], on: ["h01"])
         #expect(results[0].stdout == Array(repeating: UInt8(ascii: "x"), count: 1 << 20) + [0x0A])
     }
@@ -77,6 +148,7 @@ struct TransportConformanceTests {
         let path = "/tmp/passh-conformance-\(getpid())-\(kind.rawValue)"
         try writeFile(path, (0..<300_000).map { UInt8(truncatingIfNeeded: $0) })
         defer { unlink(path) }
+        try await kind.prepare((1...20).map { "h\($0)" })
         let results = try await kind.passh { $0.stdinFile = FilePath(path); $0.fanout = 0 }
             .run(["cksum"], on: (1...20).map { "h\($0)" })
         let expected = shell("cksum < \(path)").text
@@ -86,6 +158,7 @@ struct TransportConformanceTests {
     @Test(arguments: TransportKind.allCases)
     func cancellationTearsTheProcessesDown(_ kind: TransportKind) async throws {
         let (sleep, marker) = uniqueSleep(seconds: 8)
+        try await kind.prepare(["h01", "h02"])
         let passh = kind.passh()
         let run = Task { try await passh.run(["echo started; exec \(sleep)"], on: ["h01", "h02"]) }
         let clock = ContinuousClock()
@@ -93,7 +166,11 @@ struct TransportConformanceTests {
         while processes(matching: marker, named: kind.processName).count < 2 && clock.now < deadline {
             try await Task.sleep(for: .milliseconds(20))
         }
-        #expect(processes(matching: marker, named: kind.processName).count == 2)
+        if kind != .openSSHMultiplexed {  // through a master, no local process carries the command
+            #expect(processes(matching: marker, named: kind.processName).count == 2)
+        } else {
+            try await Task.sleep(for: .milliseconds(300))
+        }
         let cancelled = clock.now
         run.cancel()
         let results = try await run.value
@@ -105,6 +182,7 @@ struct TransportConformanceTests {
     @Test(arguments: TransportKind.allCases)
     func timeoutEndsASlowCommand(_ kind: TransportKind) async throws {
         let (sleep, marker) = uniqueSleep(seconds: 8)
+        try await kind.prepare(["h01"])
         let quick = try await kind.passh { $0.commandTimeout = .seconds(1) }.run(["echo quick"], on: ["h01"])
         #expect(quick[0].outcome == .exited(0))
         let slow = try await kind.passh { $0.commandTimeout = .seconds(1) }.run(["echo begun; \(sleep)"], on: ["h01"])
@@ -114,14 +192,66 @@ struct TransportConformanceTests {
     }
 }
 
-@Suite("OpenSSH failures are per-host results")
-struct OpenSSHFailureTests {
-    @Test func sshErrorsCarrySSHsOwnMessage() async throws {
-        let results = try await TransportKind.openSSH.passh().run(["true"], on: ["refused", "unknown-key", "noauth", "h01"])
-        #expect(results.map(\.outcome) == [.exited(255), .exited(255), .exited(255), .exited(0)])
-        #expect(results[0].errorMessage == "ssh: connect to host 127.0.0.1 port \(TestCluster.refusedPort): Connection refused")
-        #expect(results[1].errorMessage?.hasPrefix("passh: the host key of unknown-key is not known: check its fingerprint") == true)
-        #expect(results[2].errorMessage == "passh-no-such-user@127.0.0.1: Permission denied (publickey).")
-        #expect(results[3].errorMessage == nil)
+@Suite("Failures are structured per-host results", .needsTestSSHD)
+struct TransportFailureTests {
+    @Test(arguments: [TransportKind.openSSH, .openSSHMultiplexed])
+    func sshFailuresAreClassified(_ kind: TransportKind) async throws {
+        let results = try await kind.passh().run(
+            ["true"], on: ["refused", "unknown-key", "changed-key", "noauth", "nosuchhost.invalid", "h01"])
+        let refused = "ssh: connect to host 127.0.0.1 port \(TestCluster.refusedPort): Connection refused"
+        #expect(results[0].outcome == .failed(HostFailure(.connectionRefused, refused)))
+        #expect(results[1].outcome == .failed(HostFailure(.hostKeyUnknown, "Host key verification failed.")))
+        #expect(results[2].outcome == .failed(HostFailure(.hostKeyChanged, "Host key verification failed.")))
+        #expect(results[3].outcome == .failed(HostFailure(.authenticationRefused, "passh-no-such-user@127.0.0.1: Permission denied (publickey).")))
+        if case .failed(let failure) = results[4].outcome {
+            #expect(failure.kind == .hostUnreachable)
+            #expect(failure.message.hasPrefix("ssh: Could not resolve hostname nosuchhost.invalid: "))
+        } else {
+            Issue.record("nosuchhost.invalid: \(results[4].outcome)")
+        }
+        #expect(results[5].outcome == .exited(0))
+        #expect(results.map(\.errorMessage) == [refused, "Host key verification failed.", "Host key verification failed.",
+                                               "passh-no-such-user@127.0.0.1: Permission denied (publickey).",
+                                               results[4].errorMessage, nil])
+    }
+
+    @Test func aHostThatNeverSpeaksSSHTimesOut() async throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) } }
+        _ = listen(listener, 4)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
+        var ssh = TransportKind.openSSH.ssh
+        ssh.connectTimeout = 1
+        let results = try await ParallelSSH(ssh: ssh).run(["true"], on: ["127.0.0.1:\(UInt16(bigEndian: address.sin_port))"])
+        #expect(results[0].outcome == .failed(HostFailure(.connectionTimedOut, "Connection timed out during banner exchange")))
+    }
+
+    @Test(arguments: [TransportKind.local, .openSSH])
+    func aProgramThatCannotStartIsNamed(_ kind: TransportKind) async throws {
+        let passh: ParallelSSH
+        if kind == .local {
+            passh = ParallelSSH(transport: LocalTransport(shell: "/nonexistent/sh"))
+        } else {
+            var ssh = kind.ssh
+            ssh.sshPath = "/nonexistent/ssh"
+            passh = ParallelSSH(ssh: ssh)
+        }
+        let results = try await passh.run(["true"], on: ["h01"])
+        let program = kind == .local ? "/nonexistent/sh" : "/nonexistent/ssh"
+        #expect(results[0].outcome == .failed(HostFailure(.cannotStart, "cannot run \(program): no such executable", program: program)))
+    }
+
+    @Test func aCommandKilledByASignalIsThatSignalWhereTheTransportCanTell() async throws {
+        let local = try await TransportKind.local.passh().run(["kill -TERM $$"], on: ["h01"])
+        #expect(local[0].outcome == .signaled(Signal(number: 15)))
+        #expect(local[0].outcome.description == "failed: killed by SIGTERM")
+        // OpenSSH's client reports a remote signal as 255 with no message: the remote-stop work will tell it.
+        let ssh = try await TransportKind.openSSH.passh().run(["kill -TERM $$"], on: ["h01"])
+        #expect(ssh[0].outcome == .exited(255))
     }
 }

@@ -30,6 +30,11 @@ public enum TestCluster {
         return output.text.split(separator: "\n").last.map(String.init) ?? ""
     }()
 
+    /// Whether the test cluster can run here: an OpenSSH server is installed (or can be, as root).
+    public static var isAvailable: Bool {
+        access("/usr/sbin/sshd", X_OK) == 0 || (getuid() == 0 && access("/usr/bin/apt-get", X_OK) == 0)
+    }
+
     /// The account the commands run as on the cluster (`passhtest` when the tests run as root).
     public static var loginUser: String {
         getuid() == 0 ? "passhtest" : shell("id -un").text.split(separator: "\n").first.map(String.init) ?? ""

@@ -36,7 +36,15 @@ struct CLITests {
         let out = try await passhOnCluster(["h3,h1,h2,h4", "case $(hostname) in *) [ -n \"$SSH_CLIENT\" ] && exit 1;; esac"])
         #expect(out.status == 2)
         #expect(out.stdout.isEmpty)
-        #expect(out.stderrText == "failed at: h3 h1 h2 h4\n")
+        // Hosts that failed without a word are explained, once each, before the summary.
+        #expect(out.stderrText == """
+            [h3] passh: failed: exit 1
+            [h1] passh: failed: exit 1
+            [h2] passh: failed: exit 1
+            [h4] passh: failed: exit 1
+            failed at: h3 h1 h2 h4
+
+            """)
     }
 
     @Test func refusedConnectionFailsOnlyThatHost() async throws {
@@ -50,7 +58,7 @@ struct CLITests {
     @Test func nonZeroExitIsAFailure() async throws {
         let out = try await passhOnCluster(["h1,h2", "test $(id -u) -lt 0"])
         #expect(out.status == 2)
-        #expect(out.stderrText == "failed at: h1 h2\n")
+        #expect(out.stderrText == "[h1] passh: failed: exit 1\n[h2] passh: failed: exit 1\nfailed at: h1 h2\n")
     }
 
     @Test func stdinFileGoesWholeToEveryHost() async throws {
@@ -91,7 +99,7 @@ struct CLITests {
         #expect(checked.stdout.isEmpty)
         #expect(checked.stderrText == """
             [unknown-key] Host key verification failed.\r
-            [unknown-key] passh: the host key of unknown-key is not known: check its fingerprint, then add it \
+            passh: the host key of unknown-key is not known: check its fingerprint, then add it \
             to known_hosts (ssh-keyscan unknown-key >> ~/.ssh/known_hosts), or skip the check with --insecure
             failed at: unknown-key
 
@@ -105,7 +113,7 @@ struct CLITests {
         #expect(changed.stderrText.contains("[changed-key] @    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\r\n"))
         #expect(changed.stderrText.hasSuffix("""
             [changed-key] Host key verification failed.\r
-            [changed-key] passh: the host key of changed-key has changed: if that was expected, remove the old key \
+            passh: the host key of changed-key has changed: if that was expected, remove the old key \
             (ssh-keygen -R changed-key) and connect again; if not, someone may be posing as the host
             failed at: changed-key
 
@@ -115,9 +123,13 @@ struct CLITests {
     @Test(arguments: [
         (["h1"], "passh: Missing the command to run on the hosts. (see passh --help)\n"),
         (["-n=-1", "h1", "true"], "passh: -n must be 0 (no limit) or more, not -1. (see passh --help)\n"),
-        (["-n", "-1", "h1", "true"], "passh: Missing value for '-n <PROCS>' (see passh --help)\n"),
+        (["-n", "-1", "h1", "true"], "passh: -n must be 0 (no limit) or more, not -1. (see passh --help)\n"),
+        (["--timeout", "9.3e15", "h1", "true"],
+         "passh: --timeout must be a number of seconds above 0 and at most 1000000000, not 9.3e+15. (see passh --help)\n"),
+        (["-t", "0", "h1", "true"], "passh: -t must be a number of seconds from 1 to 1000000000, not 0. (see passh --help)\n"),
+        (["--persist-seconds", "5", "h1", "true"], "passh: --persist-seconds needs --persist. (see passh --help)\n"),
         (["-n", "lots", "h1", "true"], "passh: The value 'lots' is invalid for '-n <PROCS>' (see passh --help)\n"),
-        (["--timeout=-1", "h1", "true"], "passh: --timeout must be a positive number of seconds, not -1.0. (see passh --help)\n"),
+        (["--timeout=-1", "h1", "true"], "passh: --timeout must be a number of seconds above 0 and at most 1000000000, not -1.0. (see passh --help)\n"),
         (["--bogus", "h1", "true"], "passh: Unknown option '--bogus' (see passh --help)\n"),
         ([], "passh: Missing the hosts: give HOSTS or -h FILE. (see passh --help)\n"),
     ])

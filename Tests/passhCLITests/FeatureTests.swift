@@ -80,7 +80,7 @@ struct FeatureTests {
         let out = try await passhOnCluster(["--timeout", "1", "--local", "fast,slow", "[ $PASSH_HOST = fast ] || \(sleep); echo done"])
         #expect(out.status == 2)
         #expect(out.stdoutText == "[fast] done\n")
-        #expect(out.stderrText == "failed at: slow\n")
+        #expect(out.stderrText == "[slow] passh: timed out after 1 s\nfailed at: slow\n")
         #expect(processes(matching: marker).isEmpty)
         let json = try await passhOnCluster(["--timeout", "0.5", "--json", "h1", "exec \(sleep)"])
         #expect(json.stdoutText.contains(#"{"host":"h1","status":"timeout","exit_code":null,"signal":null,"error":"timed out","duration_ms":"#))
@@ -91,7 +91,8 @@ struct FeatureTests {
         let (sleep, marker) = uniqueSleep(seconds: 8)
         let out = try await passhOnCluster(["--fail-fast", "-n", "2", "--local", "h1,h2,h3,h4", "[ $PASSH_HOST = h2 ] && exit 1; \(sleep)"])
         #expect(out.status == 2)
-        #expect(out.stderrText == "failed at: h1 h2 h3 h4\n")
+        // h2 fails; h1 is stopped; h3 and h4 never start.
+        #expect(out.stderrText == "[h1] passh: cancelled\n[h2] passh: failed: exit 1\npassh: not started: h[3-4]\nfailed at: h1 h2 h3 h4\n")
         #expect(processes(matching: marker).isEmpty)
     }
 

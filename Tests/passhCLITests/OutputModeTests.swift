@@ -16,7 +16,7 @@ struct OutputModeTests {
         #expect(blocks == [
             "h1 (ok) ---\none\ntwo\nlast\n",
             "h2 (ok) ---\none\ntwo\nlast\n",
-            "refused (failed: exit 255) ---\n",
+            "refused (failed: ssh: connect to host 127.0.0.1 port \(TestCluster.refusedPort): Connection refused) ---\n",
         ])
         #expect(out.sortedStderrLines == [
             "err", "err", "failed at: refused",

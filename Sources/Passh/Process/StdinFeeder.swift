@@ -10,10 +10,9 @@ import Synchronization
 /// pages into the pipe; nothing passes through passh's memory.
 ///
 /// Why not give ssh the file itself, as the original did: with ssh and sshd sharing a machine's
-/// cores, ssh reading a regular file (always readable) ran slower than ssh reading a pipe —
-/// 10 MB to 100 hosts took 5.5 s with the file, 4.5 s through the pipe (bench/run case 3), the time
-/// pssh and clush take by writing stdin into pipes themselves. The pipe also bounds how far ahead of
-/// the host passh reads: 64 KiB.
+/// cores, ssh reading a regular file (always readable) ran slower than ssh reading a pipe
+/// (bench/run case 3; figures in bench/RESULTS.md and its history). The pipe also bounds how far
+/// ahead of the host passh reads: 64 KiB.
 ///
 /// The feeder owns the file and the pipe's write end, and closes both when it is done: at the end
 /// of the file (the host then sees its stdin end), when the host stops reading (`EPIPE`), or when

@@ -12,8 +12,7 @@ import SystemPackage
 /// With `--persist`, a host whose master connection is up needs no `ssh` process at all: passh asks
 /// the master for a new session and hands it the session's stdin, stdout and stderr descriptors
 /// (`SCM_RIGHTS`); the master writes the remote output straight into passh's pipes and reports
-/// the exit status. Measured here on 100 hosts: 0.12 s for the sessions, against 0.55 s for 100
-/// `ssh` clients using the same master.
+/// the exit status (bench/run case 5 compares it with `ssh` clients using the same master).
 struct MuxClient: ~Copyable {
     private enum Message: UInt32 {
         case hello = 0x0000_0001
@@ -47,7 +46,7 @@ struct MuxClient: ~Copyable {
         var client = MuxClient(fd: fd)  // owns the descriptor from here on
         var hello = MuxMessage(rawType: Message.hello.rawValue)
         hello.u32(4)  // protocol version
-        guard (try? client.send(hello)) != nil, let reply = try? await client.receive(),
+        guard (try? await client.send(hello)) != nil, let reply = try? await client.receive(),
             reply.type == Message.hello.rawValue
         else {
             return nil
@@ -79,9 +78,9 @@ struct MuxClient: ~Copyable {
             try? streams.stdout.close()
             try? streams.stderr.close()
         }
-        try send(request)
+        try await send(request)
         for descriptor in [streams.stdin, streams.stdout, streams.stderr] {
-            try sendDescriptor(descriptor.rawValue)
+            try await sendDescriptor(descriptor.rawValue)
         }
         guard var reply = try await receive(stoppingOnCancel: true) else { return abandon() }
         switch Message(rawValue: reply.type) {
@@ -122,7 +121,7 @@ struct MuxClient: ~Copyable {
     mutating func terminate() async throws(Failure) {
         var request = MuxMessage(rawType: Message.terminate.rawValue)
         request.u32(1)
-        try send(request)
+        try await send(request)
         let reply: MuxMessage.Reader?
         do throws(Failure) {
             reply = try await receive()
@@ -137,46 +136,34 @@ struct MuxClient: ~Copyable {
 
     // MARK: - Wire
 
-    private func send(_ message: MuxMessage) throws(Failure) {
+    private func send(_ message: MuxMessage) async throws(Failure) {
         let bytes = message.framed
+        let socket = FileDescriptor(rawValue: fd)
         var offset = 0
         while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, bytes.count - offset) }
-            if n > 0 {
-                offset += n
-            } else if n < 0 && (errno == EAGAIN || errno == EINTR) {
-                var waiting = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-                _ = poll(&waiting, 1, 1000)
-            } else {
-                throw Failure(reason: "lost the master connection: \(Errno(rawValue: errno))")
+            do {
+                offset += try bytes.withUnsafeBytes { try socket.write(UnsafeRawBufferPointer(rebasing: $0[offset...])) }
+            } catch let error as Errno where error == .resourceTemporarilyUnavailable {
+                await Poller.shared.waitWritable(fd)
+            } catch {
+                throw Failure(reason: "lost the master connection: \(error)")
             }
         }
     }
 
-    private func sendDescriptor(_ descriptor: Int32) throws(Failure) {
+    private func sendDescriptor(_ descriptor: Int32) async throws(Failure) {
         while passh_send_fd(fd, descriptor) != 0 {
             guard errno == EAGAIN else {
                 throw Failure(reason: "cannot pass a descriptor to the master: \(Errno(rawValue: errno))")
             }
-            var waiting = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-            _ = poll(&waiting, 1, 1000)
+            await Poller.shared.waitWritable(fd)
         }
     }
 
     /// The next whole message; `nil` when `stoppingOnCancel` and the task was cancelled.
     private mutating func receive(stoppingOnCancel: Bool = false) async throws(Failure) -> MuxMessage.Reader? {
         while true {
-            if received.count >= 4 {
-                let length = Int(received[0..<4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
-                guard length <= 256 << 10 else { throw Failure(reason: "oversized multiplexing message") }
-                if received.count >= 4 + length {
-                    let payload = Array(received[4..<(4 + length)])
-                    received.removeFirst(4 + length)
-                    var reader = MuxMessage.Reader(bytes: payload)
-                    reader.type = reader.u32() ?? 0
-                    return reader
-                }
-            }
+            if let message = try MuxMessage.take(from: &received) { return message }
             var buffer = [UInt8](repeating: 0, count: 4096)
             let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
             if n > 0 {
@@ -216,6 +203,19 @@ struct MuxMessage {
     mutating func string(_ bytes: [UInt8]) {
         u32(UInt32(bytes.count))
         payload += bytes
+    }
+
+    /// The first whole message of `received` (removed from it), or `nil` until one has arrived.
+    static func take(from received: inout [UInt8]) throws(MuxClient.Failure) -> Reader? {
+        guard received.count >= 4 else { return nil }
+        let length = Int(received[0..<4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+        guard length <= 256 << 10 else { throw MuxClient.Failure(reason: "oversized multiplexing message") }
+        guard length >= 4 else { throw MuxClient.Failure(reason: "multiplexing message without a type") }
+        guard received.count >= 4 + length else { return nil }
+        var reader = Reader(bytes: Array(received[4..<(4 + length)]))
+        received.removeFirst(4 + length)
+        reader.type = reader.u32() ?? 0
+        return reader
     }
 
     /// Length-prefixed, ready to send.
