@@ -67,15 +67,7 @@ public final class OutputWriter: Sendable {
 
     /// Queues `bytes` for `stream`; suspends while the queue is over ``highWater``.
     public func write(_ bytes: [UInt8], to stream: OutputStreamKind) async {
-        guard !bytes.isEmpty else { return }
-        let fd = stream == .stdout ? stdoutFD : stderrFD
-        let mustWait = update { state -> Bool in
-            guard !state.failed.contains(fd) else { return false }  // dropped: the stream is gone
-            state.jobs.append(Job(fd: fd, bytes: bytes))
-            state.queuedBytes += bytes.count
-            return state.queuedBytes > highWater
-        }
-        if mustWait {
+        if enqueue(bytes, to: stream) {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let resumeNow = state.withLock { state -> Bool in
                     if state.queuedBytes <= highWater / 2 { return true }
@@ -84,6 +76,21 @@ public final class OutputWriter: Sendable {
                 }
                 if resumeNow { continuation.resume() }
             }
+        }
+    }
+
+    /// Queues `bytes` for `stream` without waiting; says whether the queue is now over
+    /// ``highWater`` (the caller should then wait, as ``write(_:to:)`` does). For a writer that
+    /// must queue something in order while holding a lock.
+    @discardableResult
+    func enqueue(_ bytes: [UInt8], to stream: OutputStreamKind) -> Bool {
+        guard !bytes.isEmpty else { return false }
+        let fd = stream == .stdout ? stdoutFD : stderrFD
+        return update { state -> Bool in
+            guard !state.failed.contains(fd) else { return false }  // dropped: the stream is gone
+            state.jobs.append(Job(fd: fd, bytes: bytes))
+            state.queuedBytes += bytes.count
+            return state.queuedBytes > highWater
         }
     }
 
