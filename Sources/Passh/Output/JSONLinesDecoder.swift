@@ -23,7 +23,7 @@ import ExtrasBase64
 ///   collected them; without it they are `nil`.
 ///
 /// Errors are ``PasshError``s with code ``PasshError/Code/invalidInput`` and a one-line message
-/// naming the line: `JSON Lines line 3: expected ':' after a member name at column 12`.
+/// naming the line: `JSON Lines line 3: unexpected end of line, expected ',' or '}' at column 28`.
 public struct JSONLinesDecoder: Sendable {
     /// A whole stream, decoded.
     public struct Decoded: Sendable {
@@ -524,16 +524,22 @@ struct JSONParser {
             case UInt8(ascii: "r"): out.append(0x0D)
             case UInt8(ascii: "t"): out.append(0x09)
             case UInt8(ascii: "u"):
+                let escapeStart = position - 2
                 var scalar = try hex4()
                 if (0xD800..<0xDC00).contains(scalar) {
                     guard bytes.count - position >= 6, bytes[position] == 0x5C, bytes[position + 1] == UInt8(ascii: "u") else {
+                        position = escapeStart
                         throw problem("a lone UTF-16 surrogate in a \\u escape")
                     }
                     position += 2
                     let low = try hex4()
-                    guard (0xDC00..<0xE000).contains(low) else { throw problem("a lone UTF-16 surrogate in a \\u escape") }
+                    guard (0xDC00..<0xE000).contains(low) else {
+                        position = escapeStart
+                        throw problem("a lone UTF-16 surrogate in a \\u escape")
+                    }
                     scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                 } else if (0xDC00..<0xE000).contains(scalar) {
+                    position = escapeStart
                     throw problem("a lone UTF-16 surrogate in a \\u escape")
                 }
                 out.append(contentsOf: Array(String(Character(Unicode.Scalar(scalar)!)).utf8))
