@@ -65,7 +65,8 @@ struct OutputFlags: ParsableArguments {
         }
         if outdir != nil || errdir != nil {
             return try FileSink(
-                stdoutDirectory: outdir.map { FilePath($0) }, stderrDirectory: errdir.map { FilePath($0) }, fallback: prefixed)
+                stdoutDirectory: outdir.map { FilePath($0) }, stderrDirectory: errdir.map { FilePath($0) },
+                fallback: prefixed, writer: writer)
         }
         return prefixed
     }

@@ -35,7 +35,7 @@ struct PasshCommand: AsyncParsableCommand {
               passh --json 'web[1-4]' uptime | jq .
               passh --failed-to failed.txt 'node[1-99]' apt-get update
               passh -h failed.txt apt-get update          # retry just the failed hosts
-              passh --persist 'node[1-100]' true      # later runs skip the handshake
+              passh --persist 'node[1-100]' true          # later runs skip the handshake
             """,
         version: "2.0.0",
         helpNames: [.long]
@@ -62,7 +62,7 @@ struct PasshCommand: AsyncParsableCommand {
     static func main() async {
         var command: any ParsableCommand
         do {
-            command = try await asyncParseAsRoot(PersistOption.normalize(Array(CommandLine.arguments.dropFirst())))
+            command = try await asyncParseAsRoot()
         } catch {
             // Help and version print as ArgumentParser prints them; a usage error is one line.
             let code = exitCode(for: error)
@@ -97,9 +97,6 @@ struct PasshCommand: AsyncParsableCommand {
         if !runsCommand && !command.isEmpty {
             throw ValidationError("\(hostFlags.listHosts ? "--list-hosts" : "--persist-stop") takes no COMMAND.")
         }
-        if sshFlags.persistStop && sshFlags.persist != nil {
-            throw ValidationError("--persist and --persist-stop cannot be used together.")
-        }
     }
 
     func run() async throws {
@@ -112,8 +109,7 @@ struct PasshCommand: AsyncParsableCommand {
         do throws(PasshError) {
             let list = try hostFlags.hostList(patterns: hosts)
             if hostFlags.listHosts {
-                print(list.names.joined(separator: "\n"), terminator: list.names.isEmpty ? "" : "\n")
-                return 0
+                return await listHosts(list.names)
             }
             guard !list.hosts.isEmpty else {
                 printError("passh: no hosts to run on")
@@ -124,7 +120,7 @@ struct PasshCommand: AsyncParsableCommand {
             }
             let transport = try sshFlags.transport(defaultUser: hostFlags.user)
             if sshFlags.persistStop {
-                return await Session.stopMasters(on: list.hosts, ssh: try sshFlags.openSSHOptions(defaultUser: hostFlags.user))
+                return await stopMasters(on: list.hosts, ssh: try sshFlags.openSSHOptions(defaultUser: hostFlags.user))
             }
             var options = runFlags.runOptions
             OpenFileLimit.raise()
@@ -134,17 +130,41 @@ struct PasshCommand: AsyncParsableCommand {
             if requested > capacity {
                 printError("passh: running at most \(capacity) hosts at once: the open-file limit is \(OpenFileLimit.current)")
             }
-            let spool = runFlags.broadcastStdin ? try StdinSpool() : nil
+            // Stdin that can be read only once (-I, or -i naming a pipe) is copied first.
+            let spool: StdinSpool?
+            if runFlags.broadcastStdin {
+                spool = try StdinSpool(reading: .standardInput, name: "stdin")
+            } else if let file = options.stdinFile, try StdinSpool.needsSpooling(file) {
+                spool = try StdinSpool(contentsOf: file)
+            } else {
+                spool = nil
+            }
             if let spool { options.stdinFile = spool.path }
             defer { spool?.close() }
             let writer = OutputWriter.standard
-            let session = Session(
+            let sink = try outputFlags.sink(writer: writer)
+            var session = Session(
                 passh: ParallelSSH(options: options, transport: transport), hosts: list.hosts, command: command,
-                sink: try outputFlags.sink(writer: writer), writer: writer,
-                failedTo: runFlags.failedTo.map { FilePath($0) }, maxRC: outputFlags.maxRC)
+                sink: sink, writer: writer, failedTo: runFlags.failedTo.map { FilePath($0) }, maxRC: outputFlags.maxRC)
+            session.explainHosts = !outputFlags.json
+            session.openSSH = !sshFlags.local
+            if let files = sink as? FileSink { session.outputFailures = { Set(files.failures.keys) } }
             return await session.run()
         } catch {
             return report(error)
         }
     }
+}
+
+/// `--list-hosts`: the hosts, one per line; a write error is a message and exit status 1 (141 for
+/// a reader that went away).
+func listHosts(_ names: [String]) async -> Int32 {
+    signal(SIGPIPE, SIG_IGN)
+    let writer = OutputWriter.standard
+    await writer.write(Array(names.map { $0 + "\n" }.joined().utf8), to: .stdout)
+    await writer.flush()
+    guard let error = writer.error(on: .stdout) else { return 0 }
+    if error == .brokenPipe { return 141 }
+    printError("passh: cannot write to stdout: \(error)")
+    return 1
 }

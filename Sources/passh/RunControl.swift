@@ -6,13 +6,7 @@ import UnixSignals
 import Glibc
 #endif
 
-/// Why a run stopped early.
-enum StopReason: Sendable, Equatable {
-    case signal(Int32)
-    case brokenPipe
-}
-
-/// Stops a run from the outside: a signal, or stdout going away. The first reason wins; it
+/// Stops a run from the outside: a signal, or stdout failing (the reader went away, a full disk). The first reason wins; it
 /// cancels the run's task, which tears every ssh down.
 final class RunControl: Sendable {
     private struct State {

@@ -2,18 +2,21 @@ import ArgumentParser
 import Passh
 import SystemPackage
 
+/// The largest number of seconds any option takes (about 31 years): beyond it durations overflow.
+let maximumSeconds = 1_000_000_000
+
 /// How many hosts at once, what they read, when to stop.
 struct RunFlags: ParsableArguments {
-    @Option(name: .customShort("n"), help: ArgumentHelp("Run at most PROCS ssh processes at once; 0 = no limit.", valueName: "PROCS"))
+    @Option(name: .customShort("n"), parsing: .unconditional, help: ArgumentHelp("Run at most PROCS hosts at once; 0 = no limit.", valueName: "PROCS"))
     var procs: Int = 50
 
-    @Option(name: .customShort("i"), help: ArgumentHelp("Send FILE to every host's stdin (each host gets all of it).", valueName: "FILE"))
+    @Option(name: .customShort("i"), help: ArgumentHelp("Send FILE to every host's stdin (each host gets all of it; a pipe is read once first).", valueName: "FILE"))
     var inputFile: String?
 
     @Flag(name: .customShort("I"), help: "Read this terminal's stdin once and send it to every host (like -i with a temporary copy).")
     var broadcastStdin = false
 
-    @Option(name: .customLong("timeout"), help: ArgumentHelp("Give each host at most SECONDS to finish; then its ssh is stopped and the host fails (timeout).", valueName: "SECONDS"))
+    @Option(name: .customLong("timeout"), parsing: .unconditional, help: ArgumentHelp("Give each host at most SECONDS to finish; then it is stopped and fails (timeout).", valueName: "SECONDS"))
     var commandTimeout: Double?
 
     @Flag(name: .customLong("fail-fast"), help: "At the first failed host, start no more hosts and stop the running ones.")
@@ -26,8 +29,8 @@ struct RunFlags: ParsableArguments {
         if procs < 0 {
             throw ValidationError("-n must be 0 (no limit) or more, not \(procs).")
         }
-        if let commandTimeout, !(commandTimeout > 0) || !commandTimeout.isFinite {
-            throw ValidationError("--timeout must be a positive number of seconds, not \(commandTimeout).")
+        if let commandTimeout, !(commandTimeout > 0) || !(commandTimeout <= Double(maximumSeconds)) {
+            throw ValidationError("--timeout must be a number of seconds above 0 and at most \(maximumSeconds), not \(commandTimeout).")
         }
         if inputFile != nil && broadcastStdin {
             throw ValidationError("-i and -I cannot be used together.")

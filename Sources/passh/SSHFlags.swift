@@ -10,7 +10,7 @@ struct SSHFlags: ParsableArguments {
     @Option(name: .customShort("o"), help: ArgumentHelp("Pass -o OPTION to ssh (repeatable); yours come first, so they win.", valueName: "OPTION"))
     var sshOptions: [String] = []
 
-    @Option(name: .customShort("t"), help: ArgumentHelp("Give up connecting after SECONDS (ssh's ConnectTimeout).", valueName: "SECONDS"))
+    @Option(name: .customShort("t"), parsing: .unconditional, help: ArgumentHelp("Give up connecting after SECONDS (ssh's ConnectTimeout).", valueName: "SECONDS"))
     var connectTimeout: Int = 6
 
     @Option(name: .customLong("ssh"), help: ArgumentHelp("The ssh client to run (default: $PASSH_SSH, else ssh).", valueName: "PATH"))
@@ -19,8 +19,11 @@ struct SSHFlags: ParsableArguments {
     @Flag(help: "Do not check host keys (StrictHostKeyChecking=no, UserKnownHostsFile=/dev/null).")
     var insecure = false
 
-    @Option(name: .customLong("persist"), help: ArgumentHelp("Keep each connection open for SECONDS after the run (default 60), so the next run skips the handshake: OpenSSH multiplexing, sockets in a private directory. Written --persist or --persist=SECONDS.", valueName: "SECONDS"))
-    var persist: Int?
+    @Flag(name: .customLong("persist"), help: "Keep each connection open after the run (--persist-seconds, default 60), so the next run skips the handshake: OpenSSH multiplexing, sockets in a private directory.")
+    var persist = false
+
+    @Option(name: .customLong("persist-seconds"), parsing: .unconditional, help: ArgumentHelp("With --persist: how long an idle connection stays open (default 60).", valueName: "SECONDS"))
+    var persistSeconds: Int?
 
     @Flag(name: .customLong("persist-stop"), help: "Close the connections --persist left open to HOSTS, and exit (no COMMAND).")
     var persistStop = false
@@ -29,13 +32,19 @@ struct SSHFlags: ParsableArguments {
     var local = false
 
     mutating func validate() throws {
-        if connectTimeout < 1 {
-            throw ValidationError("-t must be a positive number of seconds, not \(connectTimeout).")
+        if !(1...maximumSeconds).contains(connectTimeout) {
+            throw ValidationError("-t must be a number of seconds from 1 to \(maximumSeconds), not \(connectTimeout).")
         }
-        if let persist, persist < 1 {
-            throw ValidationError("--persist must be a positive number of seconds, not \(persist).")
+        if let persistSeconds {
+            if !persist { throw ValidationError("--persist-seconds needs --persist.") }
+            if !(1...maximumSeconds).contains(persistSeconds) {
+                throw ValidationError("--persist-seconds must be a number of seconds from 1 to \(maximumSeconds), not \(persistSeconds).")
+            }
         }
-        if local && (persist != nil || persistStop) {
+        if persist && persistStop {
+            throw ValidationError("--persist and --persist-stop cannot be used together.")
+        }
+        if local && (persist || persistStop) {
             throw ValidationError("--local runs no ssh: it cannot be used with --persist or --persist-stop.")
         }
     }
@@ -48,8 +57,8 @@ struct SSHFlags: ParsableArguments {
         options.insecure = insecure
         options.connectTimeout = connectTimeout
         options.defaultUser = defaultUser
-        if persist != nil || persistStop {
-            options.multiplexing = Multiplexing(directory: try Multiplexing.privateDirectory(), seconds: persist ?? 60)
+        if persist || persistStop {
+            options.multiplexing = Multiplexing(directory: try Multiplexing.privateDirectory(), seconds: persistSeconds ?? 60)
         }
         return options
     }

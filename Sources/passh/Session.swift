@@ -7,26 +7,30 @@ import UnixSignals
 import Glibc
 #endif
 
-/// One run of the command-line tool: signals and a broken stdout stop it; on a terminal a progress
-/// line shows how far it got; the results become the summary on stderr and the exit status.
+/// One run of the command-line tool, from the parsed flags to the exit status: wires the run to
+/// signals (``RunControl``), the terminal's progress line, the report on stderr and the exit status.
 struct Session {
-    let passh: ParallelSSH
+    var passh: ParallelSSH
     let hosts: [Host]
     let command: [String]
     let sink: any OutputSink
     let writer: OutputWriter
     var failedTo: FilePath?
     var maxRC = false
+    /// Whether to explain each failed host on stderr (not with JSON output).
+    var explainHosts = true
+    /// Whether the hosts are reached with OpenSSH.
+    var openSSH = true
+    /// Hosts whose output could not be written to their files (known once the run is over).
+    var outputFailures: @Sendable () -> Set<Host> = { [] }
 
     /// Runs and returns the exit status.
     func run() async -> Int32 {
         // A reader that goes away (`passh … | head -1`) must be an error passh handles, not a kill.
         signal(SIGPIPE, SIG_IGN)
         let control = RunControl()
-        var passh = self.passh
-        passh.options.emergencyStop = control.emergencyStop
         writer.onError { stream, _ in
-            if stream == .stdout { control.stop(.brokenPipe) }
+            if stream == .stdout { control.stop(.stdoutFailed) }
         }
         let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm, .sighup)
         let watcher = Task { await control.watch(signals) }
@@ -34,9 +38,13 @@ struct Session {
 
         let onTerminal = isatty(2) == 1
         let progress = Progress(total: hosts.count)
-        let ticker = onTerminal ? Task { await progress.show(on: writer) } : nil
-        let run = Task { [passh, hosts, command, sink] in
-            try await passh.run(command, on: hosts, sink: ProgressSink(inner: sink, progress: progress))
+        let tracker = TrackingSink(inner: sink, progress: progress)
+        let resized = onTerminal ? await UnixSignalsSequence(trapping: .sigwinch) : nil
+        let ticker = onTerminal ? Task { [writer] in await showProgress(progress, on: writer, resized: resized) } : nil
+        var passh = self.passh
+        passh.options.emergencyStop = control.emergencyStop
+        let run = Task { [passh, hosts, command] in
+            try await passh.run(command, on: hosts, sink: tracker)
         }
         control.attach(run)
         let results: [HostResult]
@@ -49,145 +57,53 @@ struct Session {
         }
         ticker?.cancel()
         _ = await ticker?.value
-        writer.setStatus(nil)
-        return await finish(results, stoppedBy: control.reason, onTerminal: onTerminal, elapsed: progress.elapsed)
+        return await finish(results, stoppedBy: control.reason, onTerminal: onTerminal, elapsed: progress.elapsed,
+                            wroteToStderr: tracker.wroteToStderr)
     }
 
-    /// Prints the summary lines after the hosts' output and picks the exit status.
-    private func finish(_ results: [HostResult], stoppedBy reason: StopReason?, onTerminal: Bool, elapsed: Duration) async -> Int32 {
-        if reason == .brokenPipe {
-            await writer.flush()
-            return 128 + SIGPIPE
-        }
-        let notOK = results.filter { !$0.isSuccess }
-        if let failedTo { writeFailedHosts(notOK.map(\.host.name), to: failedTo) }
-        var summary: [String] = []
-        if case .signal(let signal) = reason {
-            let failed = notOK.filter { $0.outcome != .cancelled }
-            if !failed.isEmpty { summary.append("failed at: " + failed.map(\.host.name).joined(separator: " ")) }
-            summary.append("passh: interrupted by \(Signal(number: signal).name); did not finish: "
-                + results.filter { $0.outcome == .cancelled }.map(\.host.name).joined(separator: " "))
-        } else if !notOK.isEmpty {
-            summary.append("failed at: " + notOK.map(\.host.name).joined(separator: " "))
-        }
-        if onTerminal && reason == nil { summary.append(Self.terminalSummary(results, elapsed: elapsed)) }
-        if !summary.isEmpty {
-            await writer.write(Array((summary.joined(separator: "\n") + "\n").utf8), to: .stderr)
+    /// Writes `--failed-to`, the report after the hosts' output, and picks the exit status.
+    private func finish(
+        _ results: [HostResult], stoppedBy reason: StopReason?, onTerminal: Bool, elapsed: Duration,
+        wroteToStderr: Set<Host>
+    ) async -> Int32 {
+        var status = ExitStatus(results: results, stoppedBy: reason, outputFailed: outputFailures(), maxRC: maxRC)
+        let failedHosts = status.failedHosts
+        if reason != .stdoutFailed {
+            let report = Report(
+                results: results, stoppedBy: reason, failedHosts: failedHosts, wroteToStderr: wroteToStderr,
+                explainHosts: explainHosts, commandTimeout: passh.options.commandTimeout, openSSH: openSSH)
+            var lines = report.lines
+            if onTerminal && reason == nil { lines.append(terminalSummary(results, elapsed: elapsed)) }
+            if !lines.isEmpty {
+                await writer.write(Array((lines.joined(separator: "\n") + "\n").utf8), to: .stderr)
+            }
         }
         await writer.flush()
-        if case .signal(let signal) = reason { return 128 + signal }
-        if maxRC { return Self.largestStatus(results) }
-        return notOK.isEmpty ? 0 : 2
-    }
-
-    /// `98 ok, 2 failed (h0031 h0077), 3.2 s`.
-    static func terminalSummary(_ results: [HostResult], elapsed: Duration) -> String {
-        var parts = ["\(results.filter(\.isSuccess).count) ok"]
-        for status in [HostStatus.failed, .timeout, .cancelled] {
-            let names = results.filter { $0.outcome.status == status }.map(\.host.name)
-            guard !names.isEmpty else { continue }
-            let word = status == .timeout ? "timed out" : status.rawValue
-            let shown = names.count > 10 ? names.prefix(10).joined(separator: " ") + " …" : names.joined(separator: " ")
-            parts.append("\(names.count) \(word) (\(shown))")
+        status.writeError = writer.error(on: .stdout) ?? writer.error(on: .stderr)
+        if let error = writer.error(on: .stdout), error != .brokenPipe {
+            printError("passh: cannot write to stdout: \(error)")
         }
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        return parts.joined(separator: ", ") + ", " + String(format1: seconds) + " s"
-    }
-
-    /// `--max-rc`: the largest remote exit status; 255 for a host without one (ssh could not start,
-    /// a signal, a timeout), as clush and pdsh do. Cancelled hosts do not count.
-    static func largestStatus(_ results: [HostResult]) -> Int32 {
-        results.reduce(0) { largest, result in
-            switch result.outcome {
-            case .exited(let code): max(largest, code)
-            case .signaled, .failed, .timedOut: 255
-            case .cancelled: largest
-            }
+        // Written however the run ended, so that a retry with `-h FILE` runs the right hosts.
+        if let failedTo, !FailedHostsFile(path: failedTo).write(failedHosts.map(\.name)) {
+            status.fileError = true
         }
-    }
-
-    private func writeFailedHosts(_ names: [String], to path: FilePath) {
-        do {
-            let fd = try FileDescriptor.open(path, .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: [.ownerReadWrite])
-            defer { try? fd.close() }
-            _ = try fd.writeAll(Array(names.map { $0 + "\n" }.joined().utf8))
-        } catch {
-            printError("passh: cannot write \(path.string): \(error)")
-        }
-    }
-
-    /// `--persist-stop`: closes the master connections (a host that has none is done already).
-    static func stopMasters(on hosts: [Host], ssh: OpenSSHOptions) async -> Int32 {
-        let results = await ParallelSSH.stopMasters(on: hosts, ssh: ssh, sink: PrefixedSink())
-        let failed = results.filter { !$0.isSuccess }
-        await OutputWriter.standard.flush()
-        if !failed.isEmpty {
-            printError("failed at: " + failed.map(\.host.name).joined(separator: " "))
-            return 2
-        }
-        return 0
+        return status.code
     }
 }
 
-extension String {
-    /// A number with one decimal: `3.2`.
-    init(format1 value: Double) {
-        let tenths = Int((value * 10).rounded())
-        self = "\(tenths / 10).\(tenths % 10)"
-    }
-}
-
-/// How far a run got: for the progress line on a terminal.
-final class Progress: Sendable {
-    private struct Counts {
-        var started = 0
-        var done = 0
-        var failed = 0
-    }
-
-    let total: Int
-    private let start = ContinuousClock.now
-    private let counts = Mutex(Counts())
-
-    init(total: Int) { self.total = total }
-
-    var elapsed: Duration { ContinuousClock.now - start }
-
-    func started() { counts.withLock { $0.started += 1 } }
-
-    func finished(_ result: HostResult) {
-        counts.withLock {
-            $0.done += 1
-            if !result.isSuccess { $0.failed += 1 }
-        }
-    }
-
-    /// `passh: 37/100 done, 2 failed, 50 running, 3.2 s`
-    var line: String {
-        let counts = self.counts.withLock { $0 }
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        return "passh: \(counts.done)/\(total) done, \(counts.failed) failed, \(counts.started - counts.done) running, "
-            + String(format1: seconds) + " s"
-    }
-
-    /// Shows the progress line from the first second on, a few times a second, until cancelled.
-    func show(on writer: OutputWriter) async {
-        do {
-            try await Task.sleep(for: .seconds(1))
-            while true {
-                writer.setStatus(line)
-                try await Task.sleep(for: .milliseconds(250))
-            }
-        } catch {
-            return
-        }
-    }
-}
-
-/// Passes everything to `inner`, counting hosts for the progress line.
-struct ProgressSink: OutputSink {
+/// Passes everything to `inner`, counting hosts for the progress line and noting which hosts
+/// wrote to stderr (their failures explain themselves).
+final class TrackingSink: OutputSink {
     let inner: any OutputSink
     let progress: Progress
+    private let stderrWriters = Mutex<Set<Host>>([])
+
+    init(inner: any OutputSink, progress: Progress) {
+        self.inner = inner
+        self.progress = progress
+    }
+
+    var wroteToStderr: Set<Host> { stderrWriters.withLock { $0 } }
 
     func hostStarted(_ host: Host) async {
         progress.started()
@@ -195,6 +111,7 @@ struct ProgressSink: OutputSink {
     }
 
     func output(_ chunk: OutputChunk) async {
+        if chunk.stream == .stderr { _ = stderrWriters.withLock { $0.insert(chunk.host) } }
         await inner.output(chunk)
     }
 

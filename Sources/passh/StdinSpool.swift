@@ -5,51 +5,75 @@ import SystemPackage
 import Glibc
 #endif
 
-/// `-I`: this process's stdin read once into a private temporary file (mode 0600), which every
-/// host then reads like an `-i` file.
+/// Input that can be read only once — this process's stdin (`-I`), or an `-i` source that is a
+/// pipe or a device (`-i <(seq 1 100)`) — read once into a private temporary file (mode 0600),
+/// which every host then reads whole.
 ///
-/// The file is unlinked as soon as it is written; hosts open it through `/proc/self/fd/N` (each
-/// open gets its own offset), so nothing is left behind however passh ends, even on SIGKILL.
+/// The file is unlinked as soon as it is made; hosts open it through `/proc/self/fd/N` (each open
+/// gets its own offset), so nothing is left behind however passh ends, even on SIGKILL. Reading
+/// happens before any host starts and before passh traps signals, so ^C or SIGTERM while it waits
+/// for a writer that never comes end passh at once.
 final class StdinSpool {
-    private let fd: Int32
+    private let fd: FileDescriptor
     let path: FilePath
 
-    init() throws(PasshError) {
+    /// Whether `path` must be spooled: it exists and is not a regular file (nor a directory,
+    /// which the run refuses).
+    static func needsSpooling(_ path: FilePath) throws(PasshError) -> Bool {
+        var info = stat()
+        guard stat(path.string, &info) == 0 else {
+            if errno == ENOENT { throw PasshError(.unreadableFile, "No such file: \(path.string)") }
+            throw PasshError(.unreadableFile, "Cannot read file: \(path.string): \(Errno(rawValue: errno))")
+        }
+        let type = info.st_mode & S_IFMT
+        return type != S_IFREG && type != S_IFDIR
+    }
+
+    /// Copies what `path` gives until its end.
+    convenience init(contentsOf path: FilePath) throws(PasshError) {
+        let source: FileDescriptor
+        do {
+            source = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec])
+        } catch {
+            throw PasshError(.unreadableFile, "Cannot read file: \(path.string): \(error)")
+        }
+        defer { try? source.close() }
+        try self.init(reading: source, name: path.string)
+    }
+
+    /// Copies what `source` gives until its end; `name` is for messages.
+    init(reading source: FileDescriptor, name: String) throws(PasshError) {
         let directory = environment("TMPDIR").flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         var template = Array("\(directory)/passh-stdin-XXXXXX".utf8CString)
-        let fd = mkstemp(&template)  // mode 0600
-        guard fd >= 0 else {
+        let raw = mkstemp(&template)  // mode 0600
+        guard raw >= 0 else {
             throw PasshError(.unreadableFile, "Cannot create a temporary file in \(directory): \(Errno(rawValue: errno))")
         }
         template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
-        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        _ = fcntl(raw, F_SETFD, FD_CLOEXEC)
+        let spool = FileDescriptor(rawValue: raw)
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         while true {
-            let count = read(0, &buffer, buffer.count)
-            if count == 0 { break }
-            if count < 0 {
-                if errno == EINTR { continue }
-                let error = Errno(rawValue: errno)
-                Glibc.close(fd)
-                throw PasshError(.unreadableFile, "Cannot read stdin: \(error)")
+            let count: Int
+            do {
+                count = try buffer.withUnsafeMutableBytes { try source.read(into: $0) }
+            } catch {
+                try? spool.close()
+                throw PasshError(.unreadableFile, "Cannot read \(name): \(error)")
             }
-            var offset = 0
-            while offset < count {
-                let written = buffer.withUnsafeBytes { write(fd, $0.baseAddress! + offset, count - offset) }
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    let error = Errno(rawValue: errno)
-                    Glibc.close(fd)
-                    throw PasshError(.unreadableFile, "Cannot spool stdin: \(error)")
-                }
-                offset += written
+            if count == 0 { break }
+            do {
+                _ = try spool.writeAll(buffer[..<count])
+            } catch {
+                try? spool.close()
+                throw PasshError(.unreadableFile, "Cannot copy \(name) to \(directory): \(error)")
             }
         }
-        self.fd = fd
-        self.path = FilePath("/proc/self/fd/\(fd)")
+        self.fd = spool
+        self.path = FilePath("/proc/self/fd/\(raw)")
     }
 
     func close() {
-        Glibc.close(fd)
+        try? fd.close()
     }
 }

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import DequeModule
 import Dispatch
 import Synchronization
@@ -16,60 +11,45 @@ public import SystemPackage
 /// `write` call suspends — while more than ``highWater`` bytes are queued: that is how a slow
 /// reader of passh's output slows the hosts down, with memory bounded.
 ///
-/// A write error (EPIPE when the reader went away) is reported once per stream to the handler set
-/// with ``onError(_:)``; later writes to that stream are dropped.
+/// The thread starts with the first write and ends when the writer is released, after writing
+/// what was queued.
 ///
-/// A status line (``setStatus(_:)``, for a terminal) stays below the output on stderr: the writer
-/// clears it before writing anything and draws it again when the queue is empty.
+/// A write error (`EPIPE` when the reader went away, `ENOSPC`…) is kept (``error(on:)``) and
+/// reported once per stream to the handler set with ``onError(_:)``; later writes to that stream
+/// are dropped.
 public final class OutputWriter: Sendable {
     /// The writer of this process's stdout (fd 1) and stderr (fd 2).
     public static let standard = OutputWriter(stdout: .standardOutput, stderr: .standardError)
 
     /// Bytes queued beyond which writers wait.
-    public let highWater: Int
-    private let stdoutFD: Int32
-    private let stderrFD: Int32
-
-    private struct Job {
-        let fd: Int32
-        let bytes: [UInt8]
-    }
-
-    private struct State {
-        var jobs = Deque<Job>()
-        var queuedBytes = 0
-        var writerIdle = true
-        var threadStarted = false
-        var spaceWaiters: [CheckedContinuation<Void, Never>] = []
-        var drainWaiters: [CheckedContinuation<Void, Never>] = []
-        var failed: Set<Int32> = []
-        var errorHandler: (@Sendable (OutputStreamKind, Errno) -> Void)?
-        /// The status line to show, whether it is on the screen, whether it changed.
-        var status: [UInt8]?
-        var statusShown = false
-        var statusChanged = false
-    }
-
-    private let state = Mutex(State())
-    private let wakeup = DispatchSemaphore(value: 0)
+    public var highWater: Int { core.highWater }
+    private let core: WriterCore
 
     /// A writer for the given descriptors. passh never closes them.
     public init(stdout: FileDescriptor, stderr: FileDescriptor, highWater: Int = 1 << 20) {
-        self.stdoutFD = stdout.rawValue
-        self.stderrFD = stderr.rawValue
-        self.highWater = highWater
+        core = WriterCore(stdout: stdout, stderr: stderr, highWater: highWater)
+    }
+
+    deinit {
+        core.close()
     }
 
     /// Sets the handler told, once per stream, that writing to it failed (e.g. `EPIPE`).
     public func onError(_ handler: @escaping @Sendable (OutputStreamKind, Errno) -> Void) {
-        state.withLock { $0.errorHandler = handler }
+        core.state.withLock { $0.errorHandler = handler }
+    }
+
+    /// The error that stopped writes to `stream`, if one did.
+    public func error(on stream: OutputStreamKind) -> Errno? {
+        core.state.withLock { $0.errors[stream] }
     }
 
     /// Queues `bytes` for `stream`; suspends while the queue is over ``highWater``.
     public func write(_ bytes: [UInt8], to stream: OutputStreamKind) async {
+        let highWater = core.highWater
         if enqueue(bytes, to: stream) {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let resumeNow = state.withLock { state -> Bool in
+                let resumeNow = core.state.withLock { state -> Bool in
                     if state.queuedBytes <= highWater / 2 { return true }
                     state.spaceWaiters.append(continuation)
                     return false
@@ -85,44 +65,19 @@ public final class OutputWriter: Sendable {
     @discardableResult
     func enqueue(_ bytes: [UInt8], to stream: OutputStreamKind) -> Bool {
         guard !bytes.isEmpty else { return false }
-        let fd = stream == .stdout ? stdoutFD : stderrFD
-        return update { state -> Bool in
-            guard !state.failed.contains(fd) else { return false }  // dropped: the stream is gone
-            state.jobs.append(Job(fd: fd, bytes: bytes))
+        let highWater = core.highWater
+        return core.update { state -> Bool in
+            guard state.errors[stream] == nil else { return false }  // dropped: the stream is gone
+            state.jobs.append(WriterCore.Job(stream: stream, bytes: bytes))
             state.queuedBytes += bytes.count
             return state.queuedBytes > highWater
         }
     }
 
-    /// Shows `text` as the status line at the bottom of stderr (which should be a terminal), or
-    /// removes it (`nil`). The line is cleared before any output is written and drawn again after.
-    public func setStatus(_ text: String?) {
-        update { state in
-            state.status = text.map { Array($0.utf8) }
-            state.statusChanged = true
-        }
-    }
-
-    /// Applies `change` to the state, then makes sure the writer thread is up and awake to act on it.
-    @discardableResult
-    private func update<Result>(_ change: (inout State) -> Result) -> Result {
-        let (result, startThread, signal) = state.withLock { state -> (Result, Bool, Bool) in
-            let result = change(&state)
-            let startThread = !state.threadStarted
-            state.threadStarted = true
-            let signal = state.writerIdle
-            state.writerIdle = false
-            return (result, startThread, signal)
-        }
-        if startThread { startWriterThread() }
-        if signal { wakeup.signal() }
-        return result
-    }
-
     /// Waits until everything queued so far has been written (or dropped after an error).
     public func flush() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let resumeNow = state.withLock { state -> Bool in
+            let resumeNow = core.state.withLock { state -> Bool in
                 if state.jobs.isEmpty && state.writerIdle { return true }
                 state.drainWaiters.append(continuation)
                 return false
@@ -131,58 +86,142 @@ public final class OutputWriter: Sendable {
         }
     }
 
-    private func startWriterThread() {
-        let context = Unmanaged.passRetained(self)
-        var thread = pthread_t()
-        let rc = pthread_create(&thread, nil, { raw in
-            Unmanaged<OutputWriter>.fromOpaque(raw!).takeRetainedValue().writerLoop()
-        }, context.toOpaque())
-        precondition(rc == 0, "pthread_create failed: \(rc)")
-        pthread_detach(thread)
+    /// Shows `overlay` below the output on stderr (which should be a terminal), or removes it
+    /// (`nil`): the writer erases it before writing anything and draws it again when it has
+    /// nothing left to write.
+    public func setOverlay(_ overlay: (any OutputOverlay)?) {
+        core.update { state in
+            state.nextOverlay = .some(overlay)
+            state.overlayChanged = true
+        }
+    }
+
+    /// Draws the overlay again (its content changed).
+    public func refreshOverlay() {
+        core.update { $0.overlayChanged = true }
+    }
+}
+
+/// Something drawn below a run's output on a terminal, such as a progress line.
+public protocol OutputOverlay: Sendable {
+    /// The bytes that show the overlay now, or `nil` to show nothing.
+    func draw() -> [UInt8]?
+    /// The bytes that erase what the last ``draw()`` showed.
+    func erase() -> [UInt8]
+}
+
+/// The writer's state and thread, apart from ``OutputWriter`` so that the thread does not keep the
+/// writer alive: releasing the writer ends the thread.
+final class WriterCore: Sendable {
+    struct Job {
+        let stream: OutputStreamKind
+        let bytes: [UInt8]
+    }
+
+    struct State {
+        var jobs = Deque<Job>()
+        var queuedBytes = 0
+        var writerIdle = true
+        var threadStarted = false
+        var closed = false
+        var spaceWaiters: [CheckedContinuation<Void, Never>] = []
+        var drainWaiters: [CheckedContinuation<Void, Never>] = []
+        var errors: [OutputStreamKind: Errno] = [:]
+        var errorHandler: (@Sendable (OutputStreamKind, Errno) -> Void)?
+        /// The overlay shown, the one to show next (`.some(nil)`: remove it), and whether to redraw.
+        var overlay: (any OutputOverlay)?
+        var nextOverlay: (any OutputOverlay)??
+        var overlayShown = false
+        var overlayChanged = false
+    }
+
+    let highWater: Int
+    let stdout: FileDescriptor
+    let stderr: FileDescriptor
+    let state = Mutex(State())
+    private let wakeup = DispatchSemaphore(value: 0)
+
+    init(stdout: FileDescriptor, stderr: FileDescriptor, highWater: Int) {
+        self.stdout = stdout
+        self.stderr = stderr
+        self.highWater = highWater
+    }
+
+    /// Applies `change` to the state, then makes sure the writer thread is up and awake to act on it.
+    @discardableResult
+    func update<Result>(_ change: (inout State) -> Result) -> Result {
+        let (result, startThread, signal) = state.withLock { state -> (Result, Bool, Bool) in
+            let result = change(&state)
+            let startThread = !state.threadStarted
+            state.threadStarted = true
+            let signal = state.writerIdle
+            state.writerIdle = false
+            return (result, startThread, signal)
+        }
+        if startThread { startThreadNow() }
+        if signal { wakeup.signal() }
+        return result
+    }
+
+    /// Ends the thread once everything queued is written.
+    func close() {
+        let signal = state.withLock { state -> Bool in
+            state.closed = true
+            return state.threadStarted
+        }
+        if signal { wakeup.signal() }
+    }
+
+    private func startThreadNow() {
+        startDetachedThread { [self] in writerLoop() }
     }
 
     private enum Step {
-        /// Write these jobs, after clearing the status line if it is shown.
-        case write([Job], clearStatus: Bool)
-        /// Bring the status line up to date: clear the old one, draw the new one.
-        case status(clear: Bool, draw: [UInt8]?)
-        /// Nothing left: tell those waiting for a flush, and sleep.
-        case idle([CheckedContinuation<Void, Never>])
+        /// Write these jobs, after erasing the overlay if it is shown.
+        case write([Job], erase: [UInt8]?)
+        /// Bring the overlay up to date: erase the old one, draw the new one.
+        case overlay(erase: [UInt8]?, draw: [UInt8]?)
+        /// Nothing left: tell those waiting for a flush, and sleep (or end, when closed).
+        case idle([CheckedContinuation<Void, Never>], end: Bool)
     }
 
     private func nextStep() -> Step {
         state.withLock { state in
             if !state.jobs.isEmpty {
-                let clear = state.statusShown
-                state.statusShown = false
+                let erase = state.overlayShown ? state.overlay?.erase() : nil
+                state.overlayShown = false
                 defer { state.jobs.removeAll(keepingCapacity: true) }
-                return .write(Array(state.jobs), clearStatus: clear)
+                return .write(Array(state.jobs), erase: erase)
             }
-            let redraw = state.statusChanged || (state.status != nil && !state.statusShown)
-            state.statusChanged = false
-            if redraw && (state.statusShown || state.status != nil) {
-                let clear = state.statusShown
-                state.statusShown = state.status != nil
-                return .status(clear: clear, draw: state.status)
+            let redraw = state.overlayChanged || (state.overlay != nil && !state.overlayShown)
+            state.overlayChanged = false
+            if redraw && (state.overlayShown || state.overlay != nil || state.nextOverlay != nil) {
+                let erase = state.overlayShown ? state.overlay?.erase() : nil
+                if let next = state.nextOverlay {
+                    state.overlay = next
+                    state.nextOverlay = nil
+                }
+                let draw = state.overlay?.draw()
+                state.overlayShown = draw != nil
+                return .overlay(erase: erase, draw: draw)
             }
             state.writerIdle = true
             defer { state.drainWaiters = [] }
-            return .idle(state.drainWaiters)
+            return .idle(state.drainWaiters, end: state.closed)
         }
     }
 
-    private func writerLoop() -> Never {
-        let clearLine = Array("\r\u{1B}[K".utf8)
+    private func writerLoop() {
         while true {
             wakeup.wait()
             drain: while true {
                 switch nextStep() {
-                case .write(let batch, let clearStatus):
-                    if clearStatus { _ = Self.writeAll(clearLine, to: stderrFD) }
+                case .write(let batch, let erase):
+                    if let erase { _ = write(erase, to: .stderr) }
                     var written = 0
                     for job in batch {
                         written += job.bytes.count
-                        if let error = Self.writeAll(job.bytes, to: job.fd) { report(error, fd: job.fd) }
+                        if let error = write(job.bytes, to: job.stream) { report(error, on: job.stream) }
                     }
                     let released = state.withLock { state -> [CheckedContinuation<Void, Never>] in
                         state.queuedBytes -= written
@@ -191,46 +230,43 @@ public final class OutputWriter: Sendable {
                         return state.spaceWaiters
                     }
                     for waiter in released { waiter.resume() }
-                case .status(let clear, let draw):
-                    if clear { _ = Self.writeAll(clearLine, to: stderrFD) }
-                    if let draw { _ = Self.writeAll(draw, to: stderrFD) }
-                case .idle(let waiters):
+                case .overlay(let erase, let draw):
+                    if let erase { _ = write(erase, to: .stderr) }
+                    if let draw { _ = write(draw, to: .stderr) }
+                case .idle(let waiters, let end):
                     for waiter in waiters { waiter.resume() }
+                    if end { return }
                     break drain
                 }
             }
         }
     }
 
-    private func report(_ error: Errno, fd: Int32) {
+    private func report(_ error: Errno, on stream: OutputStreamKind) {
         let handler = state.withLock { state -> (@Sendable (OutputStreamKind, Errno) -> Void)? in
-            guard state.failed.insert(fd).inserted else { return nil }
-            let dropped = state.jobs.filter { $0.fd == fd }
+            guard state.errors[stream] == nil else { return nil }
+            state.errors[stream] = error
+            let dropped = state.jobs.filter { $0.stream == stream }
             state.queuedBytes -= dropped.reduce(0) { $0 + $1.bytes.count }
-            state.jobs.removeAll { $0.fd == fd }
+            state.jobs.removeAll { $0.stream == stream }
             return state.errorHandler
         }
-        handler?(fd == stdoutFD ? .stdout : .stderr, error)
+        handler?(stream, error)
     }
 
     /// Writes all of `bytes`, waiting out `EAGAIN` on a non-blocking descriptor; returns the error
     /// that stopped it, if any.
-    private static func writeAll(_ bytes: [UInt8], to fd: Int32) -> Errno? {
-        bytes.withUnsafeBytes { raw -> Errno? in
+    private func write(_ bytes: [UInt8], to stream: OutputStreamKind) -> Errno? {
+        let fd = stream == .stdout ? stdout : stderr
+        return bytes.withUnsafeBytes { raw -> Errno? in
             var offset = 0
             while offset < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n >= 0 {
-                    offset += n
-                    continue
-                }
-                switch errno {
-                case EINTR: continue
-                case EAGAIN, EWOULDBLOCK:
-                    var poller = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-                    _ = poll(&poller, 1, -1)
-                default:
-                    return Errno(rawValue: errno)
+                do {
+                    offset += try fd.write(UnsafeRawBufferPointer(rebasing: raw[offset...]))
+                } catch let error as Errno where error == .resourceTemporarilyUnavailable {
+                    waitUntilWritable(fd)
+                } catch {
+                    return error as? Errno ?? .ioError
                 }
             }
             return nil

@@ -62,6 +62,9 @@ struct PipeReader {
             }
             if result > 0 {
                 pending = await split(buffer, searchFrom: pending.count, deliver: deliver)
+                // A pipe that always has data, delivered to a sink that never makes it wait, would
+                // keep this cooperative thread forever: let other tasks (a teardown) run.
+                await Task.yield()
                 continue
             }
             if result < 0 && readErrno == EINTR { continue }

@@ -1,4 +1,5 @@
 import AsyncAlgorithms
+import Synchronization
 
 /// One line of a host's output, without its newline.
 public struct OutputLine: Sendable, Hashable {
@@ -44,54 +45,82 @@ public struct RunEvents: AsyncSequence, Sendable {
 
     /// An iterator that starts the run on its first `next()`.
     public func makeAsyncIterator() -> Iterator {
-        Iterator(driver: Driver(passh: passh, command: command, hosts: hosts))
+        Iterator(producer: Producer(passh: passh, command: command, hosts: hosts))
     }
 
     /// Iterates a run's events; the run starts with the first `next()` and is cancelled when the
-    /// iterator goes away.
+    /// iterator goes away or the task calling `next()` is cancelled.
     public struct Iterator: AsyncIteratorProtocol {
-        let driver: Driver
+        private let producer: Producer
+        private var events: AsyncThrowingChannel<RunEvent, any Error>.AsyncIterator
 
-        /// The next event, or `nil` when every host is done.
+        init(producer: Producer) {
+            self.producer = producer
+            self.events = producer.channel.makeAsyncIterator()
+        }
+
+        /// The next event, or `nil` when every host is done (or the run was cancelled).
         ///
         /// - Throws: ``PasshError`` for misuse found before the run starts.
         public mutating func next() async throws -> RunEvent? {
-            try await driver.next()
+            producer.startIfNeeded()
+            let producer = self.producer
+            return try await withTaskCancellationHandler {
+                try await events.next()
+            } onCancel: {
+                producer.stop()
+            }
         }
     }
 
-    /// Owns the producing task: the one place a `Task` is kept, because an `AsyncSequence`'s
-    /// producer cannot be a child of its consumer.
-    final class Driver: @unchecked Sendable {
-        private let channel = AsyncThrowingChannel<RunEvent, any Error>()
-        private var iterator: AsyncThrowingChannel<RunEvent, any Error>.AsyncIterator
-        private var producer: Task<Void, Never>?
-        private let start: @Sendable (AsyncThrowingChannel<RunEvent, any Error>) async -> Void
+    /// Owns the run's task: the one place a `Task` is kept, because an `AsyncSequence`'s producer
+    /// cannot be a child of its consumer. The run is cancelled when the consumer is cancelled or
+    /// lets go of the iterator.
+    final class Producer: Sendable {
+        let channel = AsyncThrowingChannel<RunEvent, any Error>()
+        private let passh: ParallelSSH
+        private let command: [String]
+        private let hosts: [Host]
+        private struct State {
+            var task: Task<Void, Never>?
+            var stopped = false
+        }
+
+        private let state = Mutex(State())
 
         init(passh: ParallelSSH, command: [String], hosts: [Host]) {
-            iterator = channel.makeAsyncIterator()
-            start = { channel in
-                do {
-                    _ = try await passh.run(command, on: hosts, sink: ChannelSink(channel: channel))
-                    channel.finish()
-                } catch {
-                    channel.fail(error)
+            self.passh = passh
+            self.command = command
+            self.hosts = hosts
+        }
+
+        func startIfNeeded() {
+            state.withLock { state in
+                guard state.task == nil, !state.stopped else { return }
+                let (channel, passh, command, hosts) = (self.channel, self.passh, self.command, self.hosts)
+                state.task = Task {
+                    do {
+                        _ = try await passh.run(command, on: hosts, sink: ChannelSink(channel: channel))
+                        channel.finish()
+                    } catch {
+                        channel.fail(error)
+                    }
                 }
             }
         }
 
-        func next() async throws -> RunEvent? {
-            if producer == nil {
-                let channel = self.channel
-                let start = self.start
-                producer = Task { await start(channel) }
+        /// Cancels the run (its hosts are stopped) and ends the events.
+        func stop() {
+            let task = state.withLock { state -> Task<Void, Never>? in
+                state.stopped = true
+                return state.task
             }
-            return try await iterator.next()
+            task?.cancel()
+            channel.finish()
         }
 
         deinit {
-            producer?.cancel()
-            channel.finish()
+            stop()
         }
     }
 }

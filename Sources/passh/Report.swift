@@ -1,0 +1,107 @@
+import Passh
+
+/// What passh says on stderr once the hosts' output is out: why each failed host failed (when
+/// the host did not say so itself), advice about host keys, `failed at: HOSTS`, and what an
+/// interruption left unfinished.
+struct Report {
+    var results: [HostResult]
+    var stoppedBy: StopReason?
+    /// The hosts that did not succeed (``ExitStatus/failedHosts``).
+    var failedHosts: [Host]
+    /// Hosts that wrote to stderr: a failure they explained themselves is not explained again.
+    var wroteToStderr: Set<Host> = []
+    /// Whether to explain each failed host (not in JSON mode, where the objects carry it).
+    var explainHosts = true
+    /// The command timeout, to say what a timeout was.
+    var commandTimeout: Duration?
+    /// Whether the hosts were reached with OpenSSH, whose silent exit 255 needs explaining.
+    var openSSH = true
+
+    var lines: [String] {
+        var lines: [String] = []
+        let interrupted: Int32?
+        if case .signal(let signal) = stoppedBy { interrupted = signal } else { interrupted = nil }
+        if explainHosts {
+            for result in results where result.started {
+                if let why = explanation(of: result, interrupted: interrupted != nil) {
+                    lines.append("[\(result.host.name)] passh: \(why)")
+                }
+            }
+            let notStarted = results.filter { !$0.started }.map(\.host.name)
+            if interrupted == nil, !notStarted.isEmpty {
+                lines.append("passh: not started: " + HostFolding.fold(notStarted))
+            }
+        }
+        lines += hostKeyAdvice
+        if let interrupted {
+            let failed = failedHosts.filter { host in results.first { $0.host == host }?.outcome != .cancelled }
+            if !failed.isEmpty { lines.append("failed at: " + failed.map(\.name).joined(separator: " ")) }
+            lines.append("passh: interrupted by \(Signal(number: interrupted).name); did not finish: "
+                + results.filter { $0.outcome == .cancelled }.map(\.host.name).joined(separator: " "))
+        } else if !failedHosts.isEmpty {
+            lines.append("failed at: " + failedHosts.map(\.name).joined(separator: " "))
+        }
+        return lines
+    }
+
+    /// Why `result` failed, when nothing the host printed says so; `nil` for a success.
+    private func explanation(of result: HostResult, interrupted: Bool) -> String? {
+        switch result.outcome {
+        case .exited(0): return nil
+        case .timedOut:
+            return "timed out" + (commandTimeout.map { " after " + String(compactSeconds: $0) } ?? "")
+        case .cancelled:
+            return interrupted ? nil : "cancelled"
+        case _ where wroteToStderr.contains(result.host):
+            return nil
+        case .failed(let failure):
+            return failure.message
+        case .exited(255) where openSSH:
+            return "failed: exit 255 without a message: ssh's status for its own errors; here the remote command "
+                + "was probably killed by a signal"
+        case .exited, .signaled:
+            return result.outcome.description
+        }
+    }
+
+    /// What to do about unknown and changed host keys: one line for each, naming the hosts.
+    private var hostKeyAdvice: [String] {
+        func hosts(_ kind: HostFailure.Kind) -> [Host] {
+            results.filter { if case .failed(let failure) = $0.outcome { failure.kind == kind } else { false } }.map(\.host)
+        }
+        var lines: [String] = []
+        let unknown = hosts(.hostKeyUnknown)
+        if unknown.count == 1, let host = unknown.first {
+            lines.append("passh: the host key of \(host.hostname) is not known: check its fingerprint, then add it to "
+                + "known_hosts (ssh-keyscan \(host.hostname) >> ~/.ssh/known_hosts), or skip the check with --insecure")
+        } else if unknown.count > 1 {
+            lines.append("passh: the host keys of \(HostFolding.fold(unknown.map(\.hostname))) are not known: check their "
+                + "fingerprints, then add them to known_hosts (ssh-keyscan HOST >> ~/.ssh/known_hosts), or skip the "
+                + "check with --insecure")
+        }
+        let changed = hosts(.hostKeyChanged)
+        if !changed.isEmpty {
+            let names = HostFolding.fold(changed.map(\.hostname))
+            let one = changed.count == 1
+            lines.append("passh: the host key\(one ? "" : "s") of \(names) \(one ? "has" : "have") changed: if that was "
+                + "expected, remove the old key\(one ? "" : "s") (ssh-keygen -R \(one ? names : "HOST")) and connect again; "
+                + "if not, someone may be posing as \(one ? "the host" : "them")")
+        }
+        return lines
+    }
+}
+
+extension String {
+    /// `2 s`, `0.5 s`, `1.25 s`: a duration in seconds, without trailing zeros.
+    init(compactSeconds duration: Duration) {
+        let milliseconds = Int(duration / .milliseconds(1))
+        var text = "\(milliseconds / 1000)"
+        if milliseconds % 1000 != 0 {
+            var fraction = String(milliseconds % 1000)
+            fraction = String(repeating: "0", count: 3 - fraction.count) + fraction
+            while fraction.hasSuffix("0") { fraction.removeLast() }
+            text += "." + fraction
+        }
+        self = text + " s"
+    }
+}
