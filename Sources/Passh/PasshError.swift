@@ -14,6 +14,8 @@ public struct PasshError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let unreadableFile = Code(rawValue: "unreadable file")
         /// An option value out of range.
         public static let invalidOption = Code(rawValue: "invalid option")
+        /// Input passh was asked to decode is malformed (a JSON Lines stream; see ``JSONLinesDecoder``).
+        public static let invalidInput = Code(rawValue: "invalid input")
         /// The code as text, e.g. `invalid host`.
         public var description: String { rawValue }
     }

@@ -1,69 +1,156 @@
 import ExtrasBase64
 import Synchronization
 
-/// JSON Lines on stdout, one object per event:
+/// JSON Lines on stdout, one object per event, in the order the events happen; every object has
+/// an `"event"` member first. Schema version 2 (``schemaVersion``):
 ///
-/// - a line: `{"host":"web1","stream":"stdout","line":"text"}` — or `"line_base64"` instead of
-///   `"line"` when the line is not valid UTF-8;
-/// - a host done: `{"host":"web1","status":"ok","exit_code":0,"signal":null,"error":null,"duration_ms":412}`,
-///   `status` one of `ok`, `failed`, `timeout`, `cancelled`; `signal` a name such as `"SIGKILL"`;
-/// - at the end: `{"summary":{"hosts":3,"ok":2,"failed":1,"timeout":0,"cancelled":0,"failed_hosts":["web2"],"duration_ms":530}}`.
+/// - first, once: `{"event":"start","version":2,"tool":"passh"}`;
+/// - a host starting: `{"event":"started","host":"web1"}`;
+/// - a line: `{"event":"line","host":"web1","stream":"stdout","line":"text"}` — `"line_base64"`
+///   (standard Base64) instead of `"line"` when the line is not valid UTF-8; `"newline":false`
+///   added when the line had no newline (a host's last line, or a piece of an over-long line);
+/// - a host done: `{"event":"finished","host":"web1","status":"ok","exit_code":0,"signal":null,
+///   "signal_number":null,"error":null,"failure":null,"started":true,"duration_ms":412,"duration_ns":412345678}`,
+///   `status` one of `ok`, `failed`, `timeout`, `cancelled`; `signal` a name such as `"SIGKILL"`
+///   and `signal_number` its number (`null` when only the name is known); `failure`, when the
+///   command could not be run, `{"kind":"connection_refused","message":"…","program":null}`
+///   (``HostFailure/Kind`` raw values); `error` the host's error line, or `"timed out"` /
+///   `"cancelled"` when it has none; `started` `false` for a host the run stopped before it
+///   started;
+/// - at the end: `{"event":"summary","summary":{"hosts":3,"ok":2,"failed":1,"timeout":0,"cancelled":0,"failed_hosts":["web2"],"duration_ms":530}}`.
 ///
-/// Lines carry no newline; a last line without one is reported like any other.
+/// Hosts are written as given (``Host/name``). The stream is lossless: ``JSONLinesDecoder``
+/// reads it back into the same ``RunEvent``s and ``HostResult``s (the collected `stdout` and
+/// `stderr` are not repeated in `finished`; the decoder can rebuild them from the lines).
+/// Readers should ignore members and events they do not know: a minor revision may add them; a
+/// change that breaks readers raises the version.
 public final class JSONLinesSink: OutputSink {
-    private let writer: OutputWriter
-    private let started = ContinuousClock.now
+    /// The schema version written in the `start` object.
+    public static let schemaVersion = 2
 
-    /// A sink writing through `writer` (everything goes to its stdout).
-    public init(writer: OutputWriter = .standard) {
+    private let writer: OutputWriter
+    private let tool: String
+    private let started = ContinuousClock.now
+    /// Whether the `start` object is queued: read without the lock on every call.
+    private let begun = Atomic<Bool>(false)
+    private let beginning = Mutex(())
+
+    /// A sink writing through `writer` (everything goes to its stdout); `tool` is named in the
+    /// `start` object.
+    public init(writer: OutputWriter = .standard, tool: String = "passh") {
         self.writer = writer
+        self.tool = tool
     }
 
-    /// One `{"host","stream","line"}` object per line.
+    /// Queues the `start` object before anything else, once.
+    @inline(__always)
+    private func begin() {
+        if !begun.load(ordering: .acquiring) { writeStart() }
+    }
+
+    private func writeStart() {
+        beginning.withLock { _ in
+            guard !begun.load(ordering: .acquiring) else { return }
+            var object = JSONObject()
+            object.add("event", "start")
+            object.add("version", Self.schemaVersion)
+            object.add("tool", tool)
+            writer.enqueue(object.closed() + [0x0A], to: .stdout)
+            begun.store(true, ordering: .releasing)
+        }
+    }
+
+    /// The `{"event":"started","host"}` object.
+    public func hostStarted(_ host: Host) async {
+        begin()
+        var object = JSONObject()
+        object.add("event", "started")
+        object.add("host", host.name)
+        await writer.write(object.closed() + [0x0A], to: .stdout)
+    }
+
+    /// One `{"event":"line","host","stream","line"}` object per line.
     public func output(_ chunk: OutputChunk) async {
+        begin()
         var head = JSONObject()
+        head.add("event", "line")
         head.add("host", chunk.host.name)
         head.add("stream", chunk.stream.rawValue)
         head.bytes.append(UInt8(ascii: ","))
+        let lineCount = chunk.lineCount
         var out: [UInt8] = []
-        out.reserveCapacity(chunk.bytes.count + chunk.lineCount * (head.bytes.count + 16))
+        out.reserveCapacity(chunk.bytes.count + lineCount * (head.bytes.count + 16) + 16)
+        var remaining = lineCount
         for line in chunk.lines {
+            remaining -= 1
             out.append(contentsOf: head.bytes)
             if isValidUTF8(line) {
-                out.append(contentsOf: Array("\"line\":".utf8))
+                out.append(contentsOf: Self.lineKey)
                 appendJSONString(line, to: &out)
             } else {
-                out.append(contentsOf: Array("\"line_base64\":\"".utf8))
+                out.append(contentsOf: Self.base64Key)
                 out.append(contentsOf: Base64.encodeToBytes(bytes: line))
                 out.append(UInt8(ascii: "\""))
             }
-            out.append(contentsOf: Array("}\n".utf8))
+            if remaining == 0 && !chunk.endsWithNewline { out.append(contentsOf: Self.noNewline) }
+            out.append(UInt8(ascii: "}"))
+            out.append(0x0A)
         }
         await writer.write(out, to: .stdout)
     }
 
-    /// The host's `{"host","status",…}` object.
+    private static let lineKey = Array(#""line":"#.utf8)
+    private static let base64Key = Array(#""line_base64":""#.utf8)
+    private static let noNewline = Array(#","newline":false"#.utf8)
+
+    /// The text `error` holds for a host that has no error line of its own.
+    static func defaultError(for outcome: HostOutcome) -> String? {
+        switch outcome {
+        case .timedOut: "timed out"
+        case .cancelled: "cancelled"
+        default: nil
+        }
+    }
+
+    /// The host's `{"event":"finished","host","status",…}` object.
     public func hostFinished(_ result: HostResult) async {
+        begin()
         var exitCode: Int?
-        var signal: String?
-        if case .exited(let code) = result.outcome { exitCode = Int(code) }
-        if case .signaled(let number) = result.outcome { signal = number.name }
-        var error: String?
-        if !result.isSuccess {
-            error = result.errorMessage ?? (result.outcome == .timedOut ? "timed out" : result.outcome == .cancelled ? "cancelled" : nil)
+        var signal: Signal?
+        var failure: HostFailure?
+        switch result.outcome {
+        case .exited(let code): exitCode = Int(code)
+        case .signaled(let killer): signal = killer
+        case .failed(let reason): failure = reason
+        case .timedOut, .cancelled: break
         }
         var object = JSONObject()
+        object.add("event", "finished")
         object.add("host", result.host.name)
         object.add("status", result.outcome.status.rawValue)
         object.add("exit_code", exitCode)
-        object.add("signal", signal)
-        object.add("error", error)
+        object.add("signal", signal?.name)
+        object.add("signal_number", signal?.number.map(Int.init))
+        object.add("error", result.errorMessage ?? Self.defaultError(for: result.outcome))
+        if let failure {
+            var member = JSONObject()
+            member.add("kind", failure.kind.rawValue)
+            member.add("message", failure.message)
+            member.add("program", failure.program)
+            object.add("failure", object: member)
+        } else {
+            object.add("failure", nil as String?)
+        }
+        object.add("started", result.started)
         object.add("duration_ms", Int(result.duration / .milliseconds(1)))
+        let (seconds, attoseconds) = result.duration.components
+        object.add("duration_ns", Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000))
         await writer.write(object.closed() + [0x0A], to: .stdout)
     }
 
-    /// The `{"summary":…}` object.
+    /// The `{"event":"summary","summary":…}` object.
     public func runFinished(_ results: [HostResult]) async {
+        begin()
         var summary = JSONObject()
         summary.add("hosts", results.count)
         for status in HostStatus.allCases {
@@ -72,6 +159,7 @@ public final class JSONLinesSink: OutputSink {
         summary.add("failed_hosts", strings: results.filter { !$0.isSuccess }.map(\.host.name))
         summary.add("duration_ms", Int((ContinuousClock.now - started) / .milliseconds(1)))
         var object = JSONObject()
+        object.add("event", "summary")
         object.add("summary", object: summary)
         await writer.write(object.closed() + [0x0A], to: .stdout)
     }
@@ -98,6 +186,11 @@ struct JSONObject {
     mutating func add(_ name: String, _ value: Int?) {
         key(name)
         bytes += Array((value.map(String.init) ?? "null").utf8)
+    }
+
+    mutating func add(_ name: String, _ value: Bool) {
+        key(name)
+        bytes += Array((value ? "true" : "false").utf8)
     }
 
     mutating func add(_ name: String, strings: [String]) {

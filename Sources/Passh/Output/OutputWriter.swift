@@ -46,15 +46,8 @@ public final class OutputWriter: Sendable {
 
     /// Queues `bytes` for `stream`; suspends while the queue is over ``highWater``.
     public func write(_ bytes: [UInt8], to stream: OutputStreamKind) async {
-        guard !bytes.isEmpty else { return }
         let highWater = core.highWater
-        let mustWait = core.update { state -> Bool in
-            guard state.errors[stream] == nil else { return false }  // dropped: the stream is gone
-            state.jobs.append(WriterCore.Job(stream: stream, bytes: bytes))
-            state.queuedBytes += bytes.count
-            return state.queuedBytes > highWater
-        }
-        if mustWait {
+        if enqueue(bytes, to: stream) {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let resumeNow = core.state.withLock { state -> Bool in
                     if state.queuedBytes <= highWater / 2 { return true }
@@ -63,6 +56,21 @@ public final class OutputWriter: Sendable {
                 }
                 if resumeNow { continuation.resume() }
             }
+        }
+    }
+
+    /// Queues `bytes` for `stream` without waiting; says whether the queue is now over
+    /// ``highWater`` (the caller should then wait, as ``write(_:to:)`` does). For a writer that
+    /// must queue something in order while holding a lock.
+    @discardableResult
+    func enqueue(_ bytes: [UInt8], to stream: OutputStreamKind) -> Bool {
+        guard !bytes.isEmpty else { return false }
+        let highWater = core.highWater
+        return core.update { state -> Bool in
+            guard state.errors[stream] == nil else { return false }  // dropped: the stream is gone
+            state.jobs.append(WriterCore.Job(stream: stream, bytes: bytes))
+            state.queuedBytes += bytes.count
+            return state.queuedBytes > highWater
         }
     }
 

@@ -2,7 +2,7 @@ import AsyncAlgorithms
 import Synchronization
 
 /// One line of a host's output, without its newline.
-public struct OutputLine: Sendable {
+public struct OutputLine: Sendable, Hashable {
     /// The host that wrote it.
     public let host: Host
     /// The stream it was written to.
@@ -12,12 +12,20 @@ public struct OutputLine: Sendable {
     /// `false` for a host's last line when it had no newline (or a piece of an over-long line).
     public let hadNewline: Bool
 
+    /// A line of `host`'s `stream`; `hadNewline` is `false` for a line that had none.
+    public init(host: Host, stream: OutputStreamKind, bytes: ArraySlice<UInt8>, hadNewline: Bool = true) {
+        self.host = host
+        self.stream = stream
+        self.bytes = bytes
+        self.hadNewline = hadNewline
+    }
+
     /// The line decoded as UTF-8, invalid sequences replaced by U+FFFD.
     public var text: String { String(decoding: bytes, as: UTF8.self) }
 }
 
 /// Something that happened during a run.
-public enum RunEvent: Sendable {
+public enum RunEvent: Sendable, Hashable {
     /// A host's process is starting.
     case started(Host)
     /// A host wrote a line.
