@@ -59,15 +59,17 @@ struct OutputModeTests {
         let out = try await passhOnCluster(["--json", "h1", "echo 'say \"hi\"'; printf '\\377\\n'; echo oops >&2; printf tail; exit 3"])
         #expect(out.status == 2)
         let lines = out.stdoutText.split(separator: "\n").map(String.init)
-        #expect(lines.count == 6)
-        #expect(Set(lines[0..<4]) == [
-            #"{"host":"h1","stream":"stdout","line":"say \"hi\""}"#,
-            #"{"host":"h1","stream":"stdout","line_base64":"/w=="}"#,
-            #"{"host":"h1","stream":"stdout","line":"tail"}"#,
-            #"{"host":"h1","stream":"stderr","line":"oops"}"#,
+        #expect(lines.count == 8)
+        #expect(lines[0] == #"{"event":"start","version":2,"tool":"passh"}"#)
+        #expect(lines[1] == #"{"event":"started","host":"h1"}"#)
+        #expect(Set(lines[2..<6]) == [
+            #"{"event":"line","host":"h1","stream":"stdout","line":"say \"hi\""}"#,
+            #"{"event":"line","host":"h1","stream":"stdout","line_base64":"/w=="}"#,
+            #"{"event":"line","host":"h1","stream":"stdout","line":"tail","newline":false}"#,
+            #"{"event":"line","host":"h1","stream":"stderr","line":"oops"}"#,
         ])
-        #expect(lines[4].hasPrefix(#"{"host":"h1","status":"failed","exit_code":3,"signal":null,"error":"oops","duration_ms":"#))
-        #expect(lines[5].hasPrefix(#"{"summary":{"hosts":1,"ok":0,"failed":1,"timeout":0,"cancelled":0,"failed_hosts":["h1"],"duration_ms":"#))
+        #expect(lines[6].hasPrefix(#"{"event":"finished","host":"h1","status":"failed","exit_code":3,"signal":null,"signal_number":null,"error":"oops","failure":null,"started":true,"duration_ms":"#))
+        #expect(lines[7].hasPrefix(#"{"event":"summary","summary":{"hosts":1,"ok":0,"failed":1,"timeout":0,"cancelled":0,"failed_hosts":["h1"],"duration_ms":"#))
         #expect(out.stderrText == "failed at: h1\n")
     }
 

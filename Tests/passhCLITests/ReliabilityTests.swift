@@ -1,3 +1,4 @@
+import Passh
 import PasshTestSupport
 import Testing
 
@@ -125,12 +126,12 @@ struct ReliabilityTests {
         // JSON: the invalid UTF-8 line as base64, the others as text.
         let json = try await passhOnCluster(["--json", "h1", awkward])
         let lines = json.stdoutText.split(separator: "\n").map(String.init)
-        #expect(lines.count == 6)
-        let longLine = lines.first == #"{"host":"h1","stream":"stdout","line":""# + String(repeating: "y", count: 1 << 20) + #""}"#
+        #expect(lines.count == 8)
+        let longLine = lines[2] == #"{"event":"line","host":"h1","stream":"stdout","line":""# + String(repeating: "y", count: 1 << 20) + #""}"#
         #expect(longLine)
-        #expect(lines[1].hasPrefix(#"{"host":"h1","stream":"stdout","line_base64":"AAECAwQFBgcICQsMDQ4PEBESExQVFhcYGRobHB0eHyAhIiMk"#))
-        #expect(lines[2] == #"{"host":"h1","stream":"stdout","line":"crlf\r"}"#)
-        #expect(lines[3] == #"{"host":"h1","stream":"stdout","line":"end"}"#)
+        #expect(lines[3].hasPrefix(#"{"event":"line","host":"h1","stream":"stdout","line_base64":"AAECAwQFBgcICQsMDQ4PEBESExQVFhcYGRobHB0eHyAhIiMk"#))
+        #expect(lines[4] == #"{"event":"line","host":"h1","stream":"stdout","line":"crlf\r"}"#)
+        #expect(lines[5] == #"{"event":"line","host":"h1","stream":"stdout","line":"end","newline":false}"#)
     }
 
     @Test func sshDyingMidStreamLosesNothingAlreadyReceived() throws {
@@ -184,16 +185,29 @@ struct ReliabilityTests {
         let out = try await passhOnCluster(["-t", "2", "--json", "h1,refused,nosuchhost.invalid,noauth,unknown-key,\(silentHost)", "echo fine"])
         let elapsed = clock.now - started
         #expect(out.status == 2)
-        let finished = out.stdoutText.split(separator: "\n").filter { $0.contains(#""status":"#) }.map(String.init)
-        func status(_ host: String) -> String { finished.first { $0.hasPrefix(#"{"host":"\#(host)""#) } ?? "" }
-        #expect(status("h1").hasPrefix(#"{"host":"h1","status":"ok""#))
-        #expect(status("refused").contains(#""exit_code":255,"signal":null,"error":"ssh: connect to host 127.0.0.1 port \#(TestCluster.refusedPort): Connection refused""#))
-        #expect(status("nosuchhost.invalid").contains(#""error":"ssh: Could not resolve hostname nosuchhost.invalid: "#))
-        #expect(status("noauth").contains(#""error":"passh-no-such-user@127.0.0.1: Permission denied (publickey).""#))
-        #expect(status("unknown-key").contains(#""error":"passh: the host key of unknown-key is not known: check its fingerprint"#))
-        #expect(status(silentHost).contains(#""error":"Connection timed out during banner exchange""#))
+        // The structured failures, read back with the library's own decoder.
+        let decoded = try JSONLinesDecoder.decode(out.stdout)
+        func outcome(_ host: String) -> HostOutcome? { decoded.results.first { $0.host.name == host }?.outcome }
+        #expect(outcome("h1") == .exited(0))
+        #expect(outcome("refused") == .failed(HostFailure(
+            .connectionRefused, "ssh: connect to host 127.0.0.1 port \(TestCluster.refusedPort): Connection refused")))
+        if case .failed(let failure) = outcome("nosuchhost.invalid") {
+            #expect(failure.kind == .hostUnreachable)
+            #expect(failure.message.hasPrefix("ssh: Could not resolve hostname nosuchhost.invalid: "))
+        } else {
+            Issue.record("nosuchhost.invalid: \(String(describing: outcome("nosuchhost.invalid")))")
+        }
+        #expect(outcome("noauth") == .failed(HostFailure(.authenticationRefused, "passh-no-such-user@127.0.0.1: Permission denied (publickey).")))
+        #expect(outcome("unknown-key") == .failed(HostFailure(.hostKeyUnknown, "Host key verification failed.")))
+        #expect(outcome(silentHost) == .failed(HostFailure(.connectionTimedOut, "Connection timed out during banner exchange")))
         #expect(elapsed < .seconds(5), "the connect timeout (2 s) fired")
-        #expect(out.stderrText == "failed at: refused nosuchhost.invalid noauth unknown-key \(silentHost)\n")
+        // The advice goes to stderr, on its own line, never into the host's output.
+        #expect(out.stderrText == """
+            passh: the host key of unknown-key is not known: check its fingerprint, then add it to known_hosts \
+            (ssh-keyscan unknown-key >> ~/.ssh/known_hosts), or skip the check with --insecure
+            failed at: refused nosuchhost.invalid noauth unknown-key \(silentHost)
+
+            """)
     }
 
     @Test func aRemoteCommandKilledByASignal() async throws {
@@ -201,8 +215,9 @@ struct ReliabilityTests {
         let reported = try await passhOnCluster(["--group", "h1", "sleep 5 & kill -TERM $!; wait $!"])
         #expect(reported.stdoutText == "--- h1 (failed: exit 143 (128 + SIGTERM: a remote shell reporting a killed command)) ---\n")
         // The remote shell itself is killed: OpenSSH's client drops the signal's name; passh says so.
-        let silent = try await passhOnCluster(["--json", "h1", "kill -KILL $$"])
-        #expect(silent.stdoutText.contains(#"{"host":"h1","status":"failed","exit_code":255,"signal":null,"error":"ssh exited 255 without a message: the remote command was probably killed by a signal","#))
+        let silent = try await passhOnCluster(["h1", "kill -KILL $$"])
+        #expect(silent.stderrText == "[h1] passh: failed: exit 255 without a message: ssh's status for its own errors; here the "
+            + "remote command was probably killed by a signal\nfailed at: h1\n")
     }
 
     @Test(arguments: [
