@@ -117,3 +117,8 @@ public func uniqueSleep(seconds: Int = 30) -> (command: String, marker: String) 
     let marker = "\(seconds).\(UInt32.random(in: 100_000_000...999_999_999))"
     return ("sleep \(marker)", marker)
 }
+
+/// A path in /tmp unique to this test process and call.
+public func temporaryPath(_ label: String) -> String {
+    "/tmp/passh-\(label)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+}

@@ -5,10 +5,6 @@ import Testing
 import Glibc
 #endif
 
-func temporaryPath(_ label: String) -> String {
-    "/tmp/passh-\(label)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-}
-
 /// Host selection, time limits, stdin and failure handling, on the test cluster.
 @Suite("passh features")
 struct FeatureTests {

@@ -61,8 +61,15 @@ final class Poller: Sendable {
                 var event = epoll_event()
                 event.events = events | EPOLLONESHOT.rawValue
                 event.data.fd = fd
-                let op = state.registered.insert(fd).inserted ? EPOLL_CTL_ADD : EPOLL_CTL_MOD
-                if epoll_ctl(epollFD, op, fd, &event) != 0 {
+                var op = state.registered.insert(fd).inserted ? EPOLL_CTL_ADD : EPOLL_CTL_MOD
+                var result = epoll_ctl(epollFD, op, fd, &event)
+                if result != 0 && op == EPOLL_CTL_MOD && errno == ENOENT {
+                    // The number was registered for a descriptor since closed: this one is new.
+                    op = EPOLL_CTL_ADD
+                    result = epoll_ctl(epollFD, op, fd, &event)
+                }
+                if result != 0 {
+                    state.registered.remove(fd)
                     // Not pollable (a regular file) or already closed: report it readable so the
                     // caller's read() tells what is there.
                     state.waiters[fd] = nil
