@@ -174,6 +174,26 @@ struct HostPatternTests {
         #expect(try HostPattern.count("n[1-3000/2,1-3000/3]", limit: 2000) == 2000)
     }
 
+    /// Any number of brackets: the names are made without a recursion per bracket, which 50,000
+    /// brackets used to overflow the stack with.
+    @Test func expandsManyBrackets() throws {
+        let many = String(repeating: "a[1]", count: 50_000)
+        #expect(try HostPattern.expand(many) == [String(repeating: "a1", count: 50_000)])
+        #expect(try HostPattern.count(many) == 1)
+        let names = try HostPattern.expand(String(repeating: "a[1]", count: 50_000) + "b[1-3],c")
+        #expect(names.count == 4)
+        #expect(names[2] == String(repeating: "a1", count: 50_000) + "b3")
+        let product = try HostPattern.expand(String(repeating: "x[0-1]", count: 12))
+        #expect(product.count == 4096)
+        #expect(product[0] == String(repeating: "x0", count: 12))
+        #expect(product[1] == String(repeating: "x0", count: 11) + "x1")
+        #expect(product[4095] == String(repeating: "x1", count: 12))
+        #expect(Set(product).count == 4096)
+        #expect(throws: PasshError(.invalidPattern, "host pattern \"\(String(repeating: "x[0-1]", count: 20))\" expands to 1048576 hosts, more than the limit of 1000000")) {
+            try HostPattern.expand(String(repeating: "x[0-1]", count: 20))
+        }
+    }
+
     /// A million names in a release build; a tenth of that in a debug build, to keep the tests
     /// fast. (How fast is measured in bench/, not asserted here.)
     @Test func expandsAMillionHosts() throws {

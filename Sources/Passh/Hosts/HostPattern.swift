@@ -209,32 +209,40 @@ struct ParsedPattern {
     }
 
     /// Appends every name, first set varying slowest.
+    ///
+    /// An odometer over the sets, not a recursion: a pattern may hold any number of brackets
+    /// (`a[1]` written 50,000 times) without using the stack.
     func expand(into names: inout [String]) {
         if sets.isEmpty {
             names.append(String(decoding: literals[0], as: UTF8.self))
             return
         }
         let rendered = sets.map { $0.render() }
+        let last = rendered.count - 1
+        var digits = [Int](repeating: 0, count: rendered.count)  // the string of each set in the name
+        var marks = [Int](repeating: 0, count: rendered.count)  // where each set's string starts in `buffer`
         var buffer: [UInt8] = []
-        buffer.reserveCapacity(literals.reduce(0) { $0 + $1.count } + sets.count * HostPattern.maximumDigits)
-        func emit(_ level: Int) {
-            buffer.append(contentsOf: literals[level])
-            if level == rendered.count {
-                names.append(String(decoding: buffer, as: UTF8.self))
-            } else {
-                let strings = rendered[level]
-                var start = 0
-                for end in strings.ends {
-                    let mark = buffer.count
-                    buffer.append(contentsOf: strings.bytes[start..<end])
-                    emit(level + 1)
-                    buffer.removeLast(buffer.count - mark)
-                    start = end
-                }
+        buffer.reserveCapacity(literals.reduce(0) { $0 + $1.count } + sets.count * (HostPattern.maximumDigits + 1))
+        buffer.append(contentsOf: literals[0])
+        var level = 0  // the first set whose string changed: the buffer is rebuilt from there
+        while true {
+            for index in level...last {
+                marks[index] = buffer.count
+                let strings = rendered[index]
+                let digit = digits[index]
+                buffer.append(contentsOf: strings.bytes[(digit == 0 ? 0 : strings.ends[digit - 1])..<strings.ends[digit]])
+                buffer.append(contentsOf: literals[index + 1])
             }
-            buffer.removeLast(literals[level].count)
+            names.append(String(decoding: buffer, as: UTF8.self))
+            level = last
+            while digits[level] + 1 == rendered[level].ends.count {
+                digits[level] = 0
+                if level == 0 { return }
+                level -= 1
+            }
+            digits[level] += 1
+            buffer.removeLast(buffer.count - marks[level])
         }
-        emit(0)
     }
 }
 
