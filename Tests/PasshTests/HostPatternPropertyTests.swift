@@ -199,10 +199,15 @@ struct HostPatternPropertyTests {
         ("root@1[95-104]", .success(["root@195", "root@196", "root@197", "root@198", "root@199", "root@1100", "root@1101", "root@1102", "root@1103", "root@1104"])),
         ("n[1-5/2]0", .success(["n10", "n30", "n50"])),
         ("9[0-9/4]5,--", .success(["905", "945", "985", "--"])),
-        // ClusterShell accepts these, reading [] and [,,] as nothing and [-648] as a range from -95.
+        // ClusterShell accepts these, reading [] and [,,] as nothing.
         ("0[]5321", .failure(PasshError(.invalidPattern, "invalid host pattern \"0[]5321\": empty brackets"))),
         ("[,,]1/", .failure(PasshError(.invalidPattern, "invalid host pattern \"[,,]1/\": empty item in [,,]"))),
-        ("-95[-648]", .failure(PasshError(.invalidPattern, "invalid host pattern \"-95[-648]\": \"-648\" is not a number or range"))),
+        // A negative number, as in ClusterShell (`nodeset -e` itself would read `-95…` as an option).
+        ("-95[-648]", .success(["-95-648"])),
+        ("n[-2--1,-1-1]", .success(["n-2", "n-1", "n0", "n1"])),
+        // ClusterShell reads these as -2…3 and -8…-4 (it skips the text before a second '-').
+        ("n[1-2-3]", .failure(PasshError(.invalidPattern, "invalid host pattern \"n[1-2-3]\": \"1-2-3\" is not a number or range"))),
+        ("n[1-8-2-4]", .failure(PasshError(.invalidPattern, "invalid host pattern \"n[1-8-2-4]\": \"1-8-2-4\" is not a number or range"))),
     ]
 
     @Test(arguments: corpus.indices)
