@@ -109,7 +109,9 @@ public struct HostList: Sendable {
                 }
                 if total > limit {
                     let atLeast = index < patterns.count - 1 ? "at least " : ""
-                    throw PasshError(.invalidPattern, "\(input) expands to \(atLeast)\(total) hosts, more than the limit of \(limit)")
+                    throw PasshError(
+                        .invalidPattern, "\(input) expands to \(atLeast)\(total) hosts, more than the limit of \(limit)"
+                    )
                 }
             }
         }

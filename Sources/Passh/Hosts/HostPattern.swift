@@ -249,7 +249,8 @@ struct ParsedPattern {
                 marks[index] = buffer.count
                 let strings = rendered[index]
                 let digit = digits[index]
-                buffer.append(contentsOf: strings.bytes[(digit == 0 ? 0 : strings.ends[digit - 1])..<strings.ends[digit]])
+                let start = digit == 0 ? 0 : strings.ends[digit - 1]
+                buffer.append(contentsOf: strings.bytes[start..<strings.ends[digit]])
                 buffer.append(contentsOf: literals[index + 1])
             }
             names.append(String(decoding: buffer, as: UTF8.self))
@@ -346,7 +347,8 @@ struct NumberSet {
         guard let low, let high, !hasStep || stepDigits != nil, index == item.endIndex else {
             throw invalid(pattern, "\(quoted(shown)) is not a number or range")
         }
-        if let long = [low.digits, high.digits, stepDigits ?? []].first(where: { $0.count > HostPattern.maximumDigits }) {
+        let numbers = [low.digits, high.digits, stepDigits ?? []]
+        if let long = numbers.first(where: { $0.count > HostPattern.maximumDigits }) {
             throw invalid(pattern, "\(String(decoding: long, as: UTF8.self)) has more than \(HostPattern.maximumDigits) digits")
         }
         func value(_ digits: ArraySlice<UInt8>) -> Int { digits.reduce(0) { $0 * 10 + Int($1 - zero) } }
