@@ -24,7 +24,7 @@
 ///   `-0` is `0`. Either end of a range may be negative: `[-5--1]`, `[-2-2]`, `[-6-6/4]` gives
 ///   `-6 -2 2 6`.
 /// - A bracket's numbers form a set of strings: duplicates are dropped and they come out sorted
-///   negative numbers first, by value, then by width, then value (`[3,1-2,2]` gives `1 2 3`;
+///   negative numbers first, by value, then the others by width, then value (`[3,1-2,2]` gives `1 2 3`;
 ///   `[10,9,08]` gives `9 08 10`; `[1,-10,-2]` gives `-10 -2 1`; `1` and `01` are different names).
 /// - Several brackets give the cartesian product, the first bracket varying slowest. Two brackets
 ///   must be separated by a non-digit (`n[1-2]1[3-4]` is refused), so that no two products give
@@ -37,7 +37,8 @@
 /// - Where ClusterShell differs (compared with `nodeset -e` on thousands of random patterns), each
 ///   a deliberate rule here or a place where ClusterShell is inconsistent with itself:
 ///   - It trims spaces (`n[1, 2]` is refused here: a host name has no spaces), and reads numbers
-///     with Python's `int`, so `[+5]` and `[1_0]` are `5` and `10` there (refused here).
+///     with Python's `int`, so `[+5]`, `[1_0]` and `[١]` are `5`, `10` and `1` there, with accidental
+///     padding (`[+05]` is `5`, `[01_0]` is `0010`); numbers are ASCII digits here.
 ///   - It accepts empty brackets and empty items when digits follow the bracket (`0[]5321`,
 ///     `c[1,,5]1`), though not elsewhere (`n[]`, `n[1,,5]`); never here. It accepts numbers of any
 ///     length (18 digits here).
@@ -55,6 +56,7 @@
 ///     negative number cannot be zero-padded.
 ///   - It accepts a step on a single negative number (`[-5/2]` is `-5`) but not on a positive one
 ///     (`[5/2]` is refused); both are refused here (a step of 1 is accepted on both).
+///
 /// The number of names is computed before anything is expanded, so a pattern that would expand to
 /// more than a limit is refused without allocating the names.
 public enum HostPattern {
@@ -349,7 +351,8 @@ struct NumberSet {
         }
         let numbers = [low.digits, high.digits, stepDigits ?? []]
         if let long = numbers.first(where: { $0.count > HostPattern.maximumDigits }) {
-            throw invalid(pattern, "\(String(decoding: long, as: UTF8.self)) has more than \(HostPattern.maximumDigits) digits")
+            let shownNumber = String(decoding: long, as: UTF8.self)
+            throw invalid(pattern, "\(shownNumber) has more than \(HostPattern.maximumDigits) digits")
         }
         func value(_ digits: ArraySlice<UInt8>) -> Int { digits.reduce(0) { $0 * 10 + Int($1 - zero) } }
         if !isRange, let stepDigits, value(stepDigits) != 1 {  // `5/1` is 5, as in ClusterShell
