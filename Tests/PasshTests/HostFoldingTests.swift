@@ -20,6 +20,8 @@ struct HostFoldingTests {
         (["node1", "node2", "Node3"], "Node3,node[1-2]"),
         (["Z1", "Z2", "a", "é1", "é2"], "Z[1-2],a,é[1-2]"),
         (["h-1", "h-2", "h-3"], "h-[1-3]"),
+        // The names of a bracket with negative numbers (n[-2-2], n[-10]): the '-' is text.
+        (["n-2", "n-1", "n0", "n1", "n2", "n-10", "x-01", "x-02", "x1"], "n[0-2],n-[1-2,10],x1,x-[01-02]"),
         (["x1y", "y1", "x2y"], "x[1-2]y,y1"),
         (["h1.a", "h2.a", "h1.b"], "h[1-2].a,h1.b"),
         (["n1-ib0", "n2-ib0", "n1-ib1"], "n1-ib[0-1],n2-ib0"),
@@ -62,6 +64,9 @@ struct HostFoldingTests {
         (["root@[::1]", "root@[::2]"], "root@[::1],root@[::2]"),
         (["n12345678901234567890", "n12345678901234567891"], "n12345678901234567890,n12345678901234567891"),
         (["a!1", "a!2"], "a![1-2]"),  // nodeset reads '!' as an operator
+        // `nodeset -f 'n[-2-2]'` keeps n[-2-2]: given the pattern, it folds numbers, not names;
+        // given the names, it folds them as here.
+        (["n-2", "n-1", "n0", "n1", "n2"], "n[0-2],n-[1-2]"),
     ] as [([String], String)])
     func differsFromClusterShell(names: [String], folded: String) {
         #expect(HostFolding.fold(names) == folded)
@@ -69,7 +74,7 @@ struct HostFoldingTests {
 
     @Test(arguments: [
         "h[0001-0003,0005]", "node[9,08,10-11]", "h[1-2,01-02,10]", "db1.example.com,web[1-3].example.com",
-        "root@n[1-2]:22", "[::1]:[22-23]", "r[1-3]n[1-2]", "n[0-100/7],n[08-12],x",
+        "root@n[1-2]:22", "[::1]:[22-23]", "r[1-3]n[1-2]", "n[0-100/7],n[08-12],x", "n[-2-2],m[-10--4/3]x",
     ])
     func expandsBackToTheSameNames(pattern: String) throws {
         let names = try HostPattern.expand(pattern)

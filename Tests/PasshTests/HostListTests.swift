@@ -184,6 +184,68 @@ struct HostListTests {
         #expect(list.names == ["m1", "m2"])
     }
 
+    /// One call names at most `limit` hosts, repeats included, counted before anything is
+    /// expanded: eight lines of `h[1-1000000]` used to be expanded (and every name validated)
+    /// before the list saw that they held no new host.
+    @Test func refusesAFileNamingTooManyHostsBeforeExpanding() throws {
+        var list = HostList()
+        try list.add("h1,web[1-2]")  // the HOSTS argument, then a file
+        try withHostFile(String(repeating: "h[1-1000000]\n", count: 8)) { path throws in
+            #expect(throws: PasshError(.invalidPattern, "host file \(path.string) expands to at least 2000000 hosts, more than the limit of 1000000")) {
+                try list.add(contentsOfFile: path)
+            }
+        }
+        // Lines that each stay under the limit but together would need some 10¹¹ names (terabytes):
+        // counting stops at the second line.
+        let huge = (0..<100_000).map { "h\($0)x[1-999999]\n" }.joined()
+        try withHostFile(huge) { path throws in
+            #expect(throws: PasshError(.invalidPattern, "host file \(path.string) expands to at least 1999998 hosts, more than the limit of 1000000")) {
+                try list.add(contentsOfFile: path)
+            }
+        }
+        // The count of the last line is exact; a line that alone is too many names its line.
+        try withHostFile("a\nh[1-999999]\nb[1-2]\n") { path throws in
+            #expect(throws: PasshError(.invalidPattern, "host file \(path.string) expands to 1000002 hosts, more than the limit of 1000000")) {
+                try list.add(contentsOfFile: path)
+            }
+        }
+        try withHostFile("a\nh[1-1000001]\n") { path throws in
+            #expect(throws: PasshError(.invalidPattern, "\(path.string):2: host pattern \"h[1-1000001]\" expands to 1000001 hosts, more than the limit of 1000000")) {
+                try list.add(contentsOfFile: path)
+            }
+        }
+        // One pattern list is counted whole, as before.
+        let patterns = (0..<100).map { "h\($0)x[1-999999]" }.joined(separator: ",")
+        #expect(throws: PasshError(.invalidPattern, "host pattern \"\(patterns)\" expands to 99999900 hosts, more than the limit of 1000000")) {
+            try list.add(patterns)
+        }
+        #expect(list.names == ["h1", "web1", "web2"])
+    }
+
+    /// Across calls, only the distinct hosts count: a call that repeats hosts already added is not
+    /// refused, one that brings too many new ones is, at the first host past the limit.
+    @Test func countsRepeatsWithinACallAndDistinctHostsAcrossCalls() throws {
+        var list = HostList(limit: 5)
+        try list.add("n[1-5]")
+        try withHostFile("n[1-3]\nn[4-5]\n") { path throws in try list.add(contentsOfFile: path) }
+        try list.add("n[1-5]")
+        #expect(list.names == ["n1", "n2", "n3", "n4", "n5"])
+        // Within one call, repeats count: 3 + 3 names.
+        try withHostFile("n[1-3]\nn[1-3]\n") { path throws in
+            #expect(throws: PasshError(.invalidPattern, "host file \(path.string) expands to 6 hosts, more than the limit of 5")) {
+                try list.add(contentsOfFile: path)
+            }
+        }
+        var other = HostList(limit: 5)
+        try other.add("a[1-3]")
+        try withHostFile("a2\nb[1-2]\nc1\n") { path throws in
+            #expect(throws: PasshError(.invalidPattern, "\(path.string):3: too many hosts: more than the limit of 5")) {
+                try other.add(contentsOfFile: path)
+            }
+        }
+        #expect(other.names == ["a1", "a2", "a3"])
+    }
+
     @Test func holdsManyHosts() throws {
         #if DEBUG
         let (all, excluded, kept) = ("node[0000001-0100000]", "node[0000001-0099998]", ["node0099999", "node0100000"])  // a debug build is ten times slower

@@ -52,7 +52,8 @@ struct HostPatternPropertyTests {
     }
 
     /// (b) and (c) For valid random patterns: the names are those of a plain model (each bracket a
-    /// set of strings sorted by length then value, their cartesian product), `count` gives their
+    /// set of strings, negative numbers first, then sorted by length then value; their cartesian
+    /// product), `count` gives their
     /// number before expanding, and folding the names then expanding the folded text gives the same
     /// set.
     @Test(arguments: seeds)
@@ -131,19 +132,21 @@ struct HostPatternPropertyTests {
         return (0..<Int.random(in: 0...2, using: &random)).map { _ in pieces.randomElement(using: &random)! }.joined()
     }
 
-    /// `[item,…]` and its strings: sorted by length then value, without repeats.
+    /// `[item,…]` and its strings: negative numbers first, by value, then the others by length then
+    /// value, without repeats.
     static func randomBracket(using random: inout SeededGenerator) -> (String, [String]) {
         var items: [String] = []
         var strings: Set<String> = []
         for _ in 0..<Int.random(in: 1...2, using: &random) {
             let padded = Int.random(in: 0..<3, using: &random) == 0
+            let negative = !padded && Int.random(in: 0..<4, using: &random) == 0  // -20…-1, ending up to 12 later
             let width = padded ? Int.random(in: 2...4, using: &random) : 1
-            let low = Int.random(in: 0...(padded ? 30 : 120), using: &random)
+            let low = negative ? Int.random(in: -20 ... -1, using: &random) : Int.random(in: 0...(padded ? 30 : 120), using: &random)
             let high = low + Int.random(in: 0...(Bool.random(using: &random) ? 0 : 12), using: &random)
             let step = Int.random(in: 0..<3, using: &random) == 0 ? Int.random(in: 1...5, using: &random) : 1
             func written(_ value: Int) -> String {
                 let digits = String(value)
-                return String(repeating: "0", count: max(0, width - digits.count)) + digits
+                return value < 0 ? digits : String(repeating: "0", count: max(0, width - digits.count)) + digits
             }
             var item = written(low)
             if high > low || step > 1 { item += "-" + written(high) }
@@ -151,7 +154,14 @@ struct HostPatternPropertyTests {
             items.append(item)
             for value in stride(from: low, through: high, by: step) { strings.insert(written(value)) }
         }
-        let sorted = strings.sorted { ($0.count, $0) < ($1.count, $1) }
+        let sorted = strings.sorted { left, right in
+            switch (left.hasPrefix("-"), right.hasPrefix("-")) {
+            case (true, true): Int(left)! < Int(right)!
+            case (true, false): true
+            case (false, true): false
+            case (false, false): (left.count, left) < (right.count, right)
+            }
+        }
         return ("[" + items.joined(separator: ",") + "]", sorted)
     }
 
@@ -199,10 +209,15 @@ struct HostPatternPropertyTests {
         ("root@1[95-104]", .success(["root@195", "root@196", "root@197", "root@198", "root@199", "root@1100", "root@1101", "root@1102", "root@1103", "root@1104"])),
         ("n[1-5/2]0", .success(["n10", "n30", "n50"])),
         ("9[0-9/4]5,--", .success(["905", "945", "985", "--"])),
-        // ClusterShell accepts these, reading [] and [,,] as nothing and [-648] as a range from -95.
+        // ClusterShell accepts these, reading [] and [,,] as nothing.
         ("0[]5321", .failure(PasshError(.invalidPattern, "invalid host pattern \"0[]5321\": empty brackets"))),
         ("[,,]1/", .failure(PasshError(.invalidPattern, "invalid host pattern \"[,,]1/\": empty item in [,,]"))),
-        ("-95[-648]", .failure(PasshError(.invalidPattern, "invalid host pattern \"-95[-648]\": \"-648\" is not a number or range"))),
+        // A negative number, as in ClusterShell (`nodeset -e` itself would read `-95…` as an option).
+        ("-95[-648]", .success(["-95-648"])),
+        ("n[-2--1,-1-1]", .success(["n-2", "n-1", "n0", "n1"])),
+        // ClusterShell reads these as -2…3 and -8…-4 (it skips the text before a second '-').
+        ("n[1-2-3]", .failure(PasshError(.invalidPattern, "invalid host pattern \"n[1-2-3]\": \"1-2-3\" is not a number or range"))),
+        ("n[1-8-2-4]", .failure(PasshError(.invalidPattern, "invalid host pattern \"n[1-8-2-4]\": \"1-8-2-4\" is not a number or range"))),
     ]
 
     @Test(arguments: corpus.indices)

@@ -50,6 +50,32 @@ struct HostPatternTests {
         ("n[10,9,08]", ["n9", "n08", "n10"]),
         ("n[1,01,001,10,100]", ["n1", "n01", "n10", "n001", "n100"]),
         ("n[1-3/2,2]", ["n1", "n2", "n3"]),
+        // Negative numbers, as ClusterShell reads them: `-` then digits, never zero-padded, sorted
+        // before the others, by value.
+        ("n[-5--1]", ["n-5", "n-4", "n-3", "n-2", "n-1"]),
+        ("n[-2-2]", ["n-2", "n-1", "n0", "n1", "n2"]),
+        ("n[-1]", ["n-1"]),
+        ("n[-1,-3]", ["n-3", "n-1"]),
+        ("n[-10--8]", ["n-10", "n-9", "n-8"]),
+        ("n[-12,-3,3,12]", ["n-12", "n-3", "n3", "n12"]),
+        ("n[-11-10/7]", ["n-11", "n-4", "n3", "n10"]),
+        ("n[-5--1/2]", ["n-5", "n-3", "n-1"]),
+        ("n[-2-2/2]", ["n-2", "n0", "n2"]),
+        ("n[-5-5/3]", ["n-5", "n-2", "n1", "n4"]),
+        ("n[-5--1/2,-4]", ["n-5", "n-4", "n-3", "n-1"]),
+        ("n[-6--1/2,-6--1/3]", ["n-6", "n-4", "n-3", "n-2"]),
+        ("n[-0]", ["n0"]),
+        ("n[-0-2]", ["n0", "n1", "n2"]),
+        ("n[-0--0]", ["n0"]),
+        ("n[-3-0]", ["n-3", "n-2", "n-1", "n0"]),
+        ("n[-1-1,-1]", ["n-1", "n0", "n1"]),
+        ("n[1-3,-2,01]", ["n-2", "n1", "n2", "n3", "n01"]),
+        ("n[-1]x[-2-0]", ["n-1x-2", "n-1x-1", "n-1x0"]),
+        ("r[-1-0]-[1-2]", ["r-1-1", "r-1-2", "r0-1", "r0-2"]),
+        ("n-[1-2]", ["n-1", "n-2"]),
+        // A step on a single number: 1 is allowed (`5/1` is 5), as in ClusterShell.
+        ("n[5/1]", ["n5"]),
+        ("n[5/01,-5/1]", ["n-5", "n5"]),
         // Patterns keep their order and their repeats (nodeset sorts: "a b c", and unites).
         ("b,a,c", ["b", "a", "c"]),
         ("x[1-2],y", ["x1", "x2", "y"]),
@@ -98,11 +124,28 @@ struct HostPatternTests {
         ("n[,1]", "invalid host pattern \"n[,1]\": empty item in [,1]"),
         ("node[a-c]", "invalid host pattern \"node[a-c]\": \"a-c\" is not a number or range"),
         ("n[1-]", "invalid host pattern \"n[1-]\": \"1-\" is not a number or range"),
-        ("n[-1]", "invalid host pattern \"n[-1]\": \"-1\" is not a number or range"),
+        ("n[--1]", "invalid host pattern \"n[--1]\": \"--1\" is not a number or range"),
+        ("n[-]", "invalid host pattern \"n[-]\": \"-\" is not a number or range"),
+        ("n[-1-]", "invalid host pattern \"n[-1-]\": \"-1-\" is not a number or range"),
+        ("n[-1-2-3]", "invalid host pattern \"n[-1-2-3]\": \"-1-2-3\" is not a number or range"),
+        ("n[-8--4--2]", "invalid host pattern \"n[-8--4--2]\": \"-8--4--2\" is not a number or range"),
+        ("n[1-3/-1]", "invalid host pattern \"n[1-3/-1]\": \"1-3/-1\" is not a number or range"),
+        ("n[-1--3]", "invalid host pattern \"n[-1--3]\": range -1--3 is inverted"),
+        ("n[-8--10]", "invalid host pattern \"n[-8--10]\": range -8--10 is inverted"),
+        ("n[1--1]", "invalid host pattern \"n[1--1]\": range 1--1 is inverted"),
+        ("n[-05]", "invalid host pattern \"n[-05]\": range -05: a range with a negative number cannot be zero-padded"),
+        ("n[-00-02]", "invalid host pattern \"n[-00-02]\": range -00-02: a range with a negative number cannot be zero-padded"),
+        ("n[-03--01]", "invalid host pattern \"n[-03--01]\": range -03--01: a range with a negative number cannot be zero-padded"),
+        ("n[-3--01]", "invalid host pattern \"n[-3--01]\": range -3--01: a range with a negative number cannot be zero-padded"),
+        ("n[-10-05]", "invalid host pattern \"n[-10-05]\": range -10-05: a range with a negative number cannot be zero-padded"),
+        ("n[-9-00]", "invalid host pattern \"n[-9-00]\": range -9-00: a range with a negative number cannot be zero-padded"),
+        ("n[-5/2]", "invalid host pattern \"n[-5/2]\": \"-5/2\" has a step but no range"),
+        ("n[5/0]", "invalid host pattern \"n[5/0]\": \"5/0\" has a step but no range"),
+        ("n[-5--1/0]", "invalid host pattern \"n[-5--1/0]\": range -5--1/0 has a step of 0"),
+        ("n[-1234567890123456789]", "invalid host pattern \"n[-1234567890123456789]\": 1234567890123456789 has more than 18 digits"),
         ("n[1-2-3]", "invalid host pattern \"n[1-2-3]\": \"1-2-3\" is not a number or range"),
         ("n[1-5/2/3]", "invalid host pattern \"n[1-5/2/3]\": \"1-5/2/3\" is not a number or range"),
         ("n[1-5/]", "invalid host pattern \"n[1-5/]\": \"1-5/\" is not a number or range"),
-        ("n[1-3/-1]", "invalid host pattern \"n[1-3/-1]\": \"1-3/-1\" is not a number or range"),
         ("n[ 1]", "invalid host pattern \"n[ 1]\": \" 1\" is not a number or range"),
         ("n[1, 2]", "invalid host pattern \"n[1, 2]\": \" 2\" is not a number or range"),
         ("n[\t1]", "invalid host pattern \"n[\\t1]\": \"\\t1\" is not a number or range"),
@@ -172,6 +215,32 @@ struct HostPatternTests {
             try HostPattern.expand("n[1-3000/2,1-3000/3]", limit: 1000)
         }
         #expect(try HostPattern.count("n[1-3000/2,1-3000/3]", limit: 2000) == 2000)
+        // Negative numbers too.
+        #expect(try HostPattern.count("n[-999999999999999999-999999999999999999]", limit: .max) == 1_999_999_999_999_999_999)
+        #expect(try HostPattern.count("n[-1000000-1000000/2]", limit: .max) == 1_000_001)
+        #expect(throws: PasshError(.invalidPattern, "host pattern \"n[-500000-500000]\" expands to 1000001 hosts, more than the limit of 1000000")) {
+            try HostPattern.expand("n[-500000-500000]")
+        }
+    }
+
+    /// Any number of brackets: the names are made without a recursion per bracket, which 50,000
+    /// brackets used to overflow the stack with.
+    @Test func expandsManyBrackets() throws {
+        let many = String(repeating: "a[1]", count: 50_000)
+        #expect(try HostPattern.expand(many) == [String(repeating: "a1", count: 50_000)])
+        #expect(try HostPattern.count(many) == 1)
+        let names = try HostPattern.expand(String(repeating: "a[1]", count: 50_000) + "b[1-3],c")
+        #expect(names.count == 4)
+        #expect(names[2] == String(repeating: "a1", count: 50_000) + "b3")
+        let product = try HostPattern.expand(String(repeating: "x[0-1]", count: 12))
+        #expect(product.count == 4096)
+        #expect(product[0] == String(repeating: "x0", count: 12))
+        #expect(product[1] == String(repeating: "x0", count: 11) + "x1")
+        #expect(product[4095] == String(repeating: "x1", count: 12))
+        #expect(Set(product).count == 4096)
+        #expect(throws: PasshError(.invalidPattern, "host pattern \"\(String(repeating: "x[0-1]", count: 20))\" expands to 1048576 hosts, more than the limit of 1000000")) {
+            try HostPattern.expand(String(repeating: "x[0-1]", count: 20))
+        }
     }
 
     /// A million names in a release build; a tenth of that in a debug build, to keep the tests

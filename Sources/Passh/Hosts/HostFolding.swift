@@ -19,6 +19,8 @@
 ///   leaves its name as it is.
 /// - Any name is accepted as it is; ClusterShell parses the names as patterns (`a!1` is an operator
 ///   there).
+/// - A `-` before digits is text, so the names of `n[-2-2]` fold to `n[0-2],n-[1-2]`, as
+///   `nodeset -f` folds those names; given the pattern itself, `nodeset -f` keeps `n[-2-2]`.
 public enum HostFolding {
     /// Folds names into a comma-separated list of patterns, e.g. `db1,web[01-03,05].example.com`.
     ///

@@ -17,8 +17,13 @@ public import SystemPackage
 ///   pattern or a file.
 /// - Exclusion: ``exclude(_:)`` removes names from the final list whenever it is called, before or
 ///   after the hosts are added. It matches whole names: `-x web1` leaves out `web1`, not `root@web1`.
-/// - Limit: a pattern, and the list of hosts added (before exclusion), may hold at most ``limit``
-///   hosts; the exclusions too.
+/// - Limit: one call to ``add(_:)`` or ``add(contentsOfFile:)`` may name at most ``limit`` hosts,
+///   repeats included (`h[1-1000000]` on two lines of a file is too many); they are counted before
+///   anything is expanded, so a call that names too many is refused at once. The list (its distinct
+///   hosts, before exclusion) may hold at most ``limit`` hosts: that is checked as the names are
+///   added, stopping at the first one past the limit. So one call expands at most ``limit`` names,
+///   and a list that would hold at most ``limit`` hosts once repeats are dropped is never refused
+///   because of hosts added by earlier calls. The exclusions may hold at most ``limit`` names too.
 ///
 /// A call that throws leaves the list as it was.
 public struct HostList: Sendable {
@@ -53,7 +58,7 @@ public struct HostList: Sendable {
     /// - Throws: ``PasshError``: ``PasshError/Code/invalidPattern`` for a malformed pattern or too
     ///   many hosts, ``PasshError/Code/invalidHost`` for a name ``Host`` refuses.
     public mutating func add(_ patterns: String) throws(PasshError) {
-        try add([(patterns, nil)])
+        try add([(patterns, nil)], input: nil)  // HostPattern counts the whole list before expanding it
     }
 
     /// Adds the hosts of a host file: one host or pattern per line.
@@ -68,7 +73,7 @@ public struct HostList: Sendable {
     public mutating func add(contentsOfFile path: FilePath) throws(PasshError) {
         let bytes = try Self.read(path)
         let lines = try Self.hostFileLines(bytes, path: path)
-        try add(lines.map { ($0.text, "\(path.string):\($0.line)") })
+        try add(lines.map { ($0.text, "\(path.string):\($0.line)") }, input: "host file \(path.string)")
     }
 
     /// Leaves out the hosts of a comma-separated list of patterns, e.g. `web[2-3]`, from the final
@@ -85,8 +90,31 @@ public struct HostList: Sendable {
         excluded = union
     }
 
-    /// Expands and validates every pattern and adds the new hosts; on an error, takes them out again.
-    private mutating func add(_ patterns: [(text: String, location: String?)]) throws(PasshError) {
+    /// Counts the names of all the patterns (refusing more than ``limit``), then expands and
+    /// validates every pattern and adds the new hosts; on an error, takes them out again.
+    ///
+    /// - Parameter input: What the patterns are, for the error when they hold too many names
+    ///   (`host file PATH`); `nil` for one pattern list, which ``HostPattern`` counts whole.
+    private mutating func add(_ patterns: [(text: String, location: String?)], input: String?) throws(PasshError) {
+        if let input {
+            // Counting is cheap (`h[1-1000000]` is one range); it stops at the first pattern past
+            // the limit, so that a file of a million copies of that line is refused at its second.
+            var total = 0
+            for (index, (text, location)) in patterns.enumerated() {
+                do throws(PasshError) {
+                    total += try HostPattern.count(text, limit: limit)
+                } catch {
+                    guard let location else { throw error }
+                    throw PasshError(error.code, "\(location): \(error.message)")
+                }
+                if total > limit {
+                    let atLeast = index < patterns.count - 1 ? "at least " : ""
+                    throw PasshError(
+                        .invalidPattern, "\(input) expands to \(atLeast)\(total) hosts, more than the limit of \(limit)"
+                    )
+                }
+            }
+        }
         let countBefore = added.count
         for (text, location) in patterns {
             do throws(PasshError) {

@@ -2,8 +2,8 @@
 ///
 /// The text is a comma-separated list of patterns (a comma inside brackets belongs to the
 /// bracket). In each pattern, a bracket holds a set of numbers — single numbers, ranges `1-9` and
-/// ranges with a step `0-6/2`, separated by commas — and the pattern expands to one name per number,
-/// the text around the bracket kept:
+/// ranges with a step `0-6/2`, separated by commas; numbers may be negative (`-5--1`) — and the
+/// pattern expands to one name per number, the text around the bracket kept:
 ///
 /// | pattern | names |
 /// |---|---|
@@ -11,6 +11,7 @@
 /// | `node[1-3,5]` | `node1` `node2` `node3` `node5` |
 /// | `node[08-11]` | `node08` `node09` `node10` `node11` |
 /// | `n[0-6/2]` | `n0` `n2` `n4` `n6` |
+/// | `n[-2-1]` | `n-2` `n-1` `n0` `n1` |
 /// | `r[1-2]n[1-2]` | `r1n1` `r1n2` `r2n1` `r2n2` |
 /// | `root@web[1-2].example.com:2222` | `root@web1.example.com:2222` `root@web2.example.com:2222` |
 /// | `[2001:db8::1]:2222`, `root@[::1]` | unchanged: a bracket holding a `:` (and no `,`) is an IPv6 address |
@@ -19,22 +20,42 @@
 /// - A number written with a leading zero is zero-padded to its width: `[08-11]` gives `08 09 10 11`.
 ///   A range whose ends are zero-padded must have ends of the same width (`[1-010]`, `[00-3]` and
 ///   `[01-100]` are refused). `0` alone is not padded: `[0-10]` gives `0 1 … 10`.
-/// - A bracket's numbers form a set of digit strings: duplicates are dropped and they come out
-///   sorted by width, then value (`[3,1-2,2]` gives `1 2 3`; `[10,9,08]` gives `9 08 10`; `1` and
-///   `01` are different names).
+/// - A negative number is `-` and digits, never zero-padded (`[-05]`, `[-10-05]` are refused);
+///   `-0` is `0`. Either end of a range may be negative: `[-5--1]`, `[-2-2]`, `[-6-6/4]` gives
+///   `-6 -2 2 6`.
+/// - A bracket's numbers form a set of strings: duplicates are dropped and they come out sorted
+///   negative numbers first, by value, then the others by width, then value (`[3,1-2,2]` gives `1 2 3`;
+///   `[10,9,08]` gives `9 08 10`; `[1,-10,-2]` gives `-10 -2 1`; `1` and `01` are different names).
 /// - Several brackets give the cartesian product, the first bracket varying slowest. Two brackets
 ///   must be separated by a non-digit (`n[1-2]1[3-4]` is refused), so that no two products give
 ///   the same name.
-/// - Numbers have at most 18 digits; a step is 1 or more.
+/// - Numbers have at most 18 digits; a step is 1 or more, and a single number may only have a
+///   step of 1 (`[5/1]` is `5`).
 /// - Patterns keep the order they are written in, and names are not de-duplicated across them
 ///   (`b,a,b` gives `b a b`; ``HostList`` drops duplicates). ClusterShell sorts and de-duplicates
 ///   the whole set instead.
-/// - Where ClusterShell differs: it trims spaces (`n[1, 2]` is refused here), reads `n[-1]` as
-///   `n-1` (refused here), accepts `[]` in some places (never here) and numbers of any length,
-///   refuses digits right after a range with a step (`n[1-5/2]0`, accepted here), joins digits
-///   written right before a bracket to its numbers (`1[95-104]` gives `195`…`204` there; here the
-///   `1` stays text: `195`…`199`, `1100`…`1104`) and refuses a bracket holding a `:` (an IPv6
-///   address here).
+/// - Where ClusterShell differs (compared with `nodeset -e` on thousands of random patterns), each
+///   a deliberate rule here or a place where ClusterShell is inconsistent with itself:
+///   - It trims spaces (`n[1, 2]` is refused here: a host name has no spaces), and reads numbers
+///     with Python's `int`, so `[+5]`, `[1_0]` and `[١]` are `5`, `10` and `1` there, with accidental
+///     padding (`[+05]` is `5`, `[01_0]` is `0010`); numbers are ASCII digits here.
+///   - It accepts empty brackets and empty items when digits follow the bracket (`0[]5321`,
+///     `c[1,,5]1`), though not elsewhere (`n[]`, `n[1,,5]`); never here. It accepts numbers of any
+///     length (18 digits here).
+///   - It refuses a bracket holding a `:` (an IPv6 address here: `[::1]:22`).
+///   - It joins digits written right before a bracket to its numbers (`1[95-104]` gives
+///     `195`…`204` there; here the `1` stays text: `195`…`199`, `1100`…`1104`), refuses digits right
+///     after a range with a step (`n[1-5/2]0`, accepted here), and next to a bracket with negative
+///     numbers gives names that match neither reading (`n1[-2]` gives `n1`…`n12`, `n[-2]1` gives
+///     `n1 n11 n21`); here the digits stay text (`n1-2`, `n-21`).
+///   - It skips the text before a second `-`: `[1-2-3]` is `-2-3` and `[1-8-2-4]` is `-8--4` there
+///     (refused here, as `[-1-2-3]` is there).
+///   - It drops the padding of a range's end when its start is not padded: `[0-00]` gives `0`,
+///     `[-9-00]` gives `-9`…`0` and `[-10-05]` gives `-10`…`5` there, while `[00]` gives `00` and
+///     `[-05]` is refused; here a zero-padded end needs a start of its width, and a range with a
+///     negative number cannot be zero-padded.
+///   - It accepts a step on a single negative number (`[-5/2]` is `-5`) but not on a positive one
+///     (`[5/2]` is refused); both are refused here (a step of 1 is accepted on both).
 ///
 /// The number of names is computed before anything is expanded, so a pattern that would expand to
 /// more than a limit is refused without allocating the names.
@@ -209,32 +230,41 @@ struct ParsedPattern {
     }
 
     /// Appends every name, first set varying slowest.
+    ///
+    /// An odometer over the sets, not a recursion: a pattern may hold any number of brackets
+    /// (`a[1]` written 50,000 times) without using the stack.
     func expand(into names: inout [String]) {
         if sets.isEmpty {
             names.append(String(decoding: literals[0], as: UTF8.self))
             return
         }
         let rendered = sets.map { $0.render() }
+        let last = rendered.count - 1
+        var digits = [Int](repeating: 0, count: rendered.count)  // the string of each set in the name
+        var marks = [Int](repeating: 0, count: rendered.count)  // where each set's string starts in `buffer`
         var buffer: [UInt8] = []
-        buffer.reserveCapacity(literals.reduce(0) { $0 + $1.count } + sets.count * HostPattern.maximumDigits)
-        func emit(_ level: Int) {
-            buffer.append(contentsOf: literals[level])
-            if level == rendered.count {
-                names.append(String(decoding: buffer, as: UTF8.self))
-            } else {
-                let strings = rendered[level]
-                var start = 0
-                for end in strings.ends {
-                    let mark = buffer.count
-                    buffer.append(contentsOf: strings.bytes[start..<end])
-                    emit(level + 1)
-                    buffer.removeLast(buffer.count - mark)
-                    start = end
-                }
+        buffer.reserveCapacity(literals.reduce(0) { $0 + $1.count } + sets.count * (HostPattern.maximumDigits + 1))
+        buffer.append(contentsOf: literals[0])
+        var level = 0  // the first set whose string changed: the buffer is rebuilt from there
+        while true {
+            for index in level...last {
+                marks[index] = buffer.count
+                let strings = rendered[index]
+                let digit = digits[index]
+                let start = digit == 0 ? 0 : strings.ends[digit - 1]
+                buffer.append(contentsOf: strings.bytes[start..<strings.ends[digit]])
+                buffer.append(contentsOf: literals[index + 1])
             }
-            buffer.removeLast(literals[level].count)
+            names.append(String(decoding: buffer, as: UTF8.self))
+            level = last
+            while digits[level] + 1 == rendered[level].ends.count {
+                digits[level] = 0
+                if level == 0 { return }
+                level -= 1
+            }
+            digits[level] += 1
+            buffer.removeLast(buffer.count - marks[level])
         }
-        emit(0)
     }
 }
 
@@ -262,8 +292,9 @@ struct Progression {
 /// The numbers of one bracket, as digit strings: grouped by string length ("width"), each group a
 /// set of integers held as progressions, so that `[1-999999999]` costs no memory.
 struct NumberSet {
-    /// Strings of one width: step-1 intervals (sorted, disjoint, not adjacent) and progressions with
-    /// a step of 2 or more (disjoint when they share a step; possibly overlapping otherwise).
+    /// Strings of one width (width 0: the negative numbers, written unpadded, `-12 -5 -1`): step-1
+    /// intervals (sorted, disjoint, not adjacent) and progressions with a step of 2 or more
+    /// (disjoint when they share a step; possibly overlapping otherwise).
     struct WidthClass {
         var width: Int
         var intervals: [Progression]
@@ -291,40 +322,65 @@ struct NumberSet {
         }
     }
 
-    /// Parses `N`, `N-M` or `N-M/S` and adds its members to the progressions of their widths.
+    /// Parses `N`, `N-M` or `N-M/S`, where `N` and `M` may be negative (`-5`, `-5--1`, `-2-2/2`), and
+    /// adds its members to the progressions of their widths (width 0: the negative numbers).
     private static func parseItem(
         _ item: ArraySlice<UInt8>, in pattern: ArraySlice<UInt8>, into byWidth: inout [[Progression]]
     ) throws(PasshError) {
         let shown = String(decoding: item, as: UTF8.self)
-        let parts = item.split(separator: slash, maxSplits: 2, omittingEmptySubsequences: false)
-        let ends = parts[0].split(separator: dash, maxSplits: 2, omittingEmptySubsequences: false)
-        let numbers = ends + parts.dropFirst()
-        guard parts.count <= 2, ends.count <= 2, numbers.allSatisfy({ !$0.isEmpty && $0.allSatisfy(isDigit) }) else {
+        var index = item.startIndex
+        func digits(signed: Bool) -> (isNegative: Bool, digits: ArraySlice<UInt8>)? {
+            let isNegative = signed && index < item.endIndex && item[index] == dash
+            if isNegative { index += 1 }
+            let start = index
+            while index < item.endIndex, isDigit(item[index]) { index += 1 }
+            return index > start ? (isNegative, item[start..<index]) : nil
+        }
+        func skip(_ byte: UInt8) -> Bool {
+            guard index < item.endIndex, item[index] == byte else { return false }
+            index += 1
+            return true
+        }
+        let low = digits(signed: true)
+        let isRange = skip(dash)
+        let high = isRange ? digits(signed: true) : low
+        let hasStep = skip(slash)
+        let stepDigits = hasStep ? digits(signed: false)?.digits : nil
+        guard let low, let high, !hasStep || stepDigits != nil, index == item.endIndex else {
             throw invalid(pattern, "\(quoted(shown)) is not a number or range")
         }
+        let numbers = [low.digits, high.digits, stepDigits ?? []]
         if let long = numbers.first(where: { $0.count > HostPattern.maximumDigits }) {
-            throw invalid(pattern, "\(String(decoding: long, as: UTF8.self)) has more than \(HostPattern.maximumDigits) digits")
+            let shownNumber = String(decoding: long, as: UTF8.self)
+            throw invalid(pattern, "\(shownNumber) has more than \(HostPattern.maximumDigits) digits")
         }
-        if ends.count == 1, parts.count == 2 { throw invalid(pattern, "\(quoted(shown)) has a step but no range") }
         func value(_ digits: ArraySlice<UInt8>) -> Int { digits.reduce(0) { $0 * 10 + Int($1 - zero) } }
+        if !isRange, let stepDigits, value(stepDigits) != 1 {  // `5/1` is 5, as in ClusterShell
+            throw invalid(pattern, "\(quoted(shown)) has a step but no range")
+        }
         func isPadded(_ digits: ArraySlice<UInt8>) -> Bool { digits.count > 1 && digits.first == zero }
-        let low = ends[0]
-        let high = ends.count == 2 ? ends[1] : low
-        if (isPadded(low) || isPadded(high)) && low.count != high.count {
+        if (low.isNegative || high.isNegative) && (isPadded(low.digits) || isPadded(high.digits)) {
+            throw invalid(pattern, "range \(shown): a range with a negative number cannot be zero-padded")
+        }
+        if (isPadded(low.digits) || isPadded(high.digits)) && low.digits.count != high.digits.count {
             throw invalid(pattern, "range \(shown): zero-padded ends must have the same number of digits")
         }
-        let first = value(low)
-        let last = value(high)
+        let first = low.isNegative ? -value(low.digits) : value(low.digits)
+        let last = high.isNegative ? -value(high.digits) : value(high.digits)
         if first > last { throw invalid(pattern, "range \(shown) is inverted") }
-        let step = parts.count == 2 ? value(parts[1]) : 1
+        let step = stepDigits.map(value) ?? 1
         if step == 0 { throw invalid(pattern, "range \(shown) has a step of 0") }
-        if isPadded(low) {
+        if isPadded(low.digits) {
             let progression = Progression(first: first, last: first + (last - first) / step * step, step: step)
-            byWidth[low.count].append(progression)
+            byWidth[low.digits.count].append(progression)
             return
         }
+        if first < 0 {  // -5--1, or the negative part of -2-2: written as `-` and digits, never padded
+            let end = min(last, -1)
+            byWidth[0].append(Progression(first: first, last: first + (end - first) / step * step, step: step))
+        }
         // Unpadded: 8-12 gives 8 and 9 (width 1), then 10, 11 and 12 (width 2).
-        var width = decimalWidth(first)
+        var width = decimalWidth(max(first, 0))
         while width <= HostPattern.maximumDigits {
             let widthLow = width == 1 ? 0 : powersOfTen[width - 1]
             let widthHigh = powersOfTen[width] - 1
@@ -384,6 +440,14 @@ struct NumberSet {
         ends.reserveCapacity(total)
         for widthClass in classes {
             let width = widthClass.width
+            if width == 0 {  // negative numbers: -5 -4 … -1
+                widthClass.forEachMember { value in
+                    bytes.append(dash)
+                    appendDecimal(-value, width: decimalWidth(-value), to: &bytes)
+                    ends.append(bytes.count)
+                }
+                continue
+            }
             widthClass.forEachMember { value in
                 appendDecimal(value, width: width, to: &bytes)
                 ends.append(bytes.count)
