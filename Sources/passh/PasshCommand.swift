@@ -123,7 +123,11 @@ struct PasshCommand: AsyncParsableCommand {
                 return await stopMasters(on: list.hosts, ssh: try sshFlags.openSSHOptions(defaultUser: hostFlags.user))
             }
             var options = runFlags.runOptions
-            OpenFileLimit.raise()
+            let limit = OpenFileLimit.raise()
+            guard limit >= OpenFileLimit.minimum else {
+                printError("passh: the open-file limit is \(limit): passh needs at least \(OpenFileLimit.minimum) (raise it with ulimit -n)")
+                return 1
+            }
             let requested = options.requestedHostsAtOnce(of: list.hosts.count)
             let perHost = transport.descriptorsPerHost(sendingStdin: options.stdinFile != nil || runFlags.broadcastStdin)
             let capacity = OpenFileLimit.hostsAtOnce(requested, descriptorsPerHost: perHost)

@@ -6,6 +6,10 @@ public enum OpenFileLimit {
     /// Descriptors kept free for everything else (the writer, the poller, files the caller opens).
     static let reserve = 64
 
+    /// The fewest descriptors a run needs: the process's own (stdio, the poller, swift-subprocess's
+    /// threads) and one host's. Below it a host could run and then fail for want of a descriptor.
+    public static let minimum = 32
+
     /// Raises this process's soft limit on open files to its hard limit; returns the soft limit
     /// in force afterwards.
     @discardableResult

@@ -1,0 +1,113 @@
+import PasshTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The edges of a run, tried as an attacker or a careless operator would: stdin that is not a
+/// file, output that cannot be written, limits too low, a narrow terminal.
+@Suite("passh at the edges", .serialized)
+struct EdgeTests {
+    @Test func aPipeAsStdinIsReadOnceAndGivenWholeToEveryHost() throws {
+        let out = try bash("""
+            \(passhPath) --local -i <(seq 1 100000) 'h[1-3]' cksum | sort
+            echo "status ${PIPESTATUS[0]}"
+            """)
+        let sum = shell("seq 1 100000 | cksum").text.split(separator: "\n").first.map(String.init) ?? ""
+        #expect(out == ["[h1] \(sum)", "[h2] \(sum)", "[h3] \(sum)", "status 0"])
+    }
+
+    @Test func aFIFOWithNoWriterNeverHangsASignal() throws {
+        let dir = temporaryPath("fifo")
+        defer { shell("rm -rf \(dir)") }
+        let out = try bash("""
+            mkdir -p \(dir); mkfifo \(dir)/f
+            \(passhPath) --local -i \(dir)/f h1 'wc -c' >\(dir)/out 2>&1 &
+            pid=$!
+            sleep 0.5
+            kill -TERM $pid
+            start=$(date +%s%N)
+            wait $pid; status=$?
+            echo "status $status $(( ($(date +%s%N) - start) / 1000000 < 2000 ))"
+            (sleep 0.3; echo hello >\(dir)/f) &
+            \(passhPath) --local -i \(dir)/f h1,h2 'wc -c'
+            echo "status $?"
+            """)
+        #expect(out == ["status 143 1", "[h1] 6", "[h2] 6", "status 0"] || out == ["status 143 1", "[h2] 6", "[h1] 6", "status 0"])
+    }
+
+    @Test(arguments: [["h1"], ["--group", "h1"], ["-b", "h1"], ["--json", "h1"], ["--list-hosts", "h1"]])
+    func aStdoutThatCannotBeWrittenIsAnErrorNotSilence(arguments: [String]) throws {
+        let command = arguments.contains("--list-hosts") ? "" : "'echo hi'"
+        let out = try bash("""
+            \(passhPath) --local \(arguments.joined(separator: " ")) \(command) >/dev/full 2>&1 2>/tmp/passh-full-$$
+            echo "status $?"; cat /tmp/passh-full-$$; rm -f /tmp/passh-full-$$
+            """)
+        #expect(out == ["status 1", "passh: cannot write to stdout: No space left on device"])
+    }
+
+    @Test(arguments: [["-b"], ["--group"], ["--list-hosts"]])
+    func aReaderThatGoesAwayIsAlways141(arguments: [String]) throws {
+        let command = arguments.contains("--list-hosts") ? "" : "'seq 1 100000'"
+        let hosts = arguments.contains("--list-hosts") ? "h[1-200000]" : "h[1-20]"
+        let out = try bash("""
+            for i in 1 2 3; do
+                \(passhPath) --local \(arguments.joined(separator: " ")) '\(hosts)' \(command) 2>/dev/null | head -1 >/dev/null
+                echo "status ${PIPESTATUS[0]}"
+            done
+            """)
+        #expect(out == ["status 141", "status 141", "status 141"])
+    }
+
+    @Test func everyFailedHostIsExplainedOnce() async throws {
+        // A host name longer than exec takes (its 128 KiB limit per argument), from a host file.
+        let long = String(repeating: "x", count: 200_000)
+        let file = temporaryPath("long-host")
+        try writeFile(file, Array("h1\n\(long)\n".utf8))
+        defer { unlink(file) }
+        let out = try await passhOnCluster(["--ssh", "/nonexistent", "-h", file, "true"])
+        #expect(out.status == 2)
+        #expect(out.stderrText == """
+            [h1] passh: cannot run /nonexistent: no such executable
+            [\(long)] passh: cannot run /nonexistent: no such executable
+            failed at: h1 \(long)
+
+            """)
+        let tooLong = try await passhOnCluster(["-h", file, "true"])
+        let lines = tooLong.stderrText.split(separator: "\n").map(String.init)
+        #expect(tooLong.status == 2)
+        #expect(lines.count == 2)
+        #expect(lines.first?.hasPrefix("[\(long)] passh: cannot run ") == true)
+        #expect(lines.first?.hasSuffix("Argument list too long") == true)
+    }
+
+    @Test func aLimitTooLowToRunIsRefusedBeforeAnythingStarts() throws {
+        let marker = uniqueMarker("ulimit")
+        let out = try bash("""
+            ulimit -n 16
+            \(passhPath) --local 'h[1-3]' 'echo \(marker)'
+            echo "status $?"
+            """)
+        #expect(out == ["status 1"])
+        let low = try bash("""
+            ulimit -n 40
+            \(passhPath) --local 'h[1-20]' 'echo ok' 2>/dev/null | wc -l
+            echo "status ${PIPESTATUS[0]}"
+            """)
+        #expect(low == ["20", "status 0"])
+    }
+
+    @Test func theProgressLineFitsANarrowTerminal() {
+        let script = temporaryPath("narrow") + ".sh"
+        try? writeFile(script, Array("stty cols 30; exec \(passhPath) --local --color never h1,slow '[ $PASSH_HOST = slow ] && sleep 1.6; echo done'\n".utf8))
+        defer { unlink(script) }
+        let screen = shell("script -qefc 'bash \(script)' /dev/null </dev/null").text
+        let drawn = screen.components(separatedBy: "\r\u{1B}[K").filter { $0.hasPrefix("passh: ") }
+        #expect(!drawn.isEmpty)
+        for line in drawn {
+            let progress = line.split(separator: "\r").first.map(String.init) ?? line
+            #expect(progress.count <= 29, "\(progress)")
+        }
+    }
+}
