@@ -21,7 +21,7 @@ enum TransportKind: String, CaseIterable, CustomTestStringConvertible, Sendable 
     /// The name of the local process that stands for a host (to check none is left behind).
     var processName: String? { self == .local ? nil : "ssh" }
 
-    /// The master connections of ``openSSHMultiplexed`` live here, for a minute at most.
+    /// The master connections of ``openSSHMultiplexed`` live here, idle for 20 s at most.
     static let controlDirectory: FilePath = {
         let path = "/tmp/passh-conformance-mux-\(getpid())"
         mkdir(path, 0o700)
@@ -31,7 +31,7 @@ enum TransportKind: String, CaseIterable, CustomTestStringConvertible, Sendable 
     var ssh: OpenSSHOptions {
         var ssh = OpenSSHOptions()
         ssh.configFile = FilePath(TestCluster.config)
-        if self == .openSSHMultiplexed { ssh.multiplexing = Multiplexing(directory: Self.controlDirectory, seconds: 60) }
+        if self == .openSSHMultiplexed { ssh.multiplexing = Multiplexing(directory: Self.controlDirectory, seconds: 20) }
         return ssh
     }
 
@@ -217,18 +217,11 @@ struct TransportFailureTests {
     }
 
     @Test func aHostThatNeverSpeaksSSHTimesOut() async throws {
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(listener) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) } }
-        _ = listen(listener, 4)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
+        let silent = SilentListener()
+        defer { silent.close() }
         var ssh = TransportKind.openSSH.ssh
         ssh.connectTimeout = 1
-        let results = try await ParallelSSH(ssh: ssh).run(["true"], on: ["127.0.0.1:\(UInt16(bigEndian: address.sin_port))"])
+        let results = try await ParallelSSH(ssh: ssh).run(["true"], on: [silent.host])
         #expect(results[0].outcome == .failed(HostFailure(.connectionTimedOut, "Connection timed out during banner exchange")))
     }
 

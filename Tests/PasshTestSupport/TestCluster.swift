@@ -122,3 +122,28 @@ public func uniqueSleep(seconds: Int = 30) -> (command: String, marker: String) 
 public func temporaryPath(_ label: String) -> String {
     "/tmp/passh-\(label)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
 }
+
+/// A TCP listener on loopback that accepts connections and never says a word: a host that is up
+/// but does not speak SSH.
+public struct SilentListener: Sendable {
+    private let fd: Int32
+    /// `127.0.0.1:PORT`, as a passh host.
+    public let host: String
+
+    public init() {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let fd = self.fd
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = listen(fd, 16)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        host = "127.0.0.1:\(UInt16(bigEndian: address.sin_port))"
+    }
+
+    public func close() { _ = Glibc.close(fd) }
+}

@@ -105,6 +105,29 @@ struct SinkTests {
     }
 }
 
+/// The number of threads of this process.
+func threadCount() -> Int {
+    shell("ls /proc/\(getpid())/task | wc -l").text.split(separator: "\n").first.flatMap { Int($0) } ?? -1
+}
+
+@Suite("Output writers")
+struct OutputWriterTests {
+    @Test func aReleasedWriterEndsItsThread() async throws {
+        let before = threadCount()
+        for _ in 0..<20 {
+            let output = try CapturedOutput()
+            await output.writer.write(Array("line\n".utf8), to: .stdout)
+            #expect(await output.text().stdout == "line\n")
+        }
+        var after = threadCount()
+        for _ in 0..<50 where after > before + 2 {
+            try await Task.sleep(for: .milliseconds(20))
+            after = threadCount()
+        }
+        #expect(after <= before + 2, "20 writers made and released: \(before) threads before, \(after) after")
+    }
+}
+
 /// The framing of OpenSSH's multiplexing protocol.
 @Suite("Mux message framing")
 struct MuxFramingTests {

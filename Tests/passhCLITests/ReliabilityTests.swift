@@ -169,16 +169,9 @@ struct ReliabilityTests {
 
     @Test func eachFaultIsAClearPerHostOutcome() async throws {
         // A listener that never speaks SSH: the connect timeout fires.
-        let silent = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(silent) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(silent, $0, length) } }
-        _ = listen(silent, 16)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(silent, $0, &length) } }
-        let silentHost = "127.0.0.1:\(UInt16(bigEndian: address.sin_port))"
+        let silent = SilentListener()
+        defer { silent.close() }
+        let silentHost = silent.host
 
         let clock = ContinuousClock()
         let started = clock.now
