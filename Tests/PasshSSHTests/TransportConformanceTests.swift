@@ -129,12 +129,7 @@ struct TransportConformanceTests {
         let results = try await run.value
         #expect(clock.now - triggered < .seconds(2))
         #expect(results.map(\.outcome) == [.cancelled, .cancelled])
-        // Killed: the last of them (a shell's orphaned sleep) may take a moment to be gone.
-        let killed = clock.now + .seconds(1)
-        while !processes(matching: marker, named: kind.processName).isEmpty && clock.now < killed {
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        #expect(processes(matching: marker, named: kind.processName).isEmpty)
+        #expect(try await processesLeft(matching: marker, named: kind.processName).isEmpty)
         // Another run in the same process is not touched.
         let survivor = try await bystander.value
         #expect(survivor.map(\.outcome) == [.exited(0)])

@@ -147,3 +147,16 @@ public struct SilentListener: Sendable {
 
     public func close() { _ = Glibc.close(fd) }
 }
+
+/// Waits, at most `within`, for the processes matching `marker` (see ``processes(matching:named:)``)
+/// to be gone; returns those still there. A process killed a moment ago may still be running on a
+/// busy machine.
+public func processesLeft(
+    matching marker: String, named: String? = nil, within: Duration = .seconds(1)
+) async throws -> [Int32] {
+    let deadline = ContinuousClock.now + within
+    while !processes(matching: marker, named: named).isEmpty && ContinuousClock.now < deadline {
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    return processes(matching: marker, named: named)
+}

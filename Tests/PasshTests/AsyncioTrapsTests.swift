@@ -103,7 +103,7 @@ struct AsyncioTrapsTests {
         let results = try await run.value
         #expect(clock.now - cancelled < .seconds(2))
         #expect(results.map(\.outcome) == [.cancelled, .cancelled, .cancelled])
-        #expect(processes(matching: marker).isEmpty)
+        #expect(try await processesLeft(matching: marker).isEmpty)
         let again = try await passh.run(["echo again"], on: ["a"])
         #expect(text(again[0].stdout) == "again\n")
     }
