@@ -37,11 +37,13 @@ public struct CommandGroupSource: GroupSource {
     ///   command or it fails.
     public func groupNames() throws(PasshError) -> [String] {
         guard let listCommand else {
-            throw PasshError(.invalidGroup, "group source \(quoted(name)) cannot list its groups: it has no list command")
+            throw PasshError(
+                .invalidGroup, "group source \(quoted(name)) cannot list its groups: it has no list command")
         }
         let outcome = try ShellCommand.run(listCommand, group: nil)
         if let failure = outcome.failure {
-            throw PasshError(.invalidGroup, "group source \(quoted(name)) failed to list its groups: \(explain(failure, outcome))")
+            throw PasshError(
+                .invalidGroup, "group source \(quoted(name)) failed to list its groups: \(explain(failure, outcome))")
         }
         var seen: Set<String> = []
         return Self.words(outcome.stdout).filter { seen.insert($0).inserted }
@@ -53,8 +55,8 @@ public struct CommandGroupSource: GroupSource {
     public func group(named group: String) throws(PasshError) -> GroupDefinition? {
         let outcome = try ShellCommand.run(command, group: group)
         if let failure = outcome.failure {
-            throw PasshError(
-                .invalidGroup, "group source \(quoted(name)) failed on group \(quoted(group)): \(explain(failure, outcome))")
+            let problem = explain(failure, outcome)
+            throw PasshError(.invalidGroup, "group source \(quoted(name)) failed on group \(quoted(group)): \(problem)")
         }
         let patterns = Self.words(outcome.stdout)
         if patterns.isEmpty { return nil }
@@ -89,7 +91,9 @@ public struct CommandGroupSource: GroupSource {
     /// - Returns: The sources, in the order of their `NAME:` lines.
     /// - Throws: ``PasshError``: ``PasshError/Code/unreadableFile`` for a missing, unreadable or
     ///   not private file; ``PasshError/Code/invalidGroup`` for a bad line (`sources:2: …`).
-    public static func sources(contentsOf path: FilePath, reservedNames: Set<String> = []) throws(PasshError) -> [CommandGroupSource] {
+    public static func sources(
+        contentsOf path: FilePath, reservedNames: Set<String> = []
+    ) throws(PasshError) -> [CommandGroupSource] {
         let bytes = try PrivateFile.read(path)
         var order: [String] = []
         var commands: [String: (line: Int, command: String)] = [:]
@@ -97,7 +101,8 @@ public struct CommandGroupSource: GroupSource {
         for (index, raw) in bytes.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {
             let location = "\(path.string):\(index + 1)"
             guard let text = String(validating: raw, as: UTF8.self) else {
-                throw PasshError(.unreadableFile, "Cannot read file: \(path.string): line \(index + 1) is not UTF-8 text")
+                throw PasshError(
+                    .unreadableFile, "Cannot read file: \(path.string): line \(index + 1) is not UTF-8 text")
             }
             let line = text.trimmingCharacters()
             if line.isEmpty || line.hasPrefix("#") { continue }
@@ -111,7 +116,8 @@ public struct CommandGroupSource: GroupSource {
             let sourceName = String(key)
             guard GroupReference.isValidSourceName(sourceName) else {
                 throw PasshError(
-                    .invalidGroup, "\(location): invalid source name \(quoted(sourceName)): letters, digits, '_' and '-'")
+                    .invalidGroup,
+                    "\(location): invalid source name \(quoted(sourceName)): letters, digits, '_' and '-'")
             }
             if reservedNames.contains(sourceName) {
                 throw PasshError(.invalidGroup, "\(location): the source name \(quoted(sourceName)) is taken")
@@ -121,7 +127,8 @@ public struct CommandGroupSource: GroupSource {
             }
             if let earlier = isList ? listCommands[sourceName] : commands[sourceName] {
                 let what = isList ? "\(sourceName).list" : sourceName
-                throw PasshError(.invalidGroup, "\(location): \(quoted(what)) is already defined at line \(earlier.line)")
+                throw PasshError(
+                    .invalidGroup, "\(location): \(quoted(what)) is already defined at line \(earlier.line)")
             }
             if isList {
                 listCommands[sourceName] = (index + 1, String(command))
@@ -133,9 +140,12 @@ public struct CommandGroupSource: GroupSource {
         if let orphan = listCommands.filter({ commands[$0.key] == nil }).min(by: { $0.value.line < $1.value.line }) {
             throw PasshError(
                 .invalidGroup,
-                "\(path.string):\(orphan.value.line): \(quoted(orphan.key + ".list")) without a line \(quoted(orphan.key + ": COMMAND"))")
+                "\(path.string):\(orphan.value.line): \(quoted(orphan.key + ".list")) "
+                    + "without a line \(quoted(orphan.key + ": COMMAND"))")
         }
-        return order.map { CommandGroupSource(name: $0, command: commands[$0]!.command, listCommand: listCommands[$0]?.command) }
+        return order.map {
+            CommandGroupSource(name: $0, command: commands[$0]!.command, listCommand: listCommands[$0]?.command)
+        }
     }
 }
 

@@ -37,13 +37,16 @@ public struct GroupFileSource: GroupSource {
             let patterns = text[text.index(after: colon)...].trimmingBlanks()
             guard GroupReference.isValidName(name) else {
                 throw PasshError(
-                    .invalidGroup, "\(location): invalid group name \(quoted(String(name))): letters, digits, '_', '-', '.' and '+'")
+                    .invalidGroup,
+                    "\(location): invalid group name \(quoted(String(name))): letters, digits, '_', '-', '.' and '+'")
             }
             guard !patterns.isEmpty else {
                 throw PasshError(.invalidGroup, "\(location): group \(quoted(String(name))) has no hosts")
             }
             if let earlier = definitions[String(name)] {
-                throw PasshError(.invalidGroup, "\(location): group \(quoted(String(name))) is already defined at line \(earlier.line)")
+                throw PasshError(
+                    .invalidGroup,
+                    "\(location): group \(quoted(String(name))) is already defined at line \(earlier.line)")
             }
             names.append(String(name))
             definitions[String(name)] = (line, GroupDefinition(patterns: [String(patterns)], origin: location))

@@ -13,11 +13,15 @@ struct GroupReference: Hashable, Sendable {
             source = String(rest[..<colon])
             rest = rest[rest.index(after: colon)...]
             guard Self.isValidSourceName(source) else {
-                throw PasshError(.invalidGroup, "invalid group \(quoted(String(item))): a source name is letters, digits, '_' and '-'")
+                throw PasshError(
+                    .invalidGroup,
+                    "invalid group \(quoted(String(item))): a source name is letters, digits, '_' and '-'")
             }
         }
         guard Self.isValidName(rest) else {
-            throw PasshError(.invalidGroup, "invalid group \(quoted(String(item))): a group name is letters, digits, '_', '-', '.' and '+'")
+            throw PasshError(
+                .invalidGroup,
+                "invalid group \(quoted(String(item))): a group name is letters, digits, '_', '-', '.' and '+'")
         }
         self.source = source
         self.name = String(rest)

@@ -74,7 +74,9 @@ enum GroupResolver {
                     do throws(PasshError) {
                         reference = try GroupReference(parsing: item, defaultSource: frame.source)
                         if let start = path.firstIndex(of: reference) {
-                            let cycle = (path[start...] + [reference]).map { $0.written(defaultSource: groups.defaultSource) }
+                            let cycle = (path[start...] + [reference]).map {
+                                $0.written(defaultSource: groups.defaultSource)
+                            }
                             throw PasshError(
                                 .invalidGroup,
                                 "group \(quoted(cycle[0])) includes itself: \(cycle.joined(separator: " -> "))")

@@ -82,7 +82,8 @@ public final class HostGroups: Sendable {
         let candidates = regroupSets()
         var remaining = Set(names)
         var taken: [String] = []
-        for candidate in candidates where candidate.names.count <= remaining.count && candidate.names.isSubset(of: remaining) {
+        for candidate in candidates
+        where candidate.names.count <= remaining.count && candidate.names.isSubset(of: remaining) {
             taken.append(candidate.written)
             remaining.subtract(candidate.names)
         }
@@ -105,7 +106,8 @@ public final class HostGroups: Sendable {
                 sets.append((written, Set(list.names)))
             }
         }
-        let sorted = sets.enumerated().sorted { ($0.element.names.count, $1.offset) > ($1.element.names.count, $0.offset) }
+        let sorted = sets.enumerated()
+            .sorted { ($0.element.names.count, $1.offset) > ($1.element.names.count, $0.offset) }
             .map(\.element)
         state.withLock { $0.regroupSets = sorted }
         return sorted

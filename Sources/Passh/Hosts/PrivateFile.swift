@@ -27,7 +27,8 @@ enum PrivateFile {
             throw PasshError(.unreadableFile, "Cannot read file: \(path.string): not a regular file")
         }
         guard info.st_uid == getuid(), info.st_mode & 0o022 == 0 else {
-            throw PasshError(.unreadableFile, "Not private: \(path.string) must be owned by you and writable by no one else")
+            throw PasshError(
+                .unreadableFile, "Not private: \(path.string) must be owned by you and writable by no one else")
         }
         return try HostList.read(FileDescriptor(rawValue: fd), path: path)
     }

@@ -77,7 +77,7 @@ enum ShellCommand {
 
     /// Reads both pipes until both end, then closes them.
     private static func drain(stdout: Int32, stderr: Int32, into outcome: inout Outcome) {
-        var fds = [pollfd(fd: stdout, events: Int16(POLLIN), revents: 0), pollfd(fd: stderr, events: Int16(POLLIN), revents: 0)]
+        var fds = [stdout, stderr].map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         while fds.contains(where: { $0.fd >= 0 }) {
             if poll(&fds, nfds_t(fds.count), -1) < 0 {

@@ -24,7 +24,9 @@ public final class GatheringSink: OutputSink {
     ///   - writer: Where the output goes.
     ///   - fold: Writes the names of the hosts of one output as a header: ``HostFolding/fold(_:)``
     ///     unless given (``HostGroups/regroup(_:)`` writes groups as `@NAME`).
-    public init(writer: OutputWriter = .standard, fold: @escaping @Sendable ([String]) -> String = { HostFolding.fold($0) }) {
+    public init(
+        writer: OutputWriter = .standard, fold: @escaping @Sendable ([String]) -> String = { HostFolding.fold($0) }
+    ) {
         self.writer = writer
         self.fold = fold
     }
