@@ -92,7 +92,11 @@ struct HostGroupTests {
         var list = HostList(limit: 10, groups: groups)
         try list.add("a1")
         #expect(error { try list.add("@two") } == PasshError(
-            .invalidPattern, "host pattern \"@two\" expands to at least 12 hosts, more than the limit of 10"))
+            .invalidPattern, "host pattern \"@two\" expands to 12 hosts, more than the limit of 10"))
+        #expect(error { try list.add("@two,a2") } == PasshError(
+            .invalidPattern, "host pattern \"@two,a2\" expands to at least 12 hosts, more than the limit of 10"))
+        #expect(error { try list.add("@web,@two") } == PasshError(
+            .invalidPattern, "host pattern \"@web,@two\" expands to at least 12 hosts, more than the limit of 10"))
         #expect(error { try list.add("@web,b[1-5]") } == PasshError(
             .invalidPattern, "host pattern \"@web,b[1-5]\" expands to 11 hosts, more than the limit of 10"))
         #expect(list.names == ["a1"])  // a call that throws leaves the list as it was

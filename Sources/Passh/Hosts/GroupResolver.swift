@@ -15,6 +15,9 @@ enum GroupResolver {
         var origin: String?
         var source: String
         var run: [Substring] = []
+
+        /// Whether items remain to be read.
+        var hasItemsLeft: Bool { items[next...].contains { $0 != nil } }
     }
 
     /// The plain pattern lists of `patterns`, groups replaced by their patterns, each with where
@@ -53,11 +56,14 @@ enum GroupResolver {
             }
             var stack = [Frame(items: items(of: [text]), origin: location, source: groups.defaultSource)]
             var path: [GroupReference] = []
-            func flush(_ frame: inout Frame) throws(PasshError) {
+            func flush(_ frame: inout Frame, descending: Bool = false) throws(PasshError) {
                 guard !frame.run.isEmpty else { return }
                 let text = frame.run.joined(separator: ",")
                 frame.run = []
-                try emit(text, frame.origin, isLast: isLastPattern && stack.isEmpty && frame.next == frame.items.count)
+                // The last names when no pattern, no item of this group and none of an enclosing
+                // group is left (and no group is about to be read).
+                let isLast = !descending && isLastPattern && !frame.hasItemsLeft && !stack.contains(where: \.hasItemsLeft)
+                try emit(text, frame.origin, isLast: isLast)
             }
             while var frame = stack.popLast() {
                 var descended = false
@@ -68,7 +74,7 @@ enum GroupResolver {
                         if let item { frame.run.append(item) } else { try flush(&frame) }
                         continue
                     }
-                    try flush(&frame)
+                    try flush(&frame, descending: true)
                     let reference: GroupReference
                     let definition: GroupDefinition
                     do throws(PasshError) {
