@@ -62,7 +62,8 @@ enum GroupResolver {
                 frame.run = []
                 // The last names when no pattern, no item of this group and none of an enclosing
                 // group is left (and no group is about to be read).
-                let isLast = !descending && isLastPattern && !frame.hasItemsLeft && !stack.contains(where: \.hasItemsLeft)
+                let isLast =
+                    !descending && isLastPattern && !frame.hasItemsLeft && !stack.contains(where: \.hasItemsLeft)
                 try emit(text, frame.origin, isLast: isLast)
             }
             while var frame = stack.popLast() {
