@@ -35,16 +35,24 @@ enum GroupResolver {
     ) throws(PasshError) -> [(text: String, location: String?)] {
         var result: [(text: String, location: String?)] = []
         var total = 0
-        func emit(_ text: String, _ location: String?, isLast: Bool) throws(PasshError) {
+        var counts: [String: Int] = [:]  // a group used many times is counted once
+        var itemsOfGroups: [GroupReference: (items: [Substring?], origin: String?)] = [:]
+        func emit(_ text: String, _ location: String?, isLast: @autoclosure () -> Bool) throws(PasshError) {
             do throws(PasshError) {
-                total += try HostPattern.count(text, limit: limit)
+                if let count = counts[text] {
+                    total += count
+                } else {
+                    let count = try HostPattern.count(text, limit: limit)
+                    counts[text] = count
+                    total += count
+                }
             } catch {
                 throw located(error, location)
             }
             if total > limit {
                 throw PasshError(
                     .invalidPattern,
-                    "\(input) expands to \(isLast ? "" : "at least ")\(total) hosts, more than the limit of \(limit)")
+                    "\(input) expands to \(isLast() ? "" : "at least ")\(total) hosts, more than the limit of \(limit)")
             }
             result.append((text, location))
         }
@@ -55,16 +63,18 @@ enum GroupResolver {
                 continue
             }
             var stack = [Frame(items: items(of: [text]), origin: location, source: groups.defaultSource)]
-            var path: [GroupReference] = []
+            var path: [GroupReference] = []  // the groups being read, outermost first
+            var onPath: Set<GroupReference> = []
             func flush(_ frame: inout Frame, descending: Bool = false) throws(PasshError) {
                 guard !frame.run.isEmpty else { return }
                 let text = frame.run.joined(separator: ",")
                 frame.run = []
                 // The last names when no pattern, no item of this group and none of an enclosing
                 // group is left (and no group is about to be read).
-                let isLast =
-                    !descending && isLastPattern && !frame.hasItemsLeft && !stack.contains(where: \.hasItemsLeft)
-                try emit(text, frame.origin, isLast: isLast)
+                let frameHasItemsLeft = frame.hasItemsLeft
+                try emit(
+                    text, frame.origin,
+                    isLast: !descending && isLastPattern && !frameHasItemsLeft && !stack.contains(where: \.hasItemsLeft))
             }
             while var frame = stack.popLast() {
                 var descended = false
@@ -77,10 +87,11 @@ enum GroupResolver {
                     }
                     try flush(&frame, descending: true)
                     let reference: GroupReference
-                    let definition: GroupDefinition
+                    let groupItems: [Substring?]
+                    let origin: String?
                     do throws(PasshError) {
                         reference = try GroupReference(parsing: item, defaultSource: frame.source)
-                        if let start = path.firstIndex(of: reference) {
+                        if onPath.contains(reference), let start = path.firstIndex(of: reference) {
                             let cycle = (path[start...] + [reference]).map {
                                 $0.written(defaultSource: groups.defaultSource)
                             }
@@ -88,22 +99,31 @@ enum GroupResolver {
                                 .invalidGroup,
                                 "group \(quoted(cycle[0])) includes itself: \(cycle.joined(separator: " -> "))")
                         }
-                        definition = try groups.definition(of: reference)
+                        if let known = itemsOfGroups[reference] {
+                            (groupItems, origin) = known
+                        } else {
+                            let definition = try groups.definition(of: reference)
+                            (groupItems, origin) = (items(of: definition.patterns), definition.origin)
+                            itemsOfGroups[reference] = (groupItems, origin)
+                        }
                     } catch {
                         throw located(error, frame.origin)
                     }
                     path.append(reference)
+                    onPath.insert(reference)
                     stack.append(frame)
                     stack.append(
                         Frame(
-                            reference: reference, items: items(of: definition.patterns), origin: definition.origin,
-                            source: reference.source))
+                            reference: reference, items: groupItems, origin: origin, source: reference.source))
                     descended = true
                     break
                 }
                 if descended { continue }
                 try flush(&frame)
-                if frame.reference != nil { path.removeLast() }
+                if let reference = frame.reference {
+                    path.removeLast()
+                    onPath.remove(reference)
+                }
             }
         }
         return result
