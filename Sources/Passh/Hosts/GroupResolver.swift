@@ -71,10 +71,8 @@ enum GroupResolver {
                 frame.run = []
                 // The last names when no pattern, no item of this group and none of an enclosing
                 // group is left (and no group is about to be read).
-                let frameHasItemsLeft = frame.hasItemsLeft
-                try emit(
-                    text, frame.origin,
-                    isLast: !descending && isLastPattern && !frameHasItemsLeft && !stack.contains(where: \.hasItemsLeft))
+                let isLastHere = !descending && isLastPattern && !frame.hasItemsLeft
+                try emit(text, frame.origin, isLast: isLastHere && !stack.contains(where: \.hasItemsLeft))
             }
             while var frame = stack.popLast() {
                 var descended = false
