@@ -35,8 +35,8 @@ struct PasshCommand: AsyncParsableCommand {
               passh -h hosts.txt -x web3 --timeout 30 'systemctl restart app'
               passh -i ~/.bashrc h1,h2 dd of=.bashrc
               passh -b 'node[1-50]' cat /etc/os-release
-              passh -b -r @all uname -r                   # @NAME: a group (~/.config/passh/groups)
-              passh -x @db @slurm:batch uptime            # @SOURCE:NAME: a group of a command source
+              passh -b -r @all uname -r                   # @NAME: a group
+              passh -x @db @slurm:batch uptime            # a group of a source
               passh --json 'web[1-4]' uptime | jq .
               passh --failed-to failed.txt 'node[1-99]' apt-get update
               passh -h failed.txt apt-get update          # retry just the failed hosts
@@ -58,7 +58,7 @@ struct PasshCommand: AsyncParsableCommand {
     @OptionGroup(title: "ssh")
     var sshFlags: SSHFlags
 
-    @Argument(help: ArgumentHelp("Hosts or patterns, comma-separated (omit it when -h gives the hosts).", valueName: "HOSTS"))
+    @Argument(help: ArgumentHelp("Hosts, patterns or @groups, comma-separated (omit it when -h gives the hosts).", valueName: "HOSTS"))
     var hosts: String?
 
     @Argument(parsing: .captureForPassthrough, help: ArgumentHelp("The command to run on every host, and its arguments.", valueName: "COMMAND"))
