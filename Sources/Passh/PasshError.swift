@@ -10,6 +10,9 @@ public struct PasshError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let invalidHost = Code(rawValue: "invalid host")
         /// A host pattern that cannot be expanded (`node[5-1]`, `node[1-`, too many hosts).
         public static let invalidPattern = Code(rawValue: "invalid host pattern")
+        /// A host group that cannot be resolved: an unknown group or source, a group that includes
+        /// itself, a bad line in a groups file, a source command that failed.
+        public static let invalidGroup = Code(rawValue: "invalid group")
         /// A file passh was asked to read (stdin file, host file) is missing or unreadable.
         public static let unreadableFile = Code(rawValue: "unreadable file")
         /// An option value out of range.

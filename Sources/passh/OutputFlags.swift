@@ -19,6 +19,9 @@ struct OutputFlags: ParsableArguments {
     @Flag(name: [.customShort("b"), .customLong("gather")], help: "At the end, show identical outputs once, under the folded list of their hosts (like clush -b).")
     var gather = false
 
+    @Flag(name: [.customShort("r"), .customLong("regroup")], help: "With -b: write a host set that holds all the hosts of groups as @NAME (like clush -r).")
+    var regroup = false
+
     @Option(name: .customLong("outdir"), help: ArgumentHelp("Write each host's stdout to DIR/HOST (DIR is created, mode 0700).", valueName: "DIR"))
     var outdir: String?
 
@@ -40,6 +43,9 @@ struct OutputFlags: ParsableArguments {
         if modes.count > 1 {
             throw ValidationError("Choose one output mode; got \(modes.joined(separator: " and ")).")
         }
+        if regroup && !gather {
+            throw ValidationError("-r/--regroup works only with -b/--gather.")
+        }
     }
 
     /// Whether the prefixes on `fd` (1 or 2) are colored.
@@ -51,10 +57,12 @@ struct OutputFlags: ParsableArguments {
         }
     }
 
-    /// The sink for the chosen mode.
-    func sink(writer: OutputWriter) throws(PasshError) -> any OutputSink {
+    /// The sink for the chosen mode; `groups` name the gathered host sets with `-r`.
+    func sink(writer: OutputWriter, groups: HostGroups) throws(PasshError) -> any OutputSink {
         if group { return GroupedSink(writer: writer) }
-        if gather { return GatheringSink(writer: writer) }
+        if gather {
+            return regroup ? GatheringSink(writer: writer, fold: { groups.regroup($0) }) : GatheringSink(writer: writer)
+        }
         if json { return JSONLinesSink(writer: writer) }
         let (stdoutColor, stderrColor) = (colors(1), colors(2))
         let prefixed = PrefixedSink(writer: writer) { host, stream in

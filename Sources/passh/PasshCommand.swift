@@ -21,7 +21,10 @@ struct PasshCommand: AsyncParsableCommand {
             stderr and exits 2.
 
             HOSTS is a comma-separated list of hosts or patterns: web1,web2, node[01-20], \
-            r[1-2]n[1-3], web[1-4].example.com, admin@db1:2222, [2001:db8::1]:22.
+            r[1-2]n[1-3], web[1-4].example.com, admin@db1:2222, [2001:db8::1]:22, and groups: \
+            @web (from $XDG_CONFIG_HOME/passh/groups, lines "web: web[1-4]"), @slurm:batch (from a \
+            command in $XDG_CONFIG_HOME/passh/sources, lines "slurm: COMMAND" printing the hosts of \
+            $GROUP).
 
             Everything from COMMAND on goes to ssh untouched (ssh joins the words with spaces for \
             the remote shell), so options after the hosts belong to the command.
@@ -32,6 +35,8 @@ struct PasshCommand: AsyncParsableCommand {
               passh -h hosts.txt -x web3 --timeout 30 'systemctl restart app'
               passh -i ~/.bashrc h1,h2 dd of=.bashrc
               passh -b 'node[1-50]' cat /etc/os-release
+              passh -b -r @all uname -r                   # @NAME: a group
+              passh -x @db @slurm:batch uptime            # a group of a source
               passh --json 'web[1-4]' uptime | jq .
               passh --failed-to failed.txt 'node[1-99]' apt-get update
               passh -h failed.txt apt-get update          # retry just the failed hosts
@@ -53,7 +58,7 @@ struct PasshCommand: AsyncParsableCommand {
     @OptionGroup(title: "ssh")
     var sshFlags: SSHFlags
 
-    @Argument(help: ArgumentHelp("Hosts or patterns, comma-separated (omit it when -h gives the hosts).", valueName: "HOSTS"))
+    @Argument(help: ArgumentHelp("Hosts, patterns or @groups, comma-separated (omit it when -h gives the hosts).", valueName: "HOSTS"))
     var hosts: String?
 
     @Argument(parsing: .captureForPassthrough, help: ArgumentHelp("The command to run on every host, and its arguments.", valueName: "COMMAND"))
@@ -87,6 +92,12 @@ struct PasshCommand: AsyncParsableCommand {
             hosts = nil
         }
         if command.first == "--" { command.removeFirst() }
+        if hostFlags.listGroups {
+            if !hostFlags.hostFiles.isEmpty || hostFlags.listHosts || sshFlags.persistStop || !command.isEmpty {
+                throw ValidationError("--list-groups takes at most a SOURCE: no -h, --list-hosts, --persist-stop or COMMAND.")
+            }
+            return
+        }
         if hosts == nil && hostFlags.hostFiles.isEmpty {
             throw ValidationError("Missing the hosts: give HOSTS or -h FILE.")
         }
@@ -107,7 +118,11 @@ struct PasshCommand: AsyncParsableCommand {
     /// Everything after parsing; returns the exit status.
     private func execute() async -> Int32 {
         do throws(PasshError) {
-            let list = try hostFlags.hostList(patterns: hosts)
+            let groups = HostFlags.groups()
+            if hostFlags.listGroups {
+                return await listHosts(try groups.groups(of: hosts))
+            }
+            let list = try hostFlags.hostList(patterns: hosts, groups: groups)
             if hostFlags.listHosts {
                 return await listHosts(list.names)
             }
@@ -146,7 +161,7 @@ struct PasshCommand: AsyncParsableCommand {
             if let spool { options.stdinFile = spool.path }
             defer { spool?.close() }
             let writer = OutputWriter.standard
-            let sink = try outputFlags.sink(writer: writer)
+            let sink = try outputFlags.sink(writer: writer, groups: groups)
             var session = Session(
                 passh: ParallelSSH(options: options, transport: transport), hosts: list.hosts, command: command,
                 sink: sink, writer: writer, failedTo: runFlags.failedTo.map { FilePath($0) }, maxRC: outputFlags.maxRC)

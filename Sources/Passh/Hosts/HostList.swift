@@ -17,6 +17,12 @@ public import SystemPackage
 ///   pattern or a file.
 /// - Exclusion: ``exclude(_:)`` removes names from the final list whenever it is called, before or
 ///   after the hosts are added. It matches whole names: `-x web1` leaves out `web1`, not `root@web1`.
+/// - Groups: an item `@NAME` or `@SOURCE:NAME` of a pattern list (in ``add(_:)``, a host file or
+///   ``exclude(_:)``) stands for the hosts of that group of ``groups``, in the group's order; a
+///   group may name other groups. An unknown group or source, a group that includes itself and a
+///   source that fails are errors (``PasshError/Code/invalidGroup``), naming the file and line of
+///   the reference when there is one. Groups are resolved (which asks their sources) before any name
+///   is counted or expanded; their patterns count towards the limit like the others.
 /// - Limit: one call to ``add(_:)`` or ``add(contentsOfFile:)`` may name at most ``limit`` hosts,
 ///   repeats included (`h[1-1000000]` on two lines of a file is too many); they are counted before
 ///   anything is expanded, so a call that names too many is refused at once. The list (its distinct
@@ -30,14 +36,19 @@ public struct HostList: Sendable {
     /// The most hosts the list may hold (and the most it may exclude); ``HostPattern/defaultLimit``
     /// unless given.
     public let limit: Int
+    /// The groups `@NAME` and `@SOURCE:NAME` name; none unless given.
+    public let groups: HostGroups
     private var added: OrderedSet<Host> = []
     private var excluded: Set<String> = []
 
     /// An empty list.
     ///
-    /// - Parameter limit: The most hosts the list may hold.
-    public init(limit: Int = HostPattern.defaultLimit) {
+    /// - Parameters:
+    ///   - limit: The most hosts the list may hold.
+    ///   - groups: The groups patterns may name (`@web`, `@slurm:batch`).
+    public init(limit: Int = HostPattern.defaultLimit, groups: HostGroups = HostGroups()) {
         self.limit = limit
+        self.groups = groups
     }
 
     /// The hosts, in order, without the excluded ones.
@@ -61,6 +72,16 @@ public struct HostList: Sendable {
         try add([(patterns, nil)], input: nil)  // HostPattern counts the whole list before expanding it
     }
 
+    /// The pattern lists of `patterns` with their groups replaced by the groups' patterns, counted;
+    /// `nil` when no pattern names a group.
+    private func resolvingGroups(
+        _ patterns: [(text: String, location: String?)], input: String?
+    ) throws(PasshError) -> [(text: String, location: String?)]? {
+        guard patterns.contains(where: { GroupResolver.mayNameGroups($0.text) }) else { return nil }
+        let input = input ?? "host pattern \(quoted(patterns.first?.text ?? ""))"
+        return try GroupResolver.resolve(patterns, groups: groups, limit: limit, input: input)
+    }
+
     /// Adds the hosts of a host file: one host or pattern per line.
     ///
     /// A `#` starts a comment (a whole line or the end of one); blank lines, spaces and tabs around
@@ -82,7 +103,12 @@ public struct HostList: Sendable {
     /// - Throws: ``PasshError`` with code ``PasshError/Code/invalidPattern`` for a malformed pattern or
     ///   too many names.
     public mutating func exclude(_ patterns: String) throws(PasshError) {
-        let names = try HostPattern.expand(patterns, limit: limit)
+        var names: [String] = []
+        if let resolved = try resolvingGroups([(patterns, nil)], input: nil) {
+            for (text, _) in resolved { names += try HostPattern.expand(text, limit: limit) }  // counted: no error
+        } else {
+            names = try HostPattern.expand(patterns, limit: limit)
+        }
         let union = excluded.union(names)
         if union.count > limit {
             throw PasshError(.invalidPattern, "too many hosts to leave out: more than the limit of \(limit)")
@@ -96,7 +122,10 @@ public struct HostList: Sendable {
     /// - Parameter input: What the patterns are, for the error when they hold too many names
     ///   (`host file PATH`); `nil` for one pattern list, which ``HostPattern`` counts whole.
     private mutating func add(_ patterns: [(text: String, location: String?)], input: String?) throws(PasshError) {
-        if let input {
+        var patterns = patterns
+        if let resolved = try resolvingGroups(patterns, input: input) {
+            patterns = resolved  // and counted
+        } else if let input {
             // Counting is cheap (`h[1-1000000]` is one range); it stops at the first pattern past
             // the limit, so that a file of a million copies of that line is refused at its second.
             var total = 0
@@ -152,6 +181,14 @@ public struct HostList: Sendable {
             throw unreadable(error)
         }
         defer { try? file.close() }
+        return try read(file, path: path)
+    }
+
+    /// The rest of an open file's content (`path` names it in errors).
+    static func read(_ file: FileDescriptor, path: FilePath) throws(PasshError) -> [UInt8] {
+        func unreadable(_ reason: any Error) -> PasshError {
+            PasshError(.unreadableFile, "Cannot read file: \(path.string): \(reason)")
+        }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
