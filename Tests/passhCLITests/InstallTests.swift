@@ -27,7 +27,7 @@ struct InstallTests {
         #expect(!version.isEmpty)
         let run = shell("env -i PATH=/usr/bin:/bin \(prefix)/bin/passh --local 'h[1-2]' 'echo hi' | sort")
         #expect(run.text == "[h1] hi\n[h2] hi\n")
-        #expect(shell("grep -c '^.TH' \(prefix)/share/man/man1/passh.1").text == "1\n")
+        #expect(shell("grep -c '^.Dt PASSH 1' \(prefix)/share/man/man1/passh.1").text == "1\n")
 
         let uninstall = shell("\(repositoryRoot)/scripts/install --uninstall \(prefix) >/dev/null 2>&1; echo $?")
         #expect(uninstall.text == "0\n")
