@@ -82,7 +82,10 @@ enum SessionPipes {
             }
             if let endOfFileWait, !Task.isCancelled {
                 let deadline = Task {
-                    try? await Task.sleep(for: endOfFileWait)
+                    // Only when the wait ran out: once cancelled, the readers are done and their
+                    // descriptors may be closed and their numbers reused — a late wake-up would make
+                    // the next wait on that number return at once.
+                    guard (try? await Task.sleep(for: endOfFileWait)) != nil else { return }
                     stopReaders()
                 }
                 await group.waitForAll()
