@@ -58,6 +58,8 @@ final class LibSSHSession {
     static let killWait: Duration = .seconds(1)
     /// The most a step reads of one stream before letting other sessions run.
     static let readsPerStep = 16
+    /// The most 32 KiB writes of stdin a step makes.
+    static let stdinWritesPerStep = 4
 
     private struct StreamState {
         let splitter: LineSplitter
@@ -264,9 +266,11 @@ final class LibSSHSession {
         guard let channel else { return }
         handleStop(now: now)
         if phase == .done { return }
+        // Reading first also pumps libssh: it takes in window adjustments and flushes what it
+        // holds for the socket, which the stdin feed waits for.
+        if !read(channel, stderr: false) || !read(channel, stderr: true) { return }
         feedStdin(channel)
         if phase == .done { return }
-        if !read(channel, stderr: false) || !read(channel, stderr: true) { return }
         if stdout.ended && stderr.ended && exitStatus == nil && exitSignal == nil && !closed {
             _ = ssh_channel_get_exit_status(channel)  // pumps until the status (or the close) arrives
         }
@@ -305,8 +309,10 @@ final class LibSSHSession {
     /// Writes as much of the stdin file as the channel's window and libssh's output buffer take;
     /// sends EOF at its end.
     private func feedStdin(_ channel: OpaquePointer) {
-        guard stdinFile >= 0, let session else { return }
-        while ssh_get_poll_flags(session) & SSH_WRITE_PENDING == 0 {
+        guard stdinFile >= 0, let session, ssh_get_poll_flags(session) & SSH_WRITE_PENDING == 0 else { return }
+        // Up to 128 KiB per step while libssh had flushed everything: what the socket does not
+        // take at once waits in libssh's buffer (bounded so) until the socket is writable again.
+        for _ in 0..<Self.stdinWritesPerStep {
             let window = Int(ssh_channel_window_size(channel))
             guard window > 0 else { return }
             let size = min(window, 32 << 10)
@@ -325,6 +331,7 @@ final class LibSSHSession {
             stdinOffset += Int(written)
             if written < count { return }
         }
+        wantsStep = true  // the budget ran out, not the window: go on after the other sessions
     }
 
     /// Reads what one stream has, while the consumer keeps up; `false` when the session ended.
