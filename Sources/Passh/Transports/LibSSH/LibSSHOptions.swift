@@ -9,9 +9,15 @@ public import SystemPackage
 /// win. Host keys are always checked against known_hosts (an ssh_config `StrictHostKeyChecking no`
 /// is overridden); ``insecure`` is the only way round it.
 public struct LibSSHOptions: Sendable, Hashable {
-    /// Seconds to connect, exchange keys and log in; enforced by passh (libssh enforces no timeout
-    /// on non-blocking sessions). 6 by default, as with OpenSSH.
+    /// Seconds to connect and receive the server's greeting (its SSH banner), as OpenSSH's
+    /// ConnectTimeout; enforced by passh (libssh enforces no timeout on non-blocking sessions).
+    /// 6 by default, as with OpenSSH.
     public var connectTimeout: Int = 6
+    /// Seconds, after the connect timeout, for the rest of the handshake: key exchange, login,
+    /// opening the session and starting the command. OpenSSH has no such limit (a server that
+    /// stops answering mid-handshake holds it until `--timeout`); without one, a libssh session
+    /// would wait for ever. 30 by default.
+    public var handshakeTimeout: Int = 30
     /// An ssh_config file to read instead of `~/.ssh/config` (and `/etc/ssh/ssh_config`).
     public var configFile: FilePath?
     /// `KEY=VALUE` (or `KEY VALUE`) settings, as ssh's `-o`; see ``supportedKeys``.

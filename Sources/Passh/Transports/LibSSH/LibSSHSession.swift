@@ -13,6 +13,7 @@ struct LibSSHJob: Sendable {
     let ssh: LibSSHOptions
     let settings: [Setting]
     let connectTimeout: Duration
+    let handshakeTimeout: Duration
     let keys: LibSSHKeyStore
     let bridge: LibSSHBridge
 }
@@ -33,6 +34,7 @@ final class LibSSHSession {
     private var callbacks: UnsafeMutablePointer<ssh_channel_callbacks_struct>?
 
     private var connectDeadline: ContinuousClock.Instant?
+    private var handshakeDeadline: ContinuousClock.Instant?
     private var killDeadline: ContinuousClock.Instant?
     private var closeDeadline: ContinuousClock.Instant?
     private var stopSent = StopRequest.none
@@ -95,8 +97,15 @@ final class LibSSHSession {
 
     /// The next instant at which the session must be stepped whatever its socket does.
     var deadline: ContinuousClock.Instant? {
-        if isHandshaking { return connectDeadline }
+        if isHandshaking { return bannerPending ? connectDeadline : handshakeDeadline }
         return [killDeadline, closeDeadline].compactMap { $0 }.min()
+    }
+
+    /// Whether the server's SSH banner has yet to arrive: until it does, the connect timeout
+    /// applies (OpenSSH's ConnectTimeout covers the connection and the banner exchange).
+    private var bannerPending: Bool {
+        guard phase == .connecting, let session else { return false }
+        return ssh_get_serverbanner(session) == nil
     }
 
     // MARK: Stepping
@@ -108,6 +117,7 @@ final class LibSSHSession {
         guard let session = ssh_new() else { return finish(.failed(HostFailure(.other, "libssh: cannot create a session"))) }
         self.session = session
         connectDeadline = now + job.connectTimeout
+        handshakeDeadline = now + job.connectTimeout + job.handshakeTimeout
         phase = .connecting
         if let failure = configure(session) { return finish(.failed(failure)) }
         step(now: now)
@@ -127,7 +137,7 @@ final class LibSSHSession {
         }
         if phase != .running {
             if job.bridge.stopRequest != .none { return finish(.cancelled) }
-            if let connectDeadline, now >= connectDeadline { return finish(.failed(timedOut())) }
+            if let deadline, now >= deadline { return finish(.failed(timedOut())) }
         }
         if phase == .connecting { stepConnect() }
         if phase == .authenticating { stepAuthenticate() }

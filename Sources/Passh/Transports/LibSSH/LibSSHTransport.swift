@@ -45,7 +45,8 @@ public struct LibSSHTransport: Transport {
         let bridge = LibSSHBridge(wake: { thread.attention(id) })
         thread.submit(LibSSHJob(
             id: id, host: host, command: command.joined(separator: " "), session: options, ssh: self.options,
-            settings: settings, connectTimeout: .seconds(self.options.effectiveConnectTimeout(settings)), keys: keys,
+            settings: settings, connectTimeout: .seconds(self.options.effectiveConnectTimeout(settings)),
+            handshakeTimeout: .seconds(max(1, self.options.handshakeTimeout)), keys: keys,
             bridge: bridge))
         return await withTaskCancellationHandler {
             if let stop = options.emergencyStop {
