@@ -1,6 +1,10 @@
 import PasshTestSupport
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `--transport` / `PASSH_TRANSPORT`: which way hosts are reached.
 @Suite struct TransportFlagTests {
     @Test func anUnknownTransportIsAUsageError() async throws {
@@ -33,6 +37,33 @@ import Testing
                                                environment: ["PASSH_TRANSPORT": "libssh"])
         #expect(variable.status != 0)
         #expect(variable.stderrText.contains("failed: killed by SIGTERM"))
+    }
+
+    @Test(.enabled(if: TestCluster.isAvailable, "no OpenSSH server for scripts/testcluster: install openssh-server"))
+    func anInterruptEndsTheRemoteCommands() throws {
+        let (sleep, marker) = uniqueSleep(seconds: 6)
+        let run = try interruptPassh("--transport libssh h1,h2,h3 'echo started; printf partial; \(sleep)'", after: 3, signal: "INT")
+        #expect(run.status == 130)
+        #expect(run.elapsedMilliseconds < 2000)
+        #expect(sortedLines(run.stdout) == ["[h1] partial", "[h1] started", "[h2] partial", "[h2] started", "[h3] partial", "[h3] started"])
+        #expect(run.stderr == "passh: interrupted by SIGINT; did not finish: h1 h2 h3\n")
+        #expect(processes(matching: marker).isEmpty)  // the remote commands: the test sshd runs here
+    }
+
+    @Test(.enabled(if: TestCluster.isAvailable, "no OpenSSH server for scripts/testcluster: install openssh-server"))
+    func aSecondInterruptKillsTheRemoteCommandsAtOnce() throws {
+        let (sleep, marker) = uniqueSleep(seconds: 6)
+        let run = try interruptPassh(
+            "--transport libssh h1,h2 'echo started; trap \"\" TERM; \(sleep); true'", after: 2, signal: "INT", second: true)
+        #expect(run.status == 130)
+        #expect(run.elapsedMilliseconds < 2000)
+        // passh exits at once; its KILL requests left before it did: sshd ends the commands.
+        var waited = 0
+        while !processes(matching: marker).isEmpty && waited < 40 {
+            usleep(50_000)
+            waited += 1
+        }
+        #expect(processes(matching: marker).isEmpty)
     }
 
     @Test func libSSHRefusesWhatItCannotDo() async throws {

@@ -25,6 +25,7 @@ final class LibSSHBridge: Sendable {
         var termination: Termination?
         var waiter: CheckedContinuation<Void, Never>?
         var stop: StopRequest = .none
+        var killSent = false
     }
 
     private let state = Mutex(State())
@@ -70,6 +71,13 @@ final class LibSSHBridge: Sendable {
 
     /// What the consumer asked for.
     var stopRequest: StopRequest { state.withLock { $0.stop } }
+
+    /// The KILL request left for the host (or the session is closed): an emergency stop may now
+    /// let the process exit.
+    func markKillSent() { state.withLock { $0.killSent = true } }
+
+    /// Whether ``markKillSent()`` was called or the session is over.
+    var isKillSent: Bool { state.withLock { $0.killSent || $0.termination != nil } }
 
     // MARK: The host's `run` side
 

@@ -93,6 +93,23 @@ final class LibSSHEngineThread: Sendable {
         wake()
     }
 
+    /// When the first emergency stop on this thread gives up waiting for the KILLs to be sent.
+    private let emergencyDeadline = Mutex<ContinuousClock.Instant?>(nil)
+    /// The longest an emergency stop waits for this thread to send its KILL requests.
+    static let emergencyWait: Duration = .milliseconds(250)
+
+    /// Waits (blocking, at most ``emergencyWait`` for all the sessions of this thread together)
+    /// until `bridge`'s KILL request was sent: an emergency stop is synchronous, and the process
+    /// may exit as soon as it returns.
+    func waitForKill(_ bridge: LibSSHBridge) {
+        let clock = ContinuousClock()
+        let deadline = emergencyDeadline.withLock { deadline in
+            if deadline == nil { deadline = clock.now + Self.emergencyWait }
+            return deadline!
+        }
+        while !bridge.isKillSent && clock.now < deadline { usleep(100) }
+    }
+
     /// Ends the loop once it has no sessions.
     func quit() {
         inbox.withLock { $0.quit = true }

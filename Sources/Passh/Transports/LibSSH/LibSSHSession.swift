@@ -303,17 +303,25 @@ final class LibSSHSession {
                 ssh_channel_request_send_signal(channel, "TERM")
                 killDeadline = now + job.session.terminationGrace
             } else {
-                ssh_channel_request_send_signal(channel, "KILL")
+                sendKill(channel)
                 closeDeadline = now + Self.killWait
             }
             stopSent = request
         }
         if stopSent == .terminate, let killDeadline, now >= killDeadline {
-            ssh_channel_request_send_signal(channel, "KILL")
+            sendKill(channel)
             stopSent = .kill
             closeDeadline = now + Self.killWait
         }
         if let closeDeadline, now >= closeDeadline { finish(.cancelled) }
+    }
+
+    /// Sends the KILL request and makes sure it leaves the process (waiting at most 100 ms for
+    /// the socket): after an emergency stop, the process may exit right away.
+    private func sendKill(_ channel: OpaquePointer) {
+        ssh_channel_request_send_signal(channel, "KILL")
+        if let session, ssh_get_poll_flags(session) & SSH_WRITE_PENDING != 0 { _ = ssh_blocking_flush(session, 100) }
+        job.bridge.markKillSent()
     }
 
     /// Writes as much of the stdin file as the channel's window and libssh's output buffer take;

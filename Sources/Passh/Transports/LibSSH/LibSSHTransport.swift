@@ -50,7 +50,10 @@ public struct LibSSHTransport: Transport {
             bridge: bridge))
         return await withTaskCancellationHandler {
             if let stop = options.emergencyStop {
-                return await stop.whileRegistered({ bridge.requestStop(.kill) }) { await deliver(bridge, output) }
+                return await stop.whileRegistered({
+                    bridge.requestStop(.kill)
+                    thread.waitForKill(bridge)
+                }) { await deliver(bridge, output) }
             }
             return await deliver(bridge, output)
         } onCancel: {
