@@ -337,6 +337,19 @@ struct LibSSHTransportTests {
         #expect(text(insecure[0].stdout) == "reached\n")
     }
 
+    @Test func anEncryptedKeyIsSkippedWithAReasonAndNeverPrompts() async throws {
+        let key = temporaryPath("libssh-encrypted-key")
+        defer { unlink(key); unlink(key + ".pub") }
+        #expect(shell("ssh-keygen -q -t ed25519 -N secret -f \(key) </dev/null").status == 0)
+        // Given first, it is skipped; the configuration's key then logs in.
+        let results = try await passh { $0.options = ["IdentityFile=\(key)"] }.run(["echo in"], on: ["h01", "noauth"])
+        #expect(results[0].outcome == .exited(0))
+        #expect(results[1].outcome == .failed(HostFailure(.authenticationRefused, """
+            passh-no-such-user@127.0.0.1: Permission denied (publickey). Not tried: \(key) (a key that needs a passphrase, \
+            or no private key: passh never asks for a passphrase; add the key to ssh-agent).
+            """)))
+    }
+
     @Test func aSilentHostTimesOut() async throws {
         let silent = SilentListener()
         defer { silent.close() }

@@ -30,43 +30,49 @@ final class PrivateKey: @unchecked Sendable {
 /// Reading a key blocks the engine thread that asks first (file I/O; decryption). A key that needs
 /// a passphrase is skipped: passh never prompts — use an agent for such keys.
 final class LibSSHKeyStore: Sendable {
-    private enum Entry { case loaded(PrivateKey), unusable }
+    private enum Entry { case loaded(PrivateKey), missing, unreadable }
     private let keys = Mutex<[String: Entry]>([:])
 
-    /// The keys to offer for a session whose first identity file (from its config, `-o
-    /// IdentityFile`, or libssh's default) is `identity`: that one, then the usual defaults
-    /// (`~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`) that exist.
-    func keys(firstIdentity identity: String?) -> [PrivateKey] {
+    /// The keys to offer for a session: its identity files in order (`-o IdentityFile`, then the
+    /// configuration's first), then the usual defaults (`~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`)
+    /// — those that exist; and the files that exist but could not be read (they need a passphrase).
+    func keys(identities: [String]) -> (keys: [PrivateKey], skipped: [String]) {
         let home = getenv("HOME").map { String(cString: $0) } ?? ""
         var paths: [String] = []
-        if let identity { paths.append(Self.expand(identity, home: home)) }
-        for name in ["id_ed25519", "id_ecdsa", "id_rsa"] where !paths.contains("\(home)/.ssh/\(name)") {
-            paths.append("\(home)/.ssh/\(name)")
+        for path in identities.map({ Self.expand($0, home: home) }) + ["id_ed25519", "id_ecdsa", "id_rsa"].map({ "\(home)/.ssh/\($0)" })
+        where !paths.contains(path) {
+            paths.append(path)
         }
-        return paths.compactMap(key(at:))
+        var keys: [PrivateKey] = []
+        var skipped: [String] = []
+        for path in paths {
+            switch key(at: path) {
+            case .loaded(let key): keys.append(key)
+            case .unreadable: skipped.append(path)
+            case .missing: break
+            }
+        }
+        return (keys, skipped)
     }
 
-    private func key(at path: String) -> PrivateKey? {
+    private func key(at path: String) -> Entry {
         // Loaded under the lock: two threads asking for one key at once load it once.
         keys.withLock { keys in
-            if let entry = keys[path] {
-                if case .loaded(let key) = entry { return key }
-                return nil
-            }
+            if let entry = keys[path] { return entry }
             guard access(path, R_OK) == 0 else {
-                keys[path] = .unusable
-                return nil
+                keys[path] = .missing
+                return .missing
             }
             var key: OpaquePointer?
             // A refusing auth_fn: without one, OpenSSL would ask the terminal for a PEM passphrase.
             let status = ssh_pki_import_privkey_file(path, nil, refusePassphrase, nil, &key)
             guard status == SSH_OK, let key else {
-                keys[path] = .unusable
-                return nil
+                keys[path] = .unreadable
+                return .unreadable
             }
-            let loaded = PrivateKey(key: key, path: path)
-            keys[path] = .loaded(loaded)
-            return loaded
+            let entry = Entry.loaded(PrivateKey(key: key, path: path))
+            keys[path] = entry
+            return entry
         }
     }
 

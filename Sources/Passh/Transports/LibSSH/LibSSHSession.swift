@@ -41,6 +41,9 @@ final class LibSSHSession {
 
     private var agentDone = false
     private var keys: [PrivateKey]?
+    private var configIdentity: String?
+    /// Key files that exist but could not be used (they need a passphrase): named in the failure.
+    private var skippedKeys: [String] = []
     private var keyIndex = 0
 
     private var stdout: StreamState
@@ -153,6 +156,13 @@ final class LibSSHSession {
         if ssh_options_parse_config(session, ssh.configFile?.string) < 0 {
             return HostFailure(.other, "cannot read the ssh configuration: \(error(session))")
         }
+        // The configuration's first IdentityFile (libssh lists no further ones), read before
+        // `-o IdentityFile` settings go in front of it.
+        var identity: UnsafeMutablePointer<CChar>?
+        if ssh_options_get(session, SSH_OPTIONS_IDENTITY, &identity) == SSH_OK, let identity {
+            configIdentity = String(cString: identity)
+            ssh_string_free_char(identity)
+        }
         for setting in job.settings where setting.apply(to: session) < 0 {
             return HostFailure(.other, "cannot apply -o \(setting.value): \(error(session))")
         }
@@ -199,13 +209,8 @@ final class LibSSHSession {
             agentDone = true
         }
         if keys == nil {
-            var identity: UnsafeMutablePointer<CChar>?
-            var first: String?
-            if ssh_options_get(session, SSH_OPTIONS_IDENTITY, &identity) == SSH_OK, let identity {
-                first = String(cString: identity)
-                ssh_string_free_char(identity)
-            }
-            keys = job.keys.keys(firstIdentity: first)
+            let given = job.settings.filter { $0.kind == Setting.table["identityfile"] }.map(\.value)
+            (keys, skippedKeys) = job.keys.keys(identities: given.reversed() + [configIdentity].compactMap { $0 })
         }
         let keys = self.keys ?? []
         while keyIndex < keys.count {
@@ -504,7 +509,8 @@ final class LibSSHSession {
             (SSH_AUTH_METHOD_INTERACTIVE, "keyboard-interactive"),
         ].filter { offered & $0.0 != 0 }.map(\.1)
         let list = methods.isEmpty ? "" : " (\(methods.joined(separator: ",")))"
-        return HostFailure(.authenticationRefused, "\(name)@\(hostname): Permission denied\(list).")
+        let skipped = skippedKeys.isEmpty ? "" : " Not tried: \(skippedKeys.joined(separator: ", ")) (a key that needs a passphrase, or no private key: passh never asks for a passphrase; add the key to ssh-agent)."
+        return HostFailure(.authenticationRefused, "\(name)@\(hostname): Permission denied\(list).\(skipped)")
     }
 }
 
