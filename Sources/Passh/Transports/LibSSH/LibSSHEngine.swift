@@ -159,8 +159,11 @@ final class LibSSHEngineThread: Sendable {
                 if session.wantsStep { immediate = true }
                 if let deadline = session.deadline, deadline < earliest { earliest = deadline }
                 let socket = session.socket
-                guard socket >= 0 else { continue }
-                fds.append(pollfd(fd: socket, events: session.pollEvents(), revents: 0))
+                let events = session.pollEvents()
+                // Nothing wanted (its consumer is behind): not polled at all, or a hang-up would
+                // wake the loop again and again until the consumer catches up.
+                guard socket >= 0, events != 0 else { continue }
+                fds.append(pollfd(fd: socket, events: events, revents: 0))
                 owners.append(session)
             }
             let wait = immediate ? 0 : max(0, milliseconds(earliest - now))

@@ -23,7 +23,7 @@ enum LibSSHKnownHosts {
         case SSH_KNOWN_HOSTS_UNKNOWN, SSH_KNOWN_HOSTS_NOT_FOUND:
             return HostFailure(.hostKeyUnknown, "Host key verification failed: the host key of \(name) is not known")
         default:
-            let message = error(session)
+            let message = libSSHError(session)
             return HostFailure(.other, "Host key verification failed: \(message.isEmpty ? "cannot check the host key of \(name)" : message)")
         }
     }

@@ -154,7 +154,7 @@ final class LibSSHSession {
         let host = job.host
         ssh_options_set(session, SSH_OPTIONS_HOST, host.hostname)
         if ssh_options_parse_config(session, ssh.configFile?.string) < 0 {
-            return HostFailure(.other, "cannot read the ssh configuration: \(error(session))")
+            return HostFailure(.other, "cannot read the ssh configuration: \(libSSHError(session))")
         }
         // The configuration's first IdentityFile (libssh lists no further ones), read before
         // `-o IdentityFile` settings go in front of it.
@@ -164,7 +164,7 @@ final class LibSSHSession {
             ssh_string_free_char(identity)
         }
         for setting in job.settings where setting.apply(to: session) < 0 {
-            return HostFailure(.other, "cannot apply -o \(setting.value): \(error(session))")
+            return HostFailure(.other, "cannot apply -o \(setting.value): \(libSSHError(session))")
         }
         if let user = host.user ?? ssh.defaultUser { ssh_options_set(session, SSH_OPTIONS_USER, user) }
         if let port = host.port {
@@ -254,7 +254,7 @@ final class LibSSHSession {
         switch ssh_channel_open_session(channel) {
         case SSH_AGAIN: return
         case SSH_OK: phase = .executing
-        default: finish(.failed(isBroken ? lostFailure() : HostFailure(.other, "the host refused a session channel: \(error(session))")))
+        default: finish(.failed(isBroken ? lostFailure() : HostFailure(.other, "the host refused a session channel: \(libSSHError(session))")))
         }
     }
 
@@ -264,7 +264,7 @@ final class LibSSHSession {
         case SSH_AGAIN: return
         case SSH_OK: break
         default:
-            return finish(.failed(isBroken ? lostFailure() : HostFailure(.other, "the host refused to run the command: \(error(session))")))
+            return finish(.failed(isBroken ? lostFailure() : HostFailure(.other, "the host refused to run the command: \(libSSHError(session))")))
         }
         phase = .running
         if let path = job.session.stdinFile {
@@ -452,7 +452,7 @@ final class LibSSHSession {
     }
 
     private func connectFailure() -> HostFailure {
-        let message = error(session)
+        let message = libSSHError(session)
         let lower = message.lowercased()
         if lower.contains("refused") { return HostFailure(.connectionRefused, "connect to host \(target): Connection refused") }
         if lower.contains("resolve") || lower.contains("unreachable") || lower.contains("no route") {
@@ -484,7 +484,7 @@ final class LibSSHSession {
     }
 
     private func lostFailure() -> HostFailure {
-        let message = error(session)
+        let message = libSSHError(session)
         return HostFailure(.connectionLost, message.isEmpty ? "connection to \(job.host.hostname) lost" : message)
     }
 
@@ -515,7 +515,7 @@ final class LibSSHSession {
 }
 
 /// libssh's last error on `session`, or "".
-func error(_ session: OpaquePointer?) -> String {
+func libSSHError(_ session: OpaquePointer?) -> String {
     guard let session, let message = ssh_get_error(UnsafeMutableRawPointer(session)) else { return "" }
     return String(cString: message)
 }
