@@ -32,6 +32,8 @@ final class PrivateKey: @unchecked Sendable {
 final class LibSSHKeyStore: Sendable {
     private enum Entry { case loaded(PrivateKey), missing, unreadable }
     private let keys = Mutex<[String: Entry]>([:])
+    /// How many key files were read (for the tests: once each per transport).
+    let filesRead = Atomic<Int>(0)
 
     /// The keys to offer for a session: its identity files in order (`-o IdentityFile`, then the
     /// configuration's first), then the usual defaults (`~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`)
@@ -63,6 +65,7 @@ final class LibSSHKeyStore: Sendable {
                 keys[path] = .missing
                 return .missing
             }
+            filesRead.add(1, ordering: .relaxed)
             var key: OpaquePointer?
             // A refusing auth_fn: without one, OpenSSL would ask the terminal for a PEM passphrase.
             let status = ssh_pki_import_privkey_file(path, nil, refusePassphrase, nil, &key)

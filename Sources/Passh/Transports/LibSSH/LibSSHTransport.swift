@@ -17,7 +17,7 @@ public struct LibSSHTransport: Transport {
     public let options: LibSSHOptions
     private let settings: [Setting]
     private let engine: LibSSHEngine
-    private let keys = LibSSHKeyStore()
+    let keys = LibSSHKeyStore()
 
     /// A transport connecting as `options` say.
     ///
