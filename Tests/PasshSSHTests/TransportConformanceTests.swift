@@ -360,6 +360,33 @@ struct LibSSHTransportTests {
         #expect(clock.now - started < .seconds(3))
     }
 
+    @Test func aHostThatStallsAfterItsGreetingTimesOutTheHandshake() async throws {
+        // A listener that greets like an SSH server, then says nothing more.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = listen(fd, 4)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        let port = UInt16(bigEndian: address.sin_port)
+        let greeter = Task.detached {
+            let client = accept(fd, nil, nil)
+            let banner = Array("SSH-2.0-OpenSSH_9.2p1 stalls\r\n".utf8)
+            _ = banner.withUnsafeBytes { write(client, $0.baseAddress!, $0.count) }
+            try? await Task.sleep(for: .seconds(5))
+            close(client)
+        }
+        defer { greeter.cancel(); close(fd) }
+        let clock = ContinuousClock()
+        let started = clock.now
+        let results = try await passh { $0.connectTimeout = 1; $0.handshakeTimeout = 1 }.run(["true"], on: ["127.0.0.1:\(port)"])
+        #expect(results[0].outcome == .failed(HostFailure(
+            .connectionTimedOut, "Connection timed out during the key exchange with 127.0.0.1")))
+        #expect(clock.now - started < .seconds(4))
+    }
+
     @Test func aRemoteSignalIsThatSignal() async throws {
         let results = try await passh().run(["kill -TERM $$"], on: ["h01"])
         #expect(results[0].outcome == .signaled(Signal(name: "TERM")))
