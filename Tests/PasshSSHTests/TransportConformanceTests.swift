@@ -387,6 +387,29 @@ struct LibSSHTransportTests {
         #expect(clock.now - started < .seconds(4))
     }
 
+    @Test func aConnectionThatBreaksIsLost() async throws {
+        let (sleep, marker) = uniqueSleep(seconds: 8)
+        defer { for pid in processes(matching: marker) { kill(pid, SIGKILL) } }
+        let passh = try passh()
+        let run = Task { try await passh.run(["echo $PPID; exec \(sleep)"], on: ["h01"]) }
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(5)
+        while processes(matching: marker).isEmpty && clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        // The shell's parent is the sshd process serving the session: killing it breaks the connection.
+        let session = processes(matching: marker).first.flatMap { readText("/proc/\($0)/stat") }
+            .map { $0.split(separator: ")").last!.split(separator: " ")[1] }.flatMap { Int32($0) }
+        try #require(session != nil)
+        kill(session!, SIGKILL)
+        let results = try await run.value
+        // "disconnected" or "Connection reset by peer", depending on what the socket saw first.
+        guard case .failed(let failure) = results[0].outcome else {
+            Issue.record("h01: \(results[0].outcome)")
+            return
+        }
+        #expect(failure.kind == .connectionLost)
+        #expect(failure.message.hasPrefix("connection to h01 lost: Socket error: "))
+    }
+
     @Test func aRemoteSignalIsThatSignal() async throws {
         let results = try await passh().run(["kill -TERM $$"], on: ["h01"])
         #expect(results[0].outcome == .signaled(Signal(name: "TERM")))

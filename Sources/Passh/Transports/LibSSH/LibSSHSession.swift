@@ -485,7 +485,7 @@ final class LibSSHSession {
 
     private func lostFailure() -> HostFailure {
         let message = libSSHError(session)
-        return HostFailure(.connectionLost, message.isEmpty ? "connection to \(job.host.hostname) lost" : message)
+        return HostFailure(.connectionLost, "connection to \(job.host.hostname) lost\(message.isEmpty ? "" : ": \(message)")")
     }
 
     private func authenticationFailure() -> HostFailure {
