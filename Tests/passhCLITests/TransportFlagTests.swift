@@ -66,6 +66,21 @@ import Glibc
         #expect(processes(matching: marker).isEmpty)
     }
 
+    @Test(.enabled(if: TestCluster.isAvailable, "no OpenSSH server for scripts/testcluster: install openssh-server"))
+    func aTimeoutOrAFailFastEndsTheRemoteCommands() async throws {
+        let (sleep, marker) = uniqueSleep(seconds: 8)
+        let timeout = try await passhOnCluster(["--transport", "libssh", "--timeout", "1", "h1", "echo begun; \(sleep)"])
+        #expect(timeout.status == 2)
+        #expect(timeout.stdoutText == "[h1] begun\n")
+        #expect(timeout.stderrText.hasPrefix("[h1] passh: timed out after 1 s\n"))
+        #expect(processes(matching: marker).isEmpty)
+        let (otherSleep, otherMarker) = uniqueSleep(seconds: 8)
+        let failFast = try await passhOnCluster(["--transport", "libssh", "--fail-fast", "h1,h2,noauth", "echo up; exec \(otherSleep)"])
+        #expect(failFast.status == 2)
+        #expect(failFast.stderrText.contains("cancelled"))
+        #expect(processes(matching: otherMarker).isEmpty)
+    }
+
     @Test func libSSHRefusesWhatItCannotDo() async throws {
         let persist = try await passh(["--transport", "libssh", "--persist", "h1", "true"])
         #expect(persist.status == 64)
