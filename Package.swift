@@ -4,6 +4,8 @@ import PackageDescription
 let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("InternalImportsByDefault"),
+    // `#if LIBSSH`: code for the libssh transport, in builds with the LibSSH trait.
+    .define("LIBSSH", .when(traits: ["LibSSH"])),
 ]
 
 let package = Package(
@@ -11,6 +13,12 @@ let package = Package(
     products: [
         .library(name: "Passh", targets: ["Passh"]),
         .executable(name: "passh", targets: ["passh"]),
+    ],
+    traits: [
+        // The native SSH transport on libssh (`swift build --traits LibSSH`; needs libssh-dev). Off
+        // by default: a plain build needs nothing beyond the Swift toolchain.
+        .trait(name: "LibSSH", description: "The libssh transport (--transport libssh); needs libssh-dev."),
+        .default(enabledTraits: []),
     ],
     dependencies: [
         .package(url: "https://github.com/swiftlang/swift-subprocess.git", .upToNextMinor(from: "1.0.2"), traits: []),
@@ -25,11 +33,14 @@ let package = Package(
     targets: [
         // System interfaces the Glibc module lacks (epoll).
         .target(name: "CPasshShims"),
+        // libssh's C API, for the libssh transport (only with the LibSSH trait).
+        .systemLibrary(name: "CLibSSH", pkgConfig: "libssh", providers: [.apt(["libssh-dev"])]),
         // The library: hosts, runner, transports, output sinks. Never imports ArgumentParser.
         .target(
             name: "Passh",
             dependencies: [
                 "CPasshShims",
+                .target(name: "CLibSSH", condition: .when(traits: ["LibSSH"])),
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "DequeModule", package: "swift-collections"),

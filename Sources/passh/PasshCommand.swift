@@ -166,7 +166,7 @@ struct PasshCommand: AsyncParsableCommand {
                 passh: ParallelSSH(options: options, transport: transport), hosts: list.hosts, command: command,
                 sink: sink, writer: writer, failedTo: runFlags.failedTo.map { FilePath($0) }, maxRC: outputFlags.maxRC)
             session.explainHosts = !outputFlags.json
-            session.openSSH = !sshFlags.local
+            session.openSSH = sshFlags.usesOpenSSH
             if let files = sink as? FileSink { session.outputFailures = { Set(files.failures.keys) } }
             return await session.run()
         } catch {

@@ -28,10 +28,46 @@ struct SSHFlags: ParsableArguments {
     @Flag(name: .customLong("persist-stop"), help: "Close the connections --persist left open to HOSTS, and exit (no COMMAND).")
     var persistStop = false
 
+    @Option(name: .customLong("transport"), help: ArgumentHelp("How hosts are reached: openssh (an ssh process per host) or libssh (in-process, in a build with --traits LibSSH); default $PASSH_TRANSPORT, else openssh.", valueName: "NAME"))
+    var transportName: String?
+
     @Flag(help: "Run the command on this machine, once per host, with /bin/sh (PASSH_HOST names the host): to try passh without ssh.")
     var local = false
 
+    /// The transports passh knows by name.
+    enum TransportChoice: String {
+        case openssh, libssh
+    }
+
+    /// `--transport`, else `$PASSH_TRANSPORT`, else OpenSSH.
+    var transportChoice: TransportChoice {
+        (transportName ?? environment("PASSH_TRANSPORT")).flatMap(TransportChoice.init(rawValue:)) ?? .openssh
+    }
+
     mutating func validate() throws {
+        let name = transportName ?? environment("PASSH_TRANSPORT").flatMap { $0.isEmpty ? nil : $0 }
+        if let name {
+            let source = transportName == nil ? "PASSH_TRANSPORT=\(name)" : "--transport \(name)"
+            guard let choice = TransportChoice(rawValue: name) else {
+                throw ValidationError("\(source): the transport must be openssh or libssh.")
+            }
+            #if !LIBSSH
+            if choice == .libssh {
+                throw ValidationError("\(source): this passh was built without libssh; rebuild it with `swift build --traits LibSSH` (needs libssh-dev).")
+            }
+            #endif
+            if choice == .libssh && !local {
+                if persist || persistStop {
+                    throw ValidationError("\(persist ? "--persist" : "--persist-stop") uses OpenSSH's connection sharing (ControlMaster): it cannot be used with \(source).")
+                }
+                if sshPath != nil {
+                    throw ValidationError("--ssh names an ssh client: it cannot be used with \(source).")
+                }
+            }
+            if choice == .libssh && local && transportName != nil {
+                throw ValidationError("--local runs no ssh: it cannot be used with --transport libssh.")
+            }
+        }
         if !(1...maximumSeconds).contains(connectTimeout) {
             throw ValidationError("-t must be a number of seconds from 1 to \(maximumSeconds), not \(connectTimeout).")
         }
@@ -64,6 +100,25 @@ struct SSHFlags: ParsableArguments {
     }
 
     func transport(defaultUser: String?) throws(PasshError) -> any Transport {
-        local ? LocalTransport() : OpenSSHTransport(options: try openSSHOptions(defaultUser: defaultUser))
+        if local { return LocalTransport() }
+        #if LIBSSH
+        if transportChoice == .libssh { return try LibSSHTransport(options: libSSHOptions(defaultUser: defaultUser)) }
+        #endif
+        return OpenSSHTransport(options: try openSSHOptions(defaultUser: defaultUser))
     }
+
+    /// Whether hosts are reached through OpenSSH's `ssh` (whose exit status 255 means its own failure).
+    var usesOpenSSH: Bool { !local && transportChoice == .openssh }
+
+    #if LIBSSH
+    func libSSHOptions(defaultUser: String?) -> LibSSHOptions {
+        var options = LibSSHOptions()
+        options.configFile = configFile.map { FilePath($0) }
+        options.options = sshOptions
+        options.insecure = insecure
+        options.connectTimeout = connectTimeout
+        options.defaultUser = defaultUser
+        return options
+    }
+    #endif
 }

@@ -15,11 +15,25 @@ enum TransportKind: String, CaseIterable, CustomTestStringConvertible, Sendable 
     case openSSH
     /// `OpenSSHTransport` with multiplexing, through master connections made beforehand: no process.
     case openSSHMultiplexed
+    #if LIBSSH
+    /// `LibSSHTransport`: libssh sessions inside this process, no process per host.
+    case libSSH
+    #endif
 
     var testDescription: String { rawValue }
 
-    /// The name of the local process that stands for a host (to check none is left behind).
-    var processName: String? { self == .local ? nil : "ssh" }
+    /// Whether the transport runs no local process per host, so that the processes found by a
+    /// marker are the commands themselves (locally, or on the test sshd, which runs here too).
+    var runsNoLocalProcess: Bool {
+        #if LIBSSH
+        if self == .libSSH { return true }
+        #endif
+        return self == .local
+    }
+
+    /// The name of the local process that stands for a host (to check none is left behind); `nil`:
+    /// look for the commands themselves (for libssh, the remote ones: their session must end them).
+    var processName: String? { runsNoLocalProcess ? nil : "ssh" }
 
     /// The master connections of ``openSSHMultiplexed`` live here, idle for 20 s at most.
     static let controlDirectory: FilePath = {
@@ -44,8 +58,21 @@ enum TransportKind: String, CaseIterable, CustomTestStringConvertible, Sendable 
             return ParallelSSH(options: options, transport: LocalTransport())
         case .openSSH, .openSSHMultiplexed:
             return ParallelSSH(options: options, ssh: ssh)
+        #if LIBSSH
+        case .libSSH:
+            return ParallelSSH(options: options, transport: try! LibSSHTransport(options: Self.libSSHOptions))
+        #endif
         }
     }
+
+    #if LIBSSH
+    /// The libssh transport's options for the test cluster.
+    static var libSSHOptions: LibSSHOptions {
+        var options = LibSSHOptions()
+        options.configFile = FilePath(TestCluster.config)
+        return options
+    }
+    #endif
 
     /// Makes sure `hosts` are reached the way this kind says: for ``openSSHMultiplexed``, starts
     /// their master connections.
@@ -117,7 +144,7 @@ struct TransportConformanceTests {
         let run = Task { try await passh.run(["echo started; trap '' TERM; \(sleep); true"], on: ["h01", "h02"]) }
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(5)
-        let running = kind == .local ? 4 : 2  // locally, each host's shell and its sleep
+        let running = kind.runsNoLocalProcess ? 4 : 2  // each host's shell and its sleep, or each ssh
         while processes(matching: marker, named: kind.processName).count < running && clock.now < deadline {
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -249,3 +276,169 @@ struct TransportFailureTests {
         #expect(ssh[0].outcome == .exited(255))
     }
 }
+
+#if LIBSSH
+@Suite("The libssh transport's failures and signals, on the test sshd", .needsTestSSHD)
+struct LibSSHTransportTests {
+    /// The cluster's ssh_config with `StrictHostKeyChecking no` for every host: the transport
+    /// must check host keys all the same.
+    static func laxConfig() throws -> String {
+        let path = temporaryPath("libssh-lax-config")
+        try writeFile(path, Array(("Host *\n    StrictHostKeyChecking no\n\n" + (readText(TestCluster.config) ?? "")).utf8))
+        return path
+    }
+
+    func passh(_ configure: (inout LibSSHOptions) -> Void = { _ in }) throws -> ParallelSSH {
+        var options = TransportKind.libSSHOptions
+        configure(&options)
+        var run = RunOptions()
+        run.collectOutput = true
+        return ParallelSSH(options: run, transport: try LibSSHTransport(options: options))
+    }
+
+    @Test func failuresAreClassified() async throws {
+        let results = try await passh().run(["true"], on: ["refused", "noauth", "nosuchhost.invalid", "h01"])
+        #expect(results[0].outcome == .failed(HostFailure(
+            .connectionRefused, "connect to host 127.0.0.1 port \(TestCluster.refusedPort): Connection refused")))
+        #expect(results[1].outcome == .failed(HostFailure(
+            .authenticationRefused, "passh-no-such-user@127.0.0.1: Permission denied (publickey).")))
+        if case .failed(let failure) = results[2].outcome {
+            #expect(failure.kind == .hostUnreachable)
+            #expect(failure.message.hasPrefix("connect to host nosuchhost.invalid port 22: "))
+        } else {
+            Issue.record("nosuchhost.invalid: \(results[2].outcome)")
+        }
+        #expect(results[3].outcome == .exited(0))
+    }
+
+    @Test func unknownAndChangedHostKeysFailEvenWithStrictCheckingOffInTheConfig() async throws {
+        let config = try Self.laxConfig()
+        let empty = temporaryPath("libssh-known-hosts-empty")
+        let changed = temporaryPath("libssh-known-hosts-changed")
+        defer { unlink(config); unlink(empty); unlink(changed) }
+        try writeFile(empty, [])
+        let directory = String(TestCluster.config.prefix(upTo: TestCluster.config.lastIndex(of: "/")!))
+        let otherKey = (readText(directory + "/other_host_ed25519.pub") ?? "").split(separator: " ").prefix(2).joined(separator: " ")
+        try writeFile(changed, Array("[127.0.0.1]:\(readText(directory + "/port")!.split(separator: "\n")[0]) \(otherKey)\n".utf8))
+
+        let unknown = try await passh { $0.configFile = FilePath(config); $0.options = ["UserKnownHostsFile=\(empty)"] }
+            .run(["true"], on: ["h01"])
+        #expect(unknown[0].outcome == .failed(HostFailure(
+            .hostKeyUnknown, "Host key verification failed: the host key of h01 is not known")))
+        let changedResult = try await passh { $0.configFile = FilePath(config); $0.options = ["UserKnownHostsFile \(changed)"] }
+            .run(["true"], on: ["h01"])
+        #expect(changedResult[0].outcome == .failed(HostFailure(
+            .hostKeyChanged,
+            "Host key verification failed: the host key of h01 has changed (known_hosts holds another key: the host may be an impostor)")))
+        // --insecure is the way round.
+        let insecure = try await passh { $0.configFile = FilePath(config); $0.options = ["UserKnownHostsFile=\(changed)"]; $0.insecure = true }
+            .run(["echo reached"], on: ["h01"])
+        #expect(insecure[0].outcome == .exited(0))
+        #expect(text(insecure[0].stdout) == "reached\n")
+    }
+
+    @Test func anEncryptedKeyIsSkippedWithAReasonAndNeverPrompts() async throws {
+        let key = temporaryPath("libssh-encrypted-key")
+        defer { unlink(key); unlink(key + ".pub") }
+        #expect(shell("ssh-keygen -q -t ed25519 -N secret -f \(key) </dev/null").status == 0)
+        // Given first, it is skipped; the configuration's key then logs in.
+        let results = try await passh { $0.options = ["IdentityFile=\(key)"] }.run(["echo in"], on: ["h01", "noauth"])
+        #expect(results[0].outcome == .exited(0))
+        #expect(results[1].outcome == .failed(HostFailure(.authenticationRefused, """
+            passh-no-such-user@127.0.0.1: Permission denied (publickey). Not tried: \(key) (a key that needs a passphrase, \
+            or no private key: passh never asks for a passphrase; add the key to ssh-agent).
+            """)))
+    }
+
+    @Test func aSilentHostTimesOut() async throws {
+        let silent = SilentListener()
+        defer { silent.close() }
+        let clock = ContinuousClock()
+        let started = clock.now
+        let results = try await passh { $0.connectTimeout = 1 }.run(["true"], on: [silent.host])
+        #expect(results[0].outcome == .failed(HostFailure(.connectionTimedOut, "Connection timed out during banner exchange")))
+        #expect(clock.now - started < .seconds(3))
+    }
+
+    @Test func aHostThatStallsAfterItsGreetingTimesOutTheHandshake() async throws {
+        // A listener that greets like an SSH server, then says nothing more.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = listen(fd, 4)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        let port = UInt16(bigEndian: address.sin_port)
+        let greeter = Task.detached {
+            let client = accept(fd, nil, nil)
+            let banner = Array("SSH-2.0-OpenSSH_9.2p1 stalls\r\n".utf8)
+            _ = banner.withUnsafeBytes { write(client, $0.baseAddress!, $0.count) }
+            try? await Task.sleep(for: .seconds(5))
+            close(client)
+        }
+        defer { greeter.cancel(); close(fd) }
+        let clock = ContinuousClock()
+        let started = clock.now
+        let results = try await passh { $0.connectTimeout = 1; $0.handshakeTimeout = 1 }.run(["true"], on: ["127.0.0.1:\(port)"])
+        #expect(results[0].outcome == .failed(HostFailure(
+            .connectionTimedOut, "Connection timed out during the key exchange with 127.0.0.1")))
+        #expect(clock.now - started < .seconds(4))
+    }
+
+    @Test func aConnectionThatBreaksIsLost() async throws {
+        let (sleep, marker) = uniqueSleep(seconds: 8)
+        defer { for pid in processes(matching: marker) { kill(pid, SIGKILL) } }
+        let passh = try passh()
+        let run = Task { try await passh.run(["echo $PPID; exec \(sleep)"], on: ["h01"]) }
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(5)
+        while processes(matching: marker).isEmpty && clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        // The shell's parent is the sshd process serving the session: killing it breaks the connection.
+        let session = processes(matching: marker).first.flatMap { readText("/proc/\($0)/stat") }
+            .map { $0.split(separator: ")").last!.split(separator: " ")[1] }.flatMap { Int32($0) }
+        try #require(session != nil)
+        kill(session!, SIGKILL)
+        let results = try await run.value
+        // "disconnected" or "Connection reset by peer", depending on what the socket saw first.
+        guard case .failed(let failure) = results[0].outcome else {
+            Issue.record("h01: \(results[0].outcome)")
+            return
+        }
+        #expect(failure.kind == .connectionLost)
+        #expect(failure.message.hasPrefix("connection to h01 lost: Socket error: "))
+    }
+
+    @Test func aRemoteSignalIsThatSignal() async throws {
+        let results = try await passh().run(["kill -TERM $$"], on: ["h01"])
+        #expect(results[0].outcome == .signaled(Signal(name: "TERM")))
+        #expect(results[0].outcome.description == "failed: killed by SIGTERM")
+    }
+
+    @Test func anOptionLibSSHDoesNotKnowIsRefusedBeforeAnythingStarts() throws {
+        var options = TransportKind.libSSHOptions
+        options.options = ["ServerAliveInterval=5"]
+        #expect(throws: PasshError(.invalidOption,
+            "-o ServerAliveInterval=5: ServerAliveInterval is not an option the libssh transport understands (use --transport openssh)")) {
+            _ = try LibSSHTransport(options: options)
+        }
+        options.options = ["StrictHostKeyChecking=no"]
+        #expect(throws: PasshError(.invalidOption,
+            "-o StrictHostKeyChecking=no: the libssh transport always checks host keys: use --insecure to skip checking")) {
+            _ = try LibSSHTransport(options: options)
+        }
+    }
+
+    @Test func oneTransportRunsManyHostsAndRunsAgain() async throws {
+        let passh = try passh()
+        let hosts = (1...50).map { "h\($0)" }
+        for _ in 0..<2 {
+            let results = try await passh.run(["echo $((6*7)); echo err >&2"], on: hosts)
+            #expect(results.map(\.outcome) == Array(repeating: .exited(0), count: 50))
+            #expect(results.map { text($0.stdout) } == Array(repeating: "42\n", count: 50))
+            #expect(results.map { text($0.stderr) } == Array(repeating: "err\n", count: 50))
+        }
+    }
+}
+#endif

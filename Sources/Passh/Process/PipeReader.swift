@@ -80,22 +80,12 @@ struct PipeReader {
         }
     }
 
-    /// Delivers the whole lines in `buffer` and returns what is left: the start of the next line.
     private func split(
         _ buffer: [UInt8], searchFrom: Int, deliver: (OutputChunk) async -> Void
     ) async -> [UInt8] {
-        // Scan back from the end: the last newline is usually less than a line away.
-        let lastNewline = buffer[searchFrom...].lastIndex(of: 0x0A)
-        if let lastNewline {
-            await deliver(OutputChunk(host: host, stream: stream, bytes: buffer[...lastNewline], endsWithNewline: true))
-            return lastNewline + 1 < buffer.count ? Array(buffer[(lastNewline + 1)...]) : []
-        }
-        var rest = buffer[...]
-        while rest.count >= maximumLineLength {  // a line too long to hold: pass it on in pieces
-            let piece = rest.prefix(maximumLineLength)
-            await deliver(OutputChunk(host: host, stream: stream, bytes: piece, endsWithNewline: false))
-            rest = rest.dropFirst(maximumLineLength)
-        }
-        return rest.startIndex == 0 ? buffer : Array(rest)
+        let splitter = LineSplitter(host: host, stream: stream, maximumLineLength: maximumLineLength)
+        let (chunks, rest) = splitter.split(buffer, searchFrom: searchFrom)
+        for chunk in chunks { await deliver(chunk) }
+        return rest
     }
 }

@@ -1,0 +1,202 @@
+#if LIBSSH
+import CLibSSH
+import CPasshShims
+import DequeModule
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The threads that drive the libssh transport's sessions: a small fixed pool (2), each running its
+/// own `poll(2)` loop over its sessions' sockets, every session non-blocking.
+///
+/// Not libssh's `ssh_event`: after `ssh_event_add_session`, every non-blocking call on one session
+/// polls every socket of the event — O(N²) per round (3.7× the system CPU in the spike). Here each
+/// session's socket is polled for what `ssh_get_poll_flags` says libssh wants (POLLOUT only when
+/// libssh has output queued), and only the sessions whose socket is ready, that were woken (their
+/// consumer caught up, a stop), or whose deadline passed are stepped — plus every session once a
+/// second, as a safety net (with that tick at 5 s, 100 and 1000 hosts, 4 M lines and 10 MB of stdin
+/// ran as fast: nothing waits for it).
+///
+/// Hosts are dealt to the threads in turn. Each thread lets at most its share of
+/// ``LibSSHOptions/maximumHandshakes`` sessions connect, exchange keys and log in at once; the
+/// rest wait in order.
+///
+/// Some libssh calls block even on a non-blocking session, and stall every session of their thread
+/// while they do: name resolution (`getaddrinfo` in `ssh_connect`), the agent's I/O (libssh waits
+/// for the agent without a timeout: an agent that asks for confirmation freezes the thread),
+/// reading and decrypting a key file (once per transport, see ``LibSSHKeyStore``), and a
+/// ProxyCommand's fork.
+///
+/// The threads start with the first host and end when the transport that made them is released.
+final class LibSSHEngine: Sendable {
+    static let threadCount = 2
+
+    private let threads: Mutex<[LibSSHEngineThread]?> = Mutex(nil)
+    private let next = Atomic<Int>(0)
+    private let handshakesPerThread: Int
+
+    init(maximumHandshakes: Int) {
+        handshakesPerThread = max(1, maximumHandshakes / Self.threadCount)
+    }
+
+    deinit {
+        threads.withLock { threads in threads?.forEach { $0.quit() } }
+    }
+
+    /// The thread that will drive the next host, and the session's number on it.
+    func assign() -> (LibSSHEngineThread, Int) {
+        let threads = threads.withLock { threads in
+            if let threads { return threads }
+            let made = (0..<Self.threadCount).map { _ in LibSSHEngineThread(handshakeLimit: handshakesPerThread) }
+            for thread in made { startDetachedThread { thread.run() } }
+            threads = made
+            return made
+        }
+        let number = next.add(1, ordering: .relaxed).oldValue
+        return (threads[number % threads.count], number)
+    }
+}
+
+/// One engine thread: its inbox (new sessions, wake-ups), shared with the hosts' `run` calls, and
+/// its loop. The sessions themselves live only in the loop.
+final class LibSSHEngineThread: Sendable {
+    private struct Inbox {
+        var new: [LibSSHJob] = []
+        var attention: Set<Int> = []
+        var quit = false
+    }
+
+    private let inbox = Mutex(Inbox())
+    /// A pipe that wakes the loop from `poll`: written by ``wake()``, drained by the loop.
+    private let wakeDescriptor: Int32
+    private let wakeWriter: Int32
+    private let handshakeLimit: Int
+    static let tick: Duration = .seconds(1)
+
+    init(handshakeLimit: Int) {
+        self.handshakeLimit = handshakeLimit
+        var fds: [Int32] = [-1, -1]
+        precondition(passh_pipe_cloexec(&fds) == 0, "pipe failed: \(errno)")
+        for fd in fds { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+        wakeDescriptor = fds[0]
+        wakeWriter = fds[1]
+    }
+
+    /// Adds a session to the thread.
+    func submit(_ job: LibSSHJob) {
+        inbox.withLock { $0.new.append(job) }
+        wake()
+    }
+
+    /// Has session `id` stepped soon (its consumer caught up, or it was asked to stop).
+    func attention(_ id: Int) {
+        inbox.withLock { _ = $0.attention.insert(id) }
+        wake()
+    }
+
+    /// When the first emergency stop on this thread gives up waiting for the KILLs to be sent.
+    private let emergencyDeadline = Mutex<ContinuousClock.Instant?>(nil)
+    /// The longest an emergency stop waits for this thread to send its KILL requests.
+    static let emergencyWait: Duration = .milliseconds(250)
+
+    /// Waits (blocking, at most ``emergencyWait`` for all the sessions of this thread together)
+    /// until `bridge`'s KILL request was sent: an emergency stop is synchronous, and the process
+    /// may exit as soon as it returns.
+    func waitForKill(_ bridge: LibSSHBridge) {
+        let clock = ContinuousClock()
+        let deadline = emergencyDeadline.withLock { deadline in
+            if deadline == nil { deadline = clock.now + Self.emergencyWait }
+            return deadline!
+        }
+        while !bridge.isKillSent && clock.now < deadline { usleep(100) }
+    }
+
+    /// Ends the loop once it has no sessions.
+    func quit() {
+        inbox.withLock { $0.quit = true }
+        wake()
+    }
+
+    private func wake() {
+        var one: UInt8 = 1
+        _ = write(wakeWriter, &one, 1)  // a full pipe already wakes the loop
+    }
+
+    /// The loop: runs until ``quit()`` with no session left.
+    func run() {
+        var sessions: [Int: LibSSHSession] = [:]
+        var waiting = Deque<LibSSHSession>()
+        var fds: [pollfd] = []
+        var owners: [LibSSHSession] = []
+        let clock = ContinuousClock()
+        var nextTick = clock.now + Self.tick
+        while true {
+            let (new, attention, quit) = inbox.withLock { inbox in
+                defer { inbox.new = []; inbox.attention = [] }
+                return (inbox.new, inbox.attention, inbox.quit)
+            }
+            if quit && new.isEmpty && sessions.isEmpty { break }
+            var now = clock.now
+            var due: [LibSSHSession] = []
+            for job in new {
+                let session = LibSSHSession(job)
+                sessions[job.id] = session
+                waiting.append(session)
+            }
+            for id in attention { if let session = sessions[id] { due.append(session) } }
+            var handshaking = sessions.values.reduce(0) { $0 + ($1.isHandshaking ? 1 : 0) }
+            while handshaking < handshakeLimit, let session = waiting.popFirst() {
+                session.start(now: now)
+                if session.isHandshaking { handshaking += 1 }
+                if session.phase == .done { sessions[session.job.id] = nil }
+            }
+
+            fds.removeAll(keepingCapacity: true)
+            owners.removeAll(keepingCapacity: true)
+            fds.append(pollfd(fd: wakeDescriptor, events: Int16(POLLIN), revents: 0))
+            var earliest = nextTick
+            var immediate = !due.isEmpty
+            for session in sessions.values where session.phase != .queued {
+                if session.wantsStep { immediate = true }
+                if let deadline = session.deadline, deadline < earliest { earliest = deadline }
+                let socket = session.socket
+                let events = session.pollEvents()
+                // Nothing wanted (its consumer is behind): not polled at all, or a hang-up would
+                // wake the loop again and again until the consumer catches up.
+                guard socket >= 0, events != 0 else { continue }
+                fds.append(pollfd(fd: socket, events: events, revents: 0))
+                owners.append(session)
+            }
+            let wait = immediate ? 0 : max(0, milliseconds(earliest - now))
+            let ready = poll(&fds, nfds_t(fds.count), Int32(wait))
+            if ready > 0 && fds[0].revents != 0 {
+                var drain = [UInt8](repeating: 0, count: 64)
+                while read(wakeDescriptor, &drain, drain.count) == drain.count {}
+            }
+            now = clock.now
+            if ready > 0 {
+                for index in 1..<fds.count where fds[index].revents != 0 { due.append(owners[index - 1]) }
+            }
+            let ticked = now >= nextTick
+            if ticked { nextTick = now + Self.tick }
+            for session in sessions.values where ticked || session.wantsStep || (session.deadline.map { now >= $0 } ?? false) {
+                due.append(session)
+            }
+            for session in waiting where session.job.bridge.stopRequest != .none { due.append(session) }
+            for session in due where session.phase != .done {
+                session.step(now: now)
+                if session.phase == .done { sessions[session.job.id] = nil }
+            }
+            if waiting.contains(where: { $0.phase == .done }) { waiting.removeAll { $0.phase == .done } }
+        }
+        close(wakeDescriptor)
+        close(wakeWriter)
+    }
+
+    private func milliseconds(_ duration: Duration) -> Int {
+        let (seconds, attoseconds) = duration.components
+        return Int(seconds) * 1000 + Int((attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
+    }
+}
+#endif

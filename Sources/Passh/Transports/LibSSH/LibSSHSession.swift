@@ -1,0 +1,522 @@
+#if LIBSSH
+import CLibSSH
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Everything an engine thread needs to run one host's session (made by the host's `run` call).
+struct LibSSHJob: Sendable {
+    let id: Int
+    let host: Host
+    let command: String
+    let session: SessionOptions
+    let ssh: LibSSHOptions
+    let settings: [Setting]
+    let connectTimeout: Duration
+    let handshakeTimeout: Duration
+    let keys: LibSSHKeyStore
+    let bridge: LibSSHBridge
+}
+
+/// One host's session, driven by one engine thread and touched by no other: connect → check the
+/// host key → log in → open a channel → exec → run (output, stdin, exit) → close.
+///
+/// Every libssh call here is non-blocking (`SSH_AGAIN`: call again when the socket is ready),
+/// except those noted on ``LibSSHEngine``. The phases from connecting to exec count against the
+/// engine's handshake cap, and must end within the connect timeout.
+final class LibSSHSession {
+    enum Phase { case queued, connecting, authenticating, opening, executing, running, done }
+
+    let job: LibSSHJob
+    private(set) var phase = Phase.queued
+    private var session: OpaquePointer?
+    private var channel: OpaquePointer?
+    private var callbacks: UnsafeMutablePointer<ssh_channel_callbacks_struct>?
+
+    private var connectDeadline: ContinuousClock.Instant?
+    private var handshakeDeadline: ContinuousClock.Instant?
+    private var killDeadline: ContinuousClock.Instant?
+    private var closeDeadline: ContinuousClock.Instant?
+    private var stopSent = StopRequest.none
+
+    private var agentDone = false
+    private var keys: [PrivateKey]?
+    private var configIdentity: String?
+    /// Key files that exist but could not be used (they need a passphrase): named in the failure.
+    private var skippedKeys: [String] = []
+    private var keyIndex = 0
+
+    private var stdout: StreamState
+    private var stderr: StreamState
+    fileprivate var exitStatus: Int32?
+    fileprivate var exitSignal: String?
+    fileprivate var closed = false
+
+    private var stdinFile: Int32 = -1
+    private var stdinOffset = 0
+    private var stdinBuffer: [UInt8] = []
+
+    /// Set when a step stopped with data left to read: step again without waiting for the socket.
+    private(set) var wantsStep = false
+
+    /// How long after a KILL the session waits for the command's end before closing anyway.
+    static let killWait: Duration = .seconds(1)
+    /// The most a step reads of one stream before letting other sessions run.
+    static let readsPerStep = 16
+    /// The most 32 KiB writes of stdin a step makes.
+    static let stdinWritesPerStep = 4
+
+    private struct StreamState {
+        let splitter: LineSplitter
+        var pending: [UInt8] = []
+        var ended = false
+    }
+
+    init(_ job: LibSSHJob) {
+        self.job = job
+        let limit = job.session.maximumLineLength
+        stdout = StreamState(splitter: LineSplitter(host: job.host, stream: .stdout, maximumLineLength: limit))
+        stderr = StreamState(splitter: LineSplitter(host: job.host, stream: .stderr, maximumLineLength: limit))
+    }
+
+    /// Whether the session holds one of the engine's handshake slots.
+    var isHandshaking: Bool { phase == .connecting || phase == .authenticating || phase == .opening || phase == .executing }
+
+    /// The socket, once connecting began.
+    var socket: Int32 {
+        guard let session, phase != .queued, phase != .done else { return -1 }
+        return ssh_get_fd(session)
+    }
+
+    /// The `poll` events the session waits for: what libssh wants, without reading while the
+    /// consumer is behind.
+    func pollEvents() -> Int16 {
+        guard let session, socket >= 0 else { return 0 }
+        var events: Int16 = 0
+        if ssh_get_poll_flags(session) & SSH_WRITE_PENDING != 0 { events |= Int16(POLLOUT) }
+        if phase != .running || job.bridge.mayRead() { events |= Int16(POLLIN) }
+        return events
+    }
+
+    /// The next instant at which the session must be stepped whatever its socket does.
+    var deadline: ContinuousClock.Instant? {
+        if isHandshaking { return bannerPending ? connectDeadline : handshakeDeadline }
+        return [killDeadline, closeDeadline].compactMap { $0 }.min()
+    }
+
+    /// Whether the server's SSH banner has yet to arrive: until it does, the connect timeout
+    /// applies (OpenSSH's ConnectTimeout covers the connection and the banner exchange).
+    private var bannerPending: Bool {
+        guard phase == .connecting, let session else { return false }
+        return ssh_get_serverbanner(session) == nil
+    }
+
+    // MARK: Stepping
+
+    /// Starts connecting (the session got a handshake slot).
+    func start(now: ContinuousClock.Instant) {
+        guard phase == .queued else { return }
+        if job.bridge.stopRequest != .none { return finish(.cancelled) }
+        guard let session = ssh_new() else { return finish(.failed(HostFailure(.other, "libssh: cannot create a session"))) }
+        self.session = session
+        connectDeadline = now + job.connectTimeout
+        handshakeDeadline = now + job.connectTimeout + job.handshakeTimeout
+        phase = .connecting
+        if let failure = configure(session) { return finish(.failed(failure)) }
+        step(now: now)
+    }
+
+    /// Advances the session as far as it goes without waiting.
+    func step(now: ContinuousClock.Instant) {
+        wantsStep = false
+        switch phase {
+        case .queued:
+            if job.bridge.stopRequest != .none { finish(.cancelled) }
+            return
+        case .done:
+            return
+        default:
+            break
+        }
+        if phase != .running {
+            if job.bridge.stopRequest != .none { return finish(.cancelled) }
+            if let deadline, now >= deadline { return finish(.failed(timedOut())) }
+        }
+        if phase == .connecting { stepConnect() }
+        if phase == .authenticating { stepAuthenticate() }
+        if phase == .opening { stepOpen() }
+        if phase == .executing { stepExecute() }
+        if phase == .running { stepRunning(now: now) }
+    }
+
+    private func configure(_ session: OpaquePointer) -> HostFailure? {
+        let ssh = job.ssh
+        let host = job.host
+        ssh_options_set(session, SSH_OPTIONS_HOST, host.hostname)
+        if ssh_options_parse_config(session, ssh.configFile?.string) < 0 {
+            return HostFailure(.other, "cannot read the ssh configuration: \(libSSHError(session))")
+        }
+        // The configuration's first IdentityFile (libssh lists no further ones), read before
+        // `-o IdentityFile` settings go in front of it.
+        var identity: UnsafeMutablePointer<CChar>?
+        if ssh_options_get(session, SSH_OPTIONS_IDENTITY, &identity) == SSH_OK, let identity {
+            configIdentity = String(cString: identity)
+            ssh_string_free_char(identity)
+        }
+        for setting in job.settings where setting.apply(to: session) < 0 {
+            return HostFailure(.other, "cannot apply -o \(setting.value): \(libSSHError(session))")
+        }
+        if let user = host.user ?? ssh.defaultUser { ssh_options_set(session, SSH_OPTIONS_USER, user) }
+        if let port = host.port {
+            var number = Int32(port)
+            ssh_options_set(session, SSH_OPTIONS_PORT, &number)
+        }
+        // Set after the configuration, so that it cannot weaken them (pitfalls 7 and 8 of the
+        // spike): host keys are checked whatever ssh_config says; libssh logs nothing (this is
+        // also libssh's process-wide level).
+        var on: Int32 = 1
+        var off: Int32 = 0
+        var strict: Int32 = ssh.insecure ? 0 : 1
+        var quiet = Int32(SSH_LOG_NOLOG)
+        ssh_options_set(session, SSH_OPTIONS_NODELAY, &on)
+        ssh_options_set(session, SSH_OPTIONS_STRICTHOSTKEYCHECK, &strict)
+        ssh_options_set(session, SSH_OPTIONS_LOG_VERBOSITY, &quiet)
+        ssh_options_set(session, SSH_OPTIONS_PROCESS_CONFIG, &off)
+        ssh_set_blocking(session, 0)
+        return nil
+    }
+
+    private func stepConnect() {
+        guard let session else { return }
+        switch ssh_connect(session) {
+        case SSH_AGAIN: return
+        case SSH_OK: break
+        default: return finish(.failed(connectFailure()))
+        }
+        if !job.ssh.insecure, let failure = LibSSHKnownHosts.check(session, host: job.host) {
+            return finish(.failed(failure))
+        }
+        phase = .authenticating
+    }
+
+    private func stepAuthenticate() {
+        guard let session else { return }
+        if !agentDone {
+            let status = ssh_userauth_agent(session, nil)
+            if status == SSH_AUTH_AGAIN.rawValue { return }
+            if status == SSH_AUTH_SUCCESS.rawValue { return authenticated() }
+            if status == SSH_AUTH_ERROR.rawValue, isBroken { return finish(.failed(lostFailure())) }
+            agentDone = true
+        }
+        if keys == nil {
+            let given = job.settings.filter { $0.kind == Setting.table["identityfile"] }.map(\.value)
+            (keys, skippedKeys) = job.keys.keys(identities: given.reversed() + [configIdentity].compactMap { $0 })
+        }
+        let keys = self.keys ?? []
+        while keyIndex < keys.count {
+            let status = ssh_userauth_publickey(session, nil, keys[keyIndex].key)
+            if status == SSH_AUTH_AGAIN.rawValue { return }
+            if status == SSH_AUTH_SUCCESS.rawValue { return authenticated() }
+            if status == SSH_AUTH_ERROR.rawValue, isBroken { return finish(.failed(lostFailure())) }
+            keyIndex += 1
+        }
+        finish(.failed(authenticationFailure()))
+    }
+
+    private func authenticated() {
+        guard let session, let channel = ssh_channel_new(session) else {
+            return finish(.failed(HostFailure(.other, "libssh: cannot create a channel")))
+        }
+        self.channel = channel
+        let callbacks = UnsafeMutablePointer<ssh_channel_callbacks_struct>.allocate(capacity: 1)
+        callbacks.initialize(to: ssh_channel_callbacks_struct())
+        callbacks.pointee.size = MemoryLayout<ssh_channel_callbacks_struct>.size
+        callbacks.pointee.userdata = Unmanaged.passUnretained(self).toOpaque()
+        callbacks.pointee.channel_exit_status_function = { _, _, status, userdata in
+            guard let userdata else { return }
+            Unmanaged<LibSSHSession>.fromOpaque(userdata).takeUnretainedValue().exitStatus = status
+        }
+        callbacks.pointee.channel_exit_signal_function = { _, _, signal, _, _, _, userdata in
+            guard let userdata, let signal else { return }
+            Unmanaged<LibSSHSession>.fromOpaque(userdata).takeUnretainedValue().exitSignal = String(cString: signal)
+        }
+        callbacks.pointee.channel_close_function = { _, _, userdata in
+            guard let userdata else { return }
+            Unmanaged<LibSSHSession>.fromOpaque(userdata).takeUnretainedValue().closed = true
+        }
+        self.callbacks = callbacks
+        ssh_set_channel_callbacks(channel, callbacks)
+        phase = .opening
+    }
+
+    private func stepOpen() {
+        guard let channel else { return }
+        switch ssh_channel_open_session(channel) {
+        case SSH_AGAIN: return
+        case SSH_OK: phase = .executing
+        default: finish(.failed(isBroken ? lostFailure() : HostFailure(.other, "the host refused a session channel: \(libSSHError(session))")))
+        }
+    }
+
+    private func stepExecute() {
+        guard let channel else { return }
+        switch ssh_channel_request_exec(channel, job.command) {
+        case SSH_AGAIN: return
+        case SSH_OK: break
+        default:
+            return finish(.failed(isBroken ? lostFailure() : HostFailure(.other, "the host refused to run the command: \(libSSHError(session))")))
+        }
+        phase = .running
+        if let path = job.session.stdinFile {
+            stdinFile = open(path.string, O_RDONLY | O_CLOEXEC)
+            if stdinFile < 0 {
+                return finish(.failed(HostFailure(.cannotStart, "cannot open \(path.string): \(String(cString: strerror(errno)))")))
+            }
+        } else {
+            ssh_channel_send_eof(channel)
+        }
+    }
+
+    private func stepRunning(now: ContinuousClock.Instant) {
+        guard let channel else { return }
+        handleStop(now: now)
+        if phase == .done { return }
+        // Reading first also pumps libssh: it takes in window adjustments and flushes what it
+        // holds for the socket, which the stdin feed waits for.
+        if !read(channel, stderr: false) || !read(channel, stderr: true) { return }
+        feedStdin(channel)
+        if phase == .done { return }
+        if stdout.ended && stderr.ended && exitStatus == nil && exitSignal == nil && !closed {
+            _ = ssh_channel_get_exit_status(channel)  // pumps until the status (or the close) arrives
+        }
+        if isBroken && !(stdout.ended && stderr.ended) { return finish(.failed(lostFailure())) }
+        let over = stdout.ended && stderr.ended
+            && (exitStatus != nil || exitSignal != nil || closed || ssh_channel_is_closed(channel) != 0 || isBroken)
+        guard over else { return }
+        if stopSent != .none && exitStatus != 0 { return finish(.cancelled) }
+        if let exitSignal { return finish(.signaled(Signal(name: exitSignal))) }
+        if let exitStatus { return finish(.exited(exitStatus)) }
+        finish(.failed(isBroken ? lostFailure() : HostFailure(.connectionLost, "the host closed the session without an exit status")))
+    }
+
+    /// Sends the `signal` requests a stop needs, and closes once the command had its time.
+    private func handleStop(now: ContinuousClock.Instant) {
+        guard let channel else { return }
+        let request = job.bridge.stopRequest
+        if request > stopSent {
+            if request == .terminate {
+                ssh_channel_request_send_signal(channel, "TERM")
+                killDeadline = now + job.session.terminationGrace
+            } else {
+                sendKill(channel)
+                closeDeadline = now + Self.killWait
+            }
+            stopSent = request
+        }
+        if stopSent == .terminate, let killDeadline, now >= killDeadline {
+            sendKill(channel)
+            stopSent = .kill
+            closeDeadline = now + Self.killWait
+        }
+        if let closeDeadline, now >= closeDeadline { finish(.cancelled) }
+    }
+
+    /// Sends the KILL request and makes sure it leaves the process (waiting at most 100 ms for
+    /// the socket): after an emergency stop, the process may exit right away.
+    private func sendKill(_ channel: OpaquePointer) {
+        ssh_channel_request_send_signal(channel, "KILL")
+        if let session, ssh_get_poll_flags(session) & SSH_WRITE_PENDING != 0 { _ = ssh_blocking_flush(session, 100) }
+        job.bridge.markKillSent()
+    }
+
+    /// Writes as much of the stdin file as the channel's window and libssh's output buffer take;
+    /// sends EOF at its end.
+    private func feedStdin(_ channel: OpaquePointer) {
+        guard stdinFile >= 0, let session, ssh_get_poll_flags(session) & SSH_WRITE_PENDING == 0 else { return }
+        // Up to 128 KiB per step while libssh had flushed everything: what the socket does not
+        // take at once waits in libssh's buffer (bounded so) until the socket is writable again.
+        for _ in 0..<Self.stdinWritesPerStep {
+            let window = Int(ssh_channel_window_size(channel))
+            guard window > 0 else { return }
+            let size = min(window, 32 << 10)
+            if stdinBuffer.count < size { stdinBuffer = [UInt8](repeating: 0, count: 32 << 10) }
+            let count = stdinBuffer.withUnsafeMutableBytes { pread(stdinFile, $0.baseAddress!, size, stdinOffset) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 {  // the end of the file (or a read error: the host sees its stdin end)
+                close(stdinFile)
+                stdinFile = -1
+                stdinBuffer = []
+                ssh_channel_send_eof(channel)
+                return
+            }
+            let written = stdinBuffer.withUnsafeBytes { ssh_channel_write(channel, $0.baseAddress!, UInt32(count)) }
+            if written < 0 { return finish(.failed(lostFailure())) }
+            stdinOffset += Int(written)
+            if written < count { return }
+        }
+        wantsStep = true  // the budget ran out, not the window: go on after the other sessions
+    }
+
+    /// Reads what one stream has, while the consumer keeps up; `false` when the session ended.
+    private func read(_ channel: OpaquePointer, stderr isStderr: Bool) -> Bool {
+        var stream = isStderr ? stderr : stdout
+        func save() { if isStderr { stderr = stream } else { stdout = stream } }
+        defer { save() }
+        var reads = 0
+        while !stream.ended {
+            guard job.bridge.mayRead() else { return true }
+            if reads == Self.readsPerStep {
+                wantsStep = true
+                return true
+            }
+            let available = ssh_channel_poll(channel, isStderr ? 1 : 0)
+            if available == SSH_EOF {
+                stream.ended = true
+                if let last = stream.splitter.finish(stream.pending) { job.bridge.push([last]) }
+                stream.pending = []
+                return true
+            }
+            if available < 0 {
+                save()
+                finish(.failed(lostFailure()))
+                return false
+            }
+            if available == 0 { return true }
+            let want = min(Int(available), max(PipeReader.readSize, stream.pending.count))
+            var result: Int32 = 0
+            let pending = stream.pending
+            let buffer = [UInt8](unsafeUninitializedCapacity: pending.count + want) { space, count in
+                let base = space.baseAddress!
+                pending.withUnsafeBytes { old in
+                    if let from = old.baseAddress { UnsafeMutableRawPointer(base).copyMemory(from: from, byteCount: old.count) }
+                }
+                result = ssh_channel_read_nonblocking(channel, base + pending.count, UInt32(want), isStderr ? 1 : 0)
+                count = pending.count + Int(max(result, 0))
+            }
+            if result < 0 && result != SSH_EOF {
+                save()
+                finish(.failed(lostFailure()))
+                return false
+            }
+            if result <= 0 { continue }
+            let (chunks, rest) = stream.splitter.split(buffer, searchFrom: pending.count)
+            stream.pending = rest
+            job.bridge.push(chunks)
+            reads += 1
+        }
+        return true
+    }
+
+    /// Closes everything and reports `termination`.
+    func finish(_ termination: Termination) {
+        guard phase != .done else { return }
+        phase = .done
+        for last in [stdout, stderr].compactMap({ $0.ended ? nil : $0.splitter.finish($0.pending) }) {
+            job.bridge.push([last])
+        }
+        if stdinFile >= 0 { close(stdinFile) }
+        stdinFile = -1
+        if let channel {
+            ssh_remove_channel_callbacks(channel, callbacks)
+            ssh_channel_free(channel)
+        }
+        channel = nil
+        callbacks?.deallocate()
+        callbacks = nil
+        if let session {
+            ssh_disconnect(session)
+            ssh_free(session)
+        }
+        session = nil
+        job.bridge.finish(termination)
+    }
+
+    // MARK: Failures
+
+    private var isBroken: Bool {
+        guard let session else { return true }
+        return ssh_get_status(session) & (SSH_CLOSED_ERROR | SSH_CLOSED) != 0
+    }
+
+    /// `ADDRESS port N`, as the configuration resolved them (OpenSSH's words).
+    private var target: String {
+        guard let session else { return job.host.hostname }
+        var name: UnsafeMutablePointer<CChar>?
+        var hostname = job.host.hostname
+        if ssh_options_get(session, SSH_OPTIONS_HOST, &name) == SSH_OK, let name {
+            hostname = String(cString: name)
+            ssh_string_free_char(name)
+        }
+        var port: UInt32 = 0
+        return ssh_options_get_port(session, &port) == SSH_OK ? "\(hostname) port \(port)" : hostname
+    }
+
+    private func connectFailure() -> HostFailure {
+        let message = libSSHError(session)
+        let lower = message.lowercased()
+        if lower.contains("refused") { return HostFailure(.connectionRefused, "connect to host \(target): Connection refused") }
+        if lower.contains("resolve") || lower.contains("unreachable") || lower.contains("no route") {
+            return HostFailure(.hostUnreachable, "connect to host \(target): \(message)")
+        }
+        if lower.contains("timed out") { return HostFailure(.connectionTimedOut, "connect to host \(target): Connection timed out") }
+        return HostFailure(isBroken ? .connectionLost : .other, message.isEmpty ? "connect to host \(target) failed" : message)
+    }
+
+    private func timedOut() -> HostFailure {
+        switch phase {
+        case .connecting:
+            if let session, ssh_get_serverbanner(session) != nil {
+                return HostFailure(.connectionTimedOut, "Connection timed out during the key exchange with \(job.host.hostname)")
+            }
+            var address = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let connected = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(socket, $0, &length) == 0 }
+            }
+            return HostFailure(.connectionTimedOut, connected
+                ? "Connection timed out during banner exchange"
+                : "connect to host \(target): Connection timed out")
+        case .authenticating:
+            return HostFailure(.connectionTimedOut, "Connection timed out during authentication with \(job.host.hostname)")
+        default:
+            return HostFailure(.connectionTimedOut, "Connection timed out while opening a session on \(job.host.hostname)")
+        }
+    }
+
+    private func lostFailure() -> HostFailure {
+        let message = libSSHError(session)
+        return HostFailure(.connectionLost, "connection to \(job.host.hostname) lost\(message.isEmpty ? "" : ": \(message)")")
+    }
+
+    private func authenticationFailure() -> HostFailure {
+        guard let session else { return HostFailure(.authenticationRefused, "Permission denied") }
+        var user: UnsafeMutablePointer<CChar>?
+        var name = ""
+        if ssh_options_get(session, SSH_OPTIONS_USER, &user) == SSH_OK, let user {
+            name = String(cString: user)
+            ssh_string_free_char(user)
+        }
+        var address: UnsafeMutablePointer<CChar>?
+        var hostname = job.host.hostname
+        if ssh_options_get(session, SSH_OPTIONS_HOST, &address) == SSH_OK, let address {
+            hostname = String(cString: address)
+            ssh_string_free_char(address)
+        }
+        let offered = UInt32(bitPattern: ssh_userauth_list(session, nil))
+        let methods = [
+            (SSH_AUTH_METHOD_PUBLICKEY, "publickey"), (SSH_AUTH_METHOD_GSSAPI_MIC, "gssapi-with-mic"),
+            (SSH_AUTH_METHOD_HOSTBASED, "hostbased"), (SSH_AUTH_METHOD_PASSWORD, "password"),
+            (SSH_AUTH_METHOD_INTERACTIVE, "keyboard-interactive"),
+        ].filter { offered & $0.0 != 0 }.map(\.1)
+        let list = methods.isEmpty ? "" : " (\(methods.joined(separator: ",")))"
+        let skipped = skippedKeys.isEmpty ? "" : " Not tried: \(skippedKeys.joined(separator: ", ")) (a key that needs a passphrase, or no private key: passh never asks for a passphrase; add the key to ssh-agent)."
+        return HostFailure(.authenticationRefused, "\(name)@\(hostname): Permission denied\(list).\(skipped)")
+    }
+}
+
+/// libssh's last error on `session`, or "".
+func libSSHError(_ session: OpaquePointer?) -> String {
+    guard let session, let message = ssh_get_error(UnsafeMutableRawPointer(session)) else { return "" }
+    return String(cString: message)
+}
+#endif

@@ -1,0 +1,100 @@
+import PasshTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `--transport` / `PASSH_TRANSPORT`: which way hosts are reached.
+@Suite struct TransportFlagTests {
+    @Test func anUnknownTransportIsAUsageError() async throws {
+        let out = try await passh(["--transport", "telnet", "h1", "true"])
+        #expect(out.status == 64)
+        #expect(out.stderrText == "passh: --transport telnet: the transport must be openssh or libssh. (see passh --help)\n")
+    }
+
+    #if !LIBSSH
+    @Test func libSSHInABuildWithoutItSaysHowToRebuild() async throws {
+        let flag = try await passh(["--transport", "libssh", "h1", "true"])
+        #expect(flag.status == 64)
+        #expect(flag.stderrText == """
+            passh: --transport libssh: this passh was built without libssh; rebuild it with `swift build --traits LibSSH` \
+            (needs libssh-dev). (see passh --help)
+
+            """)
+        let variable = try await passh(["h1", "true"], environment: ["PASSH_TRANSPORT": "libssh"])
+        #expect(variable.status == 64)
+        #expect(variable.stderrText.hasPrefix("passh: PASSH_TRANSPORT=libssh: this passh was built without libssh; "))
+    }
+    #else
+    @Test(.enabled(if: TestCluster.isAvailable, "no OpenSSH server for scripts/testcluster: install openssh-server"))
+    func libSSHRunsTheCommandWithTheSameOutput() async throws {
+        let out = try await passhOnCluster(["--transport", "libssh", "h1,h2", "echo hi; echo oops >&2"])
+        #expect(out.status == 0)
+        #expect(out.stdoutText == "[h1] hi\n[h2] hi\n" || out.stdoutText == "[h2] hi\n[h1] hi\n")
+        #expect(out.stderrText.contains("[h1] oops\n"))
+        let variable = try await passhOnCluster(["-l", TestCluster.loginUser, "h3", "kill -TERM $$"],
+                                               environment: ["PASSH_TRANSPORT": "libssh"])
+        #expect(variable.status != 0)
+        #expect(variable.stderrText.contains("failed: killed by SIGTERM"))
+    }
+
+    @Test(.enabled(if: TestCluster.isAvailable, "no OpenSSH server for scripts/testcluster: install openssh-server"))
+    func anInterruptEndsTheRemoteCommands() throws {
+        let (sleep, marker) = uniqueSleep(seconds: 6)
+        let run = try interruptPassh("--transport libssh h1,h2,h3 'echo started; printf partial; \(sleep)'", after: 3, signal: "INT")
+        #expect(run.status == 130)
+        #expect(run.elapsedMilliseconds < 2000)
+        #expect(sortedLines(run.stdout) == ["[h1] partial", "[h1] started", "[h2] partial", "[h2] started", "[h3] partial", "[h3] started"])
+        #expect(run.stderr == "passh: interrupted by SIGINT; did not finish: h1 h2 h3\n")
+        #expect(processes(matching: marker).isEmpty)  // the remote commands: the test sshd runs here
+    }
+
+    @Test(.enabled(if: TestCluster.isAvailable, "no OpenSSH server for scripts/testcluster: install openssh-server"))
+    func aSecondInterruptKillsTheRemoteCommandsAtOnce() throws {
+        let (sleep, marker) = uniqueSleep(seconds: 6)
+        let run = try interruptPassh(
+            "--transport libssh h1,h2 'echo started; trap \"\" TERM; \(sleep); true'", after: 2, signal: "INT", second: true)
+        #expect(run.status == 130)
+        #expect(run.elapsedMilliseconds < 2000)
+        // passh exits at once; its KILL requests left before it did: sshd ends the commands.
+        var waited = 0
+        while !processes(matching: marker).isEmpty && waited < 40 {
+            usleep(50_000)
+            waited += 1
+        }
+        #expect(processes(matching: marker).isEmpty)
+    }
+
+    @Test(.enabled(if: TestCluster.isAvailable, "no OpenSSH server for scripts/testcluster: install openssh-server"))
+    func aTimeoutOrAFailFastEndsTheRemoteCommands() async throws {
+        let (sleep, marker) = uniqueSleep(seconds: 8)
+        let timeout = try await passhOnCluster(["--transport", "libssh", "--timeout", "1", "h1", "echo begun; \(sleep)"])
+        #expect(timeout.status == 2)
+        #expect(timeout.stdoutText == "[h1] begun\n")
+        #expect(timeout.stderrText.hasPrefix("[h1] passh: timed out after 1 s\n"))
+        #expect(processes(matching: marker).isEmpty)
+        let (otherSleep, otherMarker) = uniqueSleep(seconds: 8)
+        let failFast = try await passhOnCluster(["--transport", "libssh", "--fail-fast", "h1,h2,noauth", "echo up; exec \(otherSleep)"])
+        #expect(failFast.status == 2)
+        #expect(failFast.stderrText.contains("cancelled"))
+        #expect(processes(matching: otherMarker).isEmpty)
+    }
+
+    @Test func libSSHRefusesWhatItCannotDo() async throws {
+        let persist = try await passh(["--transport", "libssh", "--persist", "h1", "true"])
+        #expect(persist.status == 64)
+        #expect(persist.stderrText == """
+            passh: --persist uses OpenSSH's connection sharing (ControlMaster): it cannot be used with --transport libssh. \
+            (see passh --help)
+
+            """)
+        let option = try await passh(["--transport", "libssh", "-o", "ControlMaster=auto", "h1", "true"])
+        #expect(option.status == 64)
+        #expect(option.stderrText == """
+            passh: -o ControlMaster=auto: ControlMaster is not an option the libssh transport understands (use --transport openssh)
+
+            """)
+    }
+    #endif
+}
