@@ -1,6 +1,8 @@
 import PasshTestSupport
 import Testing
 
+#if !LIBSSH  // the plain build's run covers it; the LibSSH build's would only build it again
+
 /// `scripts/install`: a binary that runs without the Swift toolchain, installed into a prefix and
 /// removed again without a trace.
 @Suite("scripts/install", .serialized)
@@ -34,3 +36,5 @@ struct InstallTests {
         #expect(shell("ls -A \(prefix) 2>/dev/null | wc -l").text == "0\n", "nothing is left in the prefix")
     }
 }
+
+#endif
