@@ -57,3 +57,24 @@ ssize_t passh_splice_to_pipe(int from, long long *offset, int to, size_t length)
     if (moved > 0) *offset = position;
     return moved;
 }
+
+#include <pthread.h>
+#include <signal.h>
+
+/* In the child of a fork(): the forking thread's signal mask is inherited, and the threads that
+   fork here (libssh's, for a ProxyCommand) block almost every signal, so the command could not be
+   stopped by the SIGTERM its parent sends. Clear the mask; exec resets the handlers. */
+static void passh_child_unblock_signals(void) {
+    sigset_t none;
+    sigemptyset(&none);
+    pthread_sigmask(SIG_SETMASK, &none, NULL);
+}
+
+static void passh_register_fork_handler(void) {
+    pthread_atfork(NULL, NULL, passh_child_unblock_signals);
+}
+
+void passh_unblock_signals_in_forked_children(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, passh_register_fork_handler);
+}

@@ -101,6 +101,9 @@ struct PasshCommand: AsyncParsableCommand {
         if hosts == nil && hostFlags.hostFiles.isEmpty {
             throw ValidationError("Missing the hosts: give HOSTS or -h FILE.")
         }
+        if runFlags.terminal && sshFlags.local {
+            throw ValidationError("--local runs no ssh: it cannot be used with --tty.")
+        }
         let runsCommand = !hostFlags.listHosts && !sshFlags.persistStop
         if runsCommand && command.isEmpty {
             throw ValidationError("Missing the command to run on the hosts.")

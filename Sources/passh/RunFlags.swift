@@ -25,6 +25,9 @@ struct RunFlags: ParsableArguments {
     @Option(name: .customLong("failed-to"), help: ArgumentHelp("Write the hosts that did not succeed to FILE, one per line (retry them with -h FILE).", valueName: "FILE"))
     var failedTo: String?
 
+    @Flag(name: .customLong("tty"), help: "Give each command a terminal on its host (ssh -tt): it is hung up when its host is stopped, but its stderr comes merged into stdout and lines end in CR LF.")
+    var terminal = false
+
     mutating func validate() throws {
         if procs < 0 {
             throw ValidationError("-n must be 0 (no limit) or more, not \(procs).")
@@ -35,6 +38,9 @@ struct RunFlags: ParsableArguments {
         if inputFile != nil && broadcastStdin {
             throw ValidationError("-i and -I cannot be used together.")
         }
+        if terminal && (inputFile != nil || broadcastStdin) {
+            throw ValidationError("--tty cannot be used with \(inputFile != nil ? "-i" : "-I"): the host's terminal would echo the input back.")
+        }
     }
 
     var runOptions: RunOptions {
@@ -42,6 +48,7 @@ struct RunFlags: ParsableArguments {
         options.fanout = procs
         options.stdinFile = inputFile.map { FilePath($0) }
         options.failFast = failFast
+        options.terminal = terminal
         options.commandTimeout = commandTimeout.map { .milliseconds(Int64(($0 * 1000).rounded(.up))) }
         return options
     }

@@ -81,6 +81,72 @@ import Glibc
         #expect(processes(matching: otherMarker).isEmpty)
     }
 
+    /// A configuration that names no key file: the login can only come from the agent.
+    private static func configWithoutKeys(in dir: String) throws -> String {
+        let cluster = String(TestCluster.config.dropLast("/ssh_config".count))
+        let config = dir + "/ssh_config"
+        try writeFile(config, Array("""
+            Host h*
+                HostName 127.0.0.1
+                Port 22122
+                User passhtest
+                UserKnownHostsFile \(cluster)/known_hosts
+                GlobalKnownHostsFile /dev/null
+
+            """.utf8))
+        return config
+    }
+
+    @Test(.enabled(if: TestCluster.isAvailable, "no OpenSSH server for scripts/testcluster: install openssh-server"))
+    func libSSHLogsInThroughTheAgent() async throws {
+        _ = TestCluster.config
+        let dir = temporaryPath("agent")
+        let cluster = String(TestCluster.config.dropLast("/ssh_config".count))
+        defer { shell("SSH_AGENT_PID=$(cat \(dir)/pid 2>/dev/null) ssh-agent -k >/dev/null 2>&1; rm -rf \(dir)") }
+        let agent = shell("""
+            mkdir -p \(dir) && eval "$(ssh-agent -a \(dir)/agent.sock -s)" >/dev/null && echo $SSH_AGENT_PID >\(dir)/pid \
+            && SSH_AUTH_SOCK=\(dir)/agent.sock ssh-add -q \(cluster)/client_ed25519 2>&1
+            """)
+        try #require(agent.status == 0, "ssh-agent: \(agent.text)")
+        let config = try Self.configWithoutKeys(in: dir)
+        // No agent: no key at all, the login is refused.
+        let without = try await passh(["--transport", "libssh", "-F", config, "h1", "echo in"], environment: ["SSH_AUTH_SOCK": ""])
+        #expect(without.status == 2)
+        #expect(without.stdoutText == "")
+        let with = try await passh(["--transport", "libssh", "-F", config, "h1,h2", "echo in"],
+                                   environment: ["SSH_AUTH_SOCK": dir + "/agent.sock"])
+        #expect(with.status == 0)
+        #expect(sortedLines(with.stdoutText) == ["[h1] in", "[h2] in"])
+    }
+
+    @Test(.enabled(if: TestCluster.isAvailable, "no OpenSSH server for scripts/testcluster: install openssh-server"),
+          .timeLimit(.minutes(1)))
+    func libSSHConnectsThroughAProxyCommand() async throws {
+        // How libssh 0.10 runs a ProxyJump too: a forked command relays the connection (there,
+        // `ssh -W`; here a relay in perl, as the test sshd forwards nothing). The relay ends only
+        // when libssh's SIGTERM reaches it: it used to inherit an engine thread's blocked signals,
+        // and passh hung at the end of the session, waiting for it.
+        let relay = temporaryPath("relay") + ".pl"
+        defer { unlink(relay) }
+        try writeFile(relay, Array("""
+            use IO::Socket::INET; use IO::Select;
+            my $s = IO::Socket::INET->new(PeerAddr => $ARGV[0], PeerPort => $ARGV[1]) or die "relay: $!\\n";
+            my $in = \\*STDIN; my $sel = IO::Select->new($in, $s);
+            while (my @ready = $sel->can_read) {
+                for my $fh (@ready) {
+                    my $n = sysread($fh, my $b, 65536);
+                    if (!$n) { exit 0 if $fh == $s; shutdown($s, 1); $sel->remove($in); next }
+                    syswrite($fh == $s ? \\*STDOUT : $s, $b);
+                }
+            }
+
+            """.utf8))
+        let out = try await passhOnCluster(["--transport", "libssh", "-o", "ProxyCommand=perl \(relay) %h %p", "h1,h2", "echo through"])
+        #expect(out.status == 0)
+        #expect(sortedLines(out.stdoutText) == ["[h1] through", "[h2] through"])
+        #expect(out.stderrText == "")
+    }
+
     @Test func libSSHRefusesWhatItCannotDo() async throws {
         let persist = try await passh(["--transport", "libssh", "--persist", "h1", "true"])
         #expect(persist.status == 64)

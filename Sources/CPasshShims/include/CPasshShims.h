@@ -4,6 +4,12 @@
 
 #ifdef __linux__
 #include <sys/epoll.h>
+/// From now on, the child of every fork() of this process starts with no signal blocked (the
+/// threads that fork, such as libssh's for a ProxyCommand, block most signals, and a child inherits
+/// its parent thread's mask). Registered once; posix_spawn, which swift-subprocess uses, is not
+/// affected (it sets the child's mask itself).
+void passh_unblock_signals_in_forked_children(void);
+
 #endif
 
 /// pipe2(fds, O_CLOEXEC): both ends close-on-exec from the start.
@@ -19,5 +25,11 @@ ssize_t passh_splice_to_pipe(int from, long long *offset, int to, size_t length)
 
 /// Sends descriptor `fd` over the Unix-domain socket (SCM_RIGHTS, with one dummy byte): 0 or -1.
 int passh_send_fd(int socket_fd, int fd);
+
+/// From now on, the child of every fork() of this process starts with no signal blocked (the
+/// threads that fork, such as libssh's for a ProxyCommand, block most signals, and a child inherits
+/// its parent thread's mask). Registered once; posix_spawn, which swift-subprocess uses, is not
+/// affected (it sets the child's mask itself).
+void passh_unblock_signals_in_forked_children(void);
 
 #endif

@@ -30,6 +30,9 @@ public struct RunOptions: Sendable {
     /// Triggered, ends every session of the run at once, without ``terminationGrace``. Give each
     /// run its own; `nil`: the run can only be cancelled (gracefully).
     public var emergencyStop: EmergencyStop?
+    /// Give each command a terminal on its host (a pseudo-terminal, as `ssh -tt` does): the command
+    /// gets hang-up semantics, but its stderr is merged into stdout and lines end in `\r\n`.
+    public var terminal: Bool = false
 
     /// What the transport needs of these options.
     public var session: SessionOptions {
@@ -38,6 +41,7 @@ public struct RunOptions: Sendable {
         session.terminationGrace = terminationGrace
         session.maximumLineLength = maximumLineLength
         session.emergencyStop = emergencyStop
+        session.terminal = terminal
         return session
     }
 

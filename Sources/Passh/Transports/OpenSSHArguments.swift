@@ -28,11 +28,14 @@ public struct OpenSSHOptions: Sendable, Hashable {
     ///
     /// The host goes after `--`, so even a name that slipped past validation could not be read as
     /// an option. The command's words follow untouched; ssh joins them with spaces.
-    public func arguments(for host: Host, command: [String]) -> [String] {
+    ///
+    /// With `terminal`, ssh is asked for a remote terminal even without a local one (`-tt`).
+    public func arguments(for host: Host, command: [String], terminal: Bool = false) -> [String] {
         var args = connectionArguments(for: host)
         if let multiplexing, let path = controlPath(for: host) {
             args += multiplexing.sshOptions(controlPath: path)
         }
+        if terminal { args += ["-tt"] }  // after the -T above: ssh keeps the last of -T and -t
         return args + ["--", host.hostname] + command
     }
 

@@ -20,7 +20,8 @@ public struct OpenSSHTransport: Transport {
         _ command: [String], on host: Host, options: SessionOptions,
         output: @escaping @Sendable (OutputChunk) async -> Void
     ) async -> Termination {
-        if let path = self.options.controlPath(for: host), let master = await MuxClient.connect(path: path) {
+        // A terminal is asked for by an ssh process (which still goes through the master, if any).
+        if !options.terminal, let path = self.options.controlPath(for: host), let master = await MuxClient.connect(path: path) {
             return await runThroughMaster(master, command, on: host, options: options, output: output)
         }
         return await runSSH(command, on: host, options: options, output: output)
@@ -50,7 +51,7 @@ public struct OpenSSHTransport: Transport {
         _ command: [String], on host: Host, options: SessionOptions,
         output: @escaping @Sendable (OutputChunk) async -> Void
     ) async -> Termination {
-        let launcher = ProcessLauncher(launch: launch, arguments: self.options.arguments(for: host, command: command))
+        let launcher = ProcessLauncher(launch: launch, arguments: self.options.arguments(for: host, command: command, terminal: options.terminal))
         let errors = OpenSSHErrors()
         let termination = await launcher.run(host: host, options: options) { chunk in
             if chunk.stream == .stderr { errors.look(at: chunk) }

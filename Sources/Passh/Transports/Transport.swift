@@ -24,6 +24,9 @@ public struct SessionOptions: Sendable {
     public var maximumLineLength: Int = 16 << 20
     /// The run's emergency stop: once triggered, sessions are killed at once, without the grace.
     public var emergencyStop: EmergencyStop?
+    /// Ask the host for a terminal (a pseudo-terminal) for the command: its stderr then comes
+    /// merged into stdout, with `\r\n` line ends. Transports that run no remote shell ignore it.
+    public var terminal: Bool = false
 
     /// Options with the defaults above.
     public init() {}

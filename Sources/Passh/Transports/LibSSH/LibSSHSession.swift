@@ -19,13 +19,13 @@ struct LibSSHJob: Sendable {
 }
 
 /// One host's session, driven by one engine thread and touched by no other: connect → check the
-/// host key → log in → open a channel → exec → run (output, stdin, exit) → close.
+/// host key → log in → open a channel → (a terminal, if asked for) → exec → run (output, stdin, exit) → close.
 ///
 /// Every libssh call here is non-blocking (`SSH_AGAIN`: call again when the socket is ready),
 /// except those noted on ``LibSSHEngine``. The phases from connecting to exec count against the
 /// engine's handshake cap, and must end within the connect timeout.
 final class LibSSHSession {
-    enum Phase { case queued, connecting, authenticating, opening, executing, running, done }
+    enum Phase { case queued, connecting, authenticating, opening, requestingTerminal, executing, running, done }
 
     let job: LibSSHJob
     private(set) var phase = Phase.queued
@@ -80,7 +80,9 @@ final class LibSSHSession {
     }
 
     /// Whether the session holds one of the engine's handshake slots.
-    var isHandshaking: Bool { phase == .connecting || phase == .authenticating || phase == .opening || phase == .executing }
+    var isHandshaking: Bool {
+        phase == .connecting || phase == .authenticating || phase == .opening || phase == .requestingTerminal || phase == .executing
+    }
 
     /// The socket, once connecting began.
     var socket: Int32 {
@@ -145,6 +147,7 @@ final class LibSSHSession {
         if phase == .connecting { stepConnect() }
         if phase == .authenticating { stepAuthenticate() }
         if phase == .opening { stepOpen() }
+        if phase == .requestingTerminal { stepRequestTerminal() }
         if phase == .executing { stepExecute() }
         if phase == .running { stepRunning(now: now) }
     }
@@ -253,8 +256,18 @@ final class LibSSHSession {
         guard let channel else { return }
         switch ssh_channel_open_session(channel) {
         case SSH_AGAIN: return
-        case SSH_OK: phase = .executing
+        case SSH_OK: phase = job.session.terminal ? .requestingTerminal : .executing
         default: finish(.failed(isBroken ? lostFailure() : HostFailure(.other, "the host refused a session channel: \(libSSHError(session))")))
+        }
+    }
+
+    /// A pseudo-terminal, as `ssh -tt` asks for one: xterm, 80×24.
+    private func stepRequestTerminal() {
+        guard let channel else { return }
+        switch ssh_channel_request_pty(channel) {
+        case SSH_AGAIN: return
+        case SSH_OK: phase = .executing
+        default: finish(.failed(isBroken ? lostFailure() : HostFailure(.other, "the host refused a terminal: \(libSSHError(session))")))
         }
     }
 

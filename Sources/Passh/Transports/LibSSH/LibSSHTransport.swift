@@ -2,6 +2,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CPasshShims
 
 /// Reaches each host with libssh, inside passh: no process per host, about 0.8 ms of CPU per host
 /// against OpenSSH's 9, and the remote command can be signalled (a stopped host's command is sent
@@ -33,6 +34,10 @@ public struct LibSSHTransport: Transport {
         self.options = options
         self.settings = try options.settings()
         self.engine = LibSSHEngine(maximumHandshakes: max(1, options.maximumHandshakes))
+        // libssh forks a ProxyCommand (and a ProxyJump's `ssh -W`) from an engine thread, which
+        // blocks almost every signal: the command would ignore the SIGTERM libssh sends it when
+        // the session closes, and libssh would wait for it for ever.
+        passh_unblock_signals_in_forked_children()
     }
 
     /// Runs `command` on `host` over a libssh session driven by an engine thread.
