@@ -128,7 +128,29 @@ public struct ParallelSSH: Sendable {
         if options.maximumLineLength < 1 {
             throw PasshError(.invalidOption, "the maximum line length must be positive")
         }
+        try Self.validate(options.rollout)
         if let file = options.stdinFile { try Self.checkReadableFile(file) }
+    }
+
+    private static func validate(_ rollout: Rollout) throws(PasshError) {
+        if rollout.canaries < 0 {
+            throw PasshError(.invalidOption, "the number of canaries must be 0 or more, not \(rollout.canaries)")
+        }
+        for count in [rollout.waveSize, rollout.maximumFailures].compactMap(\.self) {
+            switch count {
+            case .hosts(let hosts) where hosts < 0:
+                throw PasshError(.invalidOption, "a number of hosts must be 0 or more, not \(hosts)")
+            case .percent(let share) where !(1...100).contains(share):
+                throw PasshError(.invalidOption, "a percentage of hosts must be from 1 to 100, not \(share)")
+            default: break
+            }
+        }
+        if rollout.waveSize == .hosts(0) {
+            throw PasshError(.invalidOption, "a wave must have at least 1 host")
+        }
+        if rollout.retries < 0 || rollout.retryDelay < .zero {
+            throw PasshError(.invalidOption, "retries and their delay must be 0 or more")
+        }
     }
 
     /// Refuses a path that is missing, not a regular file (a directory, a pipe…), or not readable.

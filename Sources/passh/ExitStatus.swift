@@ -31,9 +31,9 @@ struct ExitStatus {
     var fileError = false
     var maxRC = false
 
-    /// The hosts that did not succeed, in order.
+    /// The hosts that did not succeed, in order; not those a rollout did not start.
     var failedHosts: [Host] {
-        results.filter { !$0.isSuccess || outputFailed.contains($0.host) }.map(\.host)
+        results.filter { ($0.outcome != .notStarted && !$0.isSuccess) || outputFailed.contains($0.host) }.map(\.host)
     }
 
     var code: Int32 {
@@ -47,7 +47,7 @@ struct ExitStatus {
                 switch result.outcome {
                 case .exited(let code): return max(largest, code)
                 case .signaled, .failed, .timedOut: return 255
-                case .cancelled: return largest
+                case .cancelled, .notStarted: return largest
                 }
             }
         } else {

@@ -52,6 +52,9 @@ struct PasshCommand: AsyncParsableCommand {
     @OptionGroup(title: "Running")
     var runFlags: RunFlags
 
+    @OptionGroup(title: "Rolling out")
+    var rolloutFlags: RolloutFlags
+
     @OptionGroup(title: "Output")
     var outputFlags: OutputFlags
 
@@ -141,6 +144,7 @@ struct PasshCommand: AsyncParsableCommand {
                 return await stopMasters(on: list.hosts, ssh: try sshFlags.openSSHOptions(defaultUser: hostFlags.user))
             }
             var options = runFlags.runOptions
+            options.rollout = rolloutFlags.rollout
             let limit = OpenFileLimit.raise()
             guard limit >= OpenFileLimit.minimum else {
                 printError("passh: the open-file limit is \(limit): passh needs at least \(OpenFileLimit.minimum) (raise it with ulimit -n)")

@@ -16,6 +16,8 @@ struct Report {
     var commandTimeout: Duration?
     /// Whether the hosts were reached with OpenSSH, whose silent exit 255 needs explaining.
     var openSSH = true
+    /// The rollout, to say why hosts were not started.
+    var rollout = Rollout()
 
     var lines: [String] {
         var lines: [String] = []
@@ -29,7 +31,7 @@ struct Report {
             }
             let notStarted = results.filter { !$0.started }.map(\.host.name)
             if interrupted == nil, !notStarted.isEmpty {
-                lines.append("passh: not started: " + HostFolding.fold(notStarted))
+                lines.append("passh: not started: " + HostFolding.fold(notStarted) + (whyNotStarted.map { " (\($0))" } ?? ""))
             }
         }
         lines += hostKeyAdvice
@@ -44,12 +46,27 @@ struct Report {
         return lines
     }
 
+    /// Why a rollout stopped before starting every host; `nil` when it did not.
+    private var whyNotStarted: String? {
+        guard results.contains(where: { $0.outcome == .notStarted }) else { return nil }
+        let canaries = results.prefix(rollout.canaries)
+        let failedCanaries = canaries.filter { !$0.isSuccess }.map(\.host.name)
+        if !failedCanaries.isEmpty {
+            return "canar\(failedCanaries.count == 1 ? "y" : "ies") \(failedCanaries.joined(separator: " ")) failed"
+        }
+        let failures = results.filter { $0.started && !$0.isSuccess }.count
+        let budget = rollout.maximumFailures.map { "--max-failures \($0)" } ?? "the failure budget"
+        return "\(failures) host\(failures == 1 ? "" : "s") failed, more than \(budget) allows"
+    }
+
     /// Why `result` failed, when nothing the host printed says so; `nil` for a success.
     private func explanation(of result: HostResult, interrupted: Bool) -> String? {
         switch result.outcome {
         case .exited(0): return nil
         case .timedOut:
             return "timed out" + (commandTimeout.map { " after " + String(compactSeconds: $0) } ?? "")
+        case .notStarted:
+            return nil
         case .cancelled:
             return interrupted ? nil : "cancelled"
         case _ where wroteToStderr.contains(result.host):

@@ -71,7 +71,8 @@ struct Session {
         if reason != .stdoutFailed {
             let report = Report(
                 results: results, stoppedBy: reason, failedHosts: failedHosts, wroteToStderr: wroteToStderr,
-                explainHosts: explainHosts, commandTimeout: passh.options.commandTimeout, openSSH: openSSH)
+                explainHosts: explainHosts, commandTimeout: passh.options.commandTimeout, openSSH: openSSH,
+                rollout: passh.options.rollout)
             var lines = report.lines
             if onTerminal && reason == nil { lines.append(terminalSummary(results, elapsed: elapsed)) }
             if !lines.isEmpty {
@@ -84,7 +85,9 @@ struct Session {
             printError("passh: cannot write to stdout: \(error)")
         }
         // Written however the run ended, so that a retry with `-h FILE` runs the right hosts.
-        if let failedTo, !FailedHostsFile(path: failedTo).write(failedHosts.map(\.name)) {
+        // Hosts a rollout did not start are in it too: they still need the command.
+        let unfinished = failedHosts + results.filter { $0.outcome == .notStarted }.map(\.host)
+        if let failedTo, !FailedHostsFile(path: failedTo).write(unfinished.map(\.name)) {
             status.fileError = true
         }
         return status.code
@@ -122,5 +125,10 @@ final class TrackingSink: OutputSink {
 
     func runFinished(_ results: [HostResult]) async {
         await inner.runFinished(results)
+    }
+
+    func waveStarted(_ number: Int, of total: Int) async {
+        progress.wave(number, of: total)
+        await inner.waveStarted(number, of: total)
     }
 }

@@ -12,6 +12,7 @@ final class Progress: Sendable {
         var started = 0
         var done = 0
         var failed = 0
+        var wave: (number: Int, total: Int)?
     }
 
     let total: Int
@@ -24,6 +25,8 @@ final class Progress: Sendable {
 
     func started() { counts.withLock { $0.started += 1 } }
 
+    func wave(_ number: Int, of total: Int) { counts.withLock { $0.wave = (number, total) } }
+
     func finished(_ result: HostResult) {
         counts.withLock {
             $0.done += 1
@@ -31,10 +34,11 @@ final class Progress: Sendable {
         }
     }
 
-    /// `passh: 37/100 done, 2 failed, 50 running, 3.2 s`
+    /// `passh: 37/100 done, 2 failed, 50 running, 3.2 s`; in a rollout, `passh: wave 3/10, 37/100…`
     var line: String {
         let counts = self.counts.withLock { $0 }
-        return "passh: \(counts.done)/\(total) done, \(counts.failed) failed, \(counts.started - counts.done) running, "
+        let wave = counts.wave.map { "wave \($0.number)/\($0.total), " } ?? ""
+        return "passh: \(wave)\(counts.done)/\(total) done, \(counts.failed) failed, \(counts.started - counts.done) running, "
             + String(seconds: elapsed)
     }
 }
@@ -92,10 +96,10 @@ func showProgress(_ progress: Progress, on writer: OutputWriter, resized: UnixSi
 /// `98 ok, 2 failed (h0031 h0077), 3.2 s`: the last line of a run on a terminal.
 func terminalSummary(_ results: [HostResult], elapsed: Duration) -> String {
     var parts = ["\(results.filter(\.isSuccess).count) ok"]
-    for status in [HostStatus.failed, .timeout, .cancelled] {
+    for status in [HostStatus.failed, .timeout, .cancelled, .notStarted] {
         let names = results.filter { $0.outcome.status == status }.map(\.host.name)
         guard !names.isEmpty else { continue }
-        let word = status == .timeout ? "timed out" : status.rawValue
+        let word = status == .timeout ? "timed out" : status == .notStarted ? "not started" : status.rawValue
         let shown = names.count > 10 ? names.prefix(10).joined(separator: " ") + " …" : names.joined(separator: " ")
         parts.append("\(names.count) \(word) (\(shown))")
     }

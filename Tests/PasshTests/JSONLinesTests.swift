@@ -129,7 +129,7 @@ struct JSONLinesTests {
         #expect(decoded.results == results)
         #expect(decoded.tool == "passh")
         #expect(decoded.summary?.hosts == results.count)
-        #expect(decoded.summary?.failedHosts == results.filter { !$0.isSuccess }.map(\.host))
+        #expect(decoded.summary?.failedHosts == results.filter { !$0.isSuccess && $0.outcome != .notStarted }.map(\.host))
     }
 
     @Test(arguments: [false, true])
@@ -153,7 +153,11 @@ struct JSONLinesTests {
             }
             calls += run(host, outcome: outcome, output: [chunk(host, Array("x\n".utf8), stream: .stderr)], collect: collect, errorMessage: message)
         }
-        calls.append(.finished(.notStarted(try Host("never"))))
+        calls.append(.finished(.unstarted(try Host("never"))))
+        calls.append(.finished(.unstarted(try Host("skipped"), outcome: .notStarted)))
+        calls.append(.finished(HostResult(
+            host: try Host("flapping"), outcome: .failed(HostFailure(.connectionLost, "kex_exchange_identification: reset", commandMayHaveRun: false)),
+            stdout: collect ? [] : nil, stderr: collect ? [] : nil, errorMessage: "kex_exchange_identification: reset", attempts: 3)))
         calls.append(.finished(HostResult(host: try Host("odd"), outcome: .timedOut, duration: .milliseconds(5), stdout: collect ? [] : nil, stderr: collect ? [] : nil, errorMessage: "its own")))
         try await roundTrip(calls, collect: collect)
     }
@@ -166,7 +170,7 @@ struct JSONLinesTests {
                 host: h1, outcome: .signaled(Signal(number: 15)), duration: .nanoseconds(412_345_678), errorMessage: "Killed")),
             .finished(HostResult(
                 host: v6, outcome: .failed(HostFailure(.cannotStart, "cannot run ssh: No such file", program: "ssh")))),
-            .finished(.notStarted(web)),
+            .finished(.unstarted(web)),
         ])
         let text = String(decoding: bytes, as: UTF8.self)
         let lines = text.split(separator: "\n").map(String.init)
@@ -177,11 +181,11 @@ struct JSONLinesTests {
             #"{"event":"line","host":"h1","stream":"stdout","line":"hi"}"#,
             #"{"event":"line","host":"h1","stream":"stdout","line_base64":"w7//"}"#,
             #"{"event":"line","host":"h1","stream":"stdout","line":"a","newline":false}"#,
-            #"{"event":"finished","host":"h1","status":"failed","exit_code":null,"signal":"SIGTERM","signal_number":15,"error":"Killed","failure":null,"started":true,"duration_ms":412,"duration_ns":412345678}"#,
-            #"{"event":"finished","host":"[2001:db8::1]:2222","status":"failed","exit_code":null,"signal":null,"signal_number":null,"error":null,"failure":{"kind":"cannot_start","message":"cannot run ssh: No such file","program":"ssh"},"started":true,"duration_ms":0,"duration_ns":0}"#,
-            #"{"event":"finished","host":"admin@wéb\"1\\:2222","status":"cancelled","exit_code":null,"signal":null,"signal_number":null,"error":"cancelled","failure":null,"started":false,"duration_ms":0,"duration_ns":0}"#,
+            #"{"event":"finished","host":"h1","status":"failed","exit_code":null,"signal":"SIGTERM","signal_number":15,"error":"Killed","failure":null,"started":true,"attempts":1,"duration_ms":412,"duration_ns":412345678}"#,
+            #"{"event":"finished","host":"[2001:db8::1]:2222","status":"failed","exit_code":null,"signal":null,"signal_number":null,"error":null,"failure":{"kind":"cannot_start","message":"cannot run ssh: No such file","program":"ssh","command_may_have_run":false},"started":true,"attempts":1,"duration_ms":0,"duration_ns":0}"#,
+            #"{"event":"finished","host":"admin@wéb\"1\\:2222","status":"cancelled","exit_code":null,"signal":null,"signal_number":null,"error":"cancelled","failure":null,"started":false,"attempts":0,"duration_ms":0,"duration_ns":0}"#,
         ])
-        #expect(lines[8].hasPrefix(#"{"event":"summary","summary":{"hosts":3,"ok":0,"failed":2,"timeout":0,"cancelled":1,"failed_hosts":["h1","[2001:db8::1]:2222","admin@wéb\"1\\:2222"],"duration_ms":"#))
+        #expect(lines[8].hasPrefix(#"{"event":"summary","summary":{"hosts":3,"ok":0,"failed":2,"timeout":0,"cancelled":1,"not_started":0,"failed_hosts":["h1","[2001:db8::1]:2222","admin@wéb\"1\\:2222"],"duration_ms":"#))
     }
 
     @Test func theStartObjectComesFirstWhoeverWritesFirst() async throws {

@@ -199,7 +199,9 @@ public struct JSONLinesDecoder: Sendable {
                 guard let kind = HostFailure.Kind(rawValue: kindName) else {
                     throw JSONProblem("unknown failure kind \(quotedForMessage(kindName))")
                 }
-                outcome = .failed(HostFailure(kind, try failure.string("message") ?? "", program: try failure.string("program")))
+                outcome = .failed(HostFailure(
+                    kind, try failure.string("message") ?? "", program: try failure.string("program"),
+                    commandMayHaveRun: try failure.bool("command_may_have_run")))
             } else if let name = try object.string("signal") {
                 let number = try object.integer("signal_number").map { Int32(clamping: $0) }
                 outcome = .signaled(Signal(number: number, exactName: name))
@@ -213,12 +215,15 @@ public struct JSONLinesDecoder: Sendable {
             outcome = .timedOut
         case "cancelled":
             outcome = .cancelled
+        case "not_started":
+            outcome = .notStarted
         default:
             throw JSONProblem("unknown status \(quotedForMessage(status))")
         }
         var errorMessage = try object.string("error")
         if errorMessage == JSONLinesSink.defaultError(for: outcome) { errorMessage = nil }
         let started = try object.bool("started") ?? true
+        let attempts = try object.integer("attempts").map { Int(clamping: $0) }
         let duration: Duration
         if let nanoseconds = try object.integer("duration_ns") {
             duration = .nanoseconds(nanoseconds)
@@ -235,7 +240,7 @@ public struct JSONLinesDecoder: Sendable {
         }
         return HostResult(
             host: host, outcome: outcome, started: started, duration: duration,
-            stdout: stdout, stderr: stderr, errorMessage: errorMessage)
+            stdout: stdout, stderr: stderr, errorMessage: errorMessage, attempts: attempts)
     }
 
     private static func summary(from object: Members) throws(JSONProblem) -> Summary {

@@ -108,6 +108,7 @@ public final class JSONLinesSink: OutputSink {
         switch outcome {
         case .timedOut: "timed out"
         case .cancelled: "cancelled"
+        case .notStarted: "not started"
         default: nil
         }
     }
@@ -122,7 +123,7 @@ public final class JSONLinesSink: OutputSink {
         case .exited(let code): exitCode = Int(code)
         case .signaled(let killer): signal = killer
         case .failed(let reason): failure = reason
-        case .timedOut, .cancelled: break
+        case .timedOut, .cancelled, .notStarted: break
         }
         var object = JSONObject()
         object.add("event", "finished")
@@ -137,11 +138,13 @@ public final class JSONLinesSink: OutputSink {
             member.add("kind", failure.kind.rawValue)
             member.add("message", failure.message)
             member.add("program", failure.program)
+            member.add("command_may_have_run", failure.commandMayHaveRun)
             object.add("failure", object: member)
         } else {
             object.add("failure", nil as String?)
         }
         object.add("started", result.started)
+        object.add("attempts", result.attempts)
         object.add("duration_ms", Int(result.duration / .milliseconds(1)))
         let (seconds, attoseconds) = result.duration.components
         object.add("duration_ns", Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000))
@@ -156,7 +159,7 @@ public final class JSONLinesSink: OutputSink {
         for status in HostStatus.allCases {
             summary.add(status.rawValue, results.filter { $0.outcome.status == status }.count)
         }
-        summary.add("failed_hosts", strings: results.filter { !$0.isSuccess }.map(\.host.name))
+        summary.add("failed_hosts", strings: results.filter { !$0.isSuccess && $0.outcome != .notStarted }.map(\.host.name))
         summary.add("duration_ms", Int((ContinuousClock.now - started) / .milliseconds(1)))
         var object = JSONObject()
         object.add("event", "summary")

@@ -16,6 +16,9 @@ public protocol OutputSink: Sendable {
     func hostFinished(_ result: HostResult) async
     /// Every host is done; `results` are in the order the hosts were given.
     func runFinished(_ results: [HostResult]) async
+    /// A wave of a rollout (``Rollout``) starts: `number` of `total`, from 1; the canaries are the
+    /// first wave. Not called for a run in one wave.
+    func waveStarted(_ number: Int, of total: Int) async
 }
 
 extension OutputSink {
@@ -25,4 +28,6 @@ extension OutputSink {
     public func hostFinished(_ result: HostResult) async {}
     /// Does nothing.
     public func runFinished(_ results: [HostResult]) async {}
+    /// Does nothing.
+    public func waveStarted(_ number: Int, of total: Int) async {}
 }

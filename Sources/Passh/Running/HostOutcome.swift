@@ -15,6 +15,9 @@ public enum HostOutcome: Sendable, Hashable {
     /// The run was cancelled (by the caller, a signal, or fail-fast) before this host finished, or
     /// before it started (``HostResult/started`` tells which).
     case cancelled
+    /// The host was never started because the rollout stopped first: a canary failed, or more
+    /// hosts failed than the failure budget allows (``Rollout``).
+    case notStarted
 
     /// `true` only for `.exited(0)`.
     public var isSuccess: Bool { self == .exited(0) }
@@ -26,6 +29,7 @@ public enum HostOutcome: Sendable, Hashable {
         case .exited, .signaled, .failed: .failed
         case .timedOut: .timeout
         case .cancelled: .cancelled
+        case .notStarted: .notStarted
         }
     }
 }
@@ -40,6 +44,8 @@ public enum HostStatus: String, Sendable, Hashable, CaseIterable {
     case timeout
     /// The run was cancelled before the host finished.
     case cancelled
+    /// The rollout stopped before the host started (a failed canary, the failure budget).
+    case notStarted = "not_started"
 }
 
 extension HostOutcome: CustomStringConvertible {
@@ -56,6 +62,7 @@ extension HostOutcome: CustomStringConvertible {
         case .failed(let failure): "failed: \(failure.message)"
         case .timedOut: "timeout"
         case .cancelled: "cancelled"
+        case .notStarted: "not started"
         }
     }
 }
@@ -133,12 +140,18 @@ public struct HostFailure: Sendable, Hashable, CustomStringConvertible {
     public let message: String
     /// For ``Kind/cannotStart``: the program that could not be started.
     public let program: String?
+    /// Whether the command may have started before the failure. `false` for failures to connect
+    /// and to log in, and for a connection lost during the handshake: such a host can be tried
+    /// again (``Rollout/retries``) without running its command twice.
+    public let commandMayHaveRun: Bool
 
-    /// A failure of `kind`, worded `message`.
-    public init(_ kind: Kind, _ message: String, program: String? = nil) {
+    /// A failure of `kind`, worded `message`. `commandMayHaveRun` defaults to `true` for a lost
+    /// connection and other failures, `false` for the rest.
+    public init(_ kind: Kind, _ message: String, program: String? = nil, commandMayHaveRun: Bool? = nil) {
         self.kind = kind
         self.message = message
         self.program = program
+        self.commandMayHaveRun = commandMayHaveRun ?? (kind == .connectionLost || kind == .other)
     }
 
     /// The message.

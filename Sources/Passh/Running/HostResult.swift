@@ -5,8 +5,12 @@ public struct HostResult: Sendable, Hashable {
     /// How its run ended.
     public let outcome: HostOutcome
     /// Whether the host was started at all: `false` for a host the run stopped before starting
-    /// (its outcome is then ``HostOutcome/cancelled``).
+    /// (its outcome is then ``HostOutcome/cancelled``, or ``HostOutcome/notStarted`` when the
+    /// rollout stopped).
     public let started: Bool
+    /// How many times the host was tried: more than 1 when it could not be reached and
+    /// ``Rollout/retries`` allowed another try; 0 when it never started.
+    public let attempts: Int
     /// Time from starting the host to the end of its output; zero when it never started.
     public let duration: Duration
     /// Everything the host wrote to stdout, byte for byte, when ``RunOptions/collectOutput`` is set.
@@ -21,20 +25,22 @@ public struct HostResult: Sendable, Hashable {
     /// Creates a result.
     public init(
         host: Host, outcome: HostOutcome, started: Bool = true, duration: Duration = .zero,
-        stdout: [UInt8]? = nil, stderr: [UInt8]? = nil, errorMessage: String? = nil
+        stdout: [UInt8]? = nil, stderr: [UInt8]? = nil, errorMessage: String? = nil, attempts: Int? = nil
     ) {
         self.host = host
         self.outcome = outcome
         self.started = started
+        self.attempts = attempts ?? (started ? 1 : 0)
         self.duration = duration
         self.stdout = stdout
         self.stderr = stderr
         self.errorMessage = errorMessage
     }
 
-    /// A host the run stopped before starting it.
-    public static func notStarted(_ host: Host) -> HostResult {
-        HostResult(host: host, outcome: .cancelled, started: false)
+    /// A host the run stopped before starting it: ``HostOutcome/cancelled`` when the run was
+    /// cancelled, ``HostOutcome/notStarted`` when the rollout stopped.
+    public static func unstarted(_ host: Host, outcome: HostOutcome = .cancelled) -> HostResult {
+        HostResult(host: host, outcome: outcome, started: false)
     }
 
     /// `true` when the command exited 0.

@@ -33,6 +33,8 @@ public struct RunOptions: Sendable {
     /// Give each command a terminal on its host (a pseudo-terminal, as `ssh -tt` does): the command
     /// gets hang-up semantics, but its stderr is merged into stdout and lines end in `\r\n`.
     public var terminal: Bool = false
+    /// Canaries, waves, a failure budget, retries; by default every host in one wave, once.
+    public var rollout = Rollout()
 
     /// What the transport needs of these options.
     public var session: SessionOptions {

@@ -16,32 +16,51 @@ struct Runner: Sendable {
         // would fail with "Too many open files".
         let perHost = transport.descriptorsPerHost(sendingStdin: options.stdinFile != nil)
         let fanout = OpenFileLimit.hostsAtOnce(options.requestedHostsAtOnce(of: hosts.count), descriptorsPerHost: perHost)
-        await withTaskGroup(of: (Int, HostResult).self) { group in
-            var next = 0
-            var stopping = false
-            func startNext() {
-                let index = next
-                next += 1
-                group.addTask { (index, await runHost(hosts[index], command: command, sink: sink)) }
-            }
-            while next < fanout { startNext() }
-            while let (index, result) = await group.next() {
-                results[index] = result
-                await sink?.hostFinished(result)
-                if options.failFast && !result.isSuccess && !stopping {
-                    stopping = true
-                    group.cancelAll()
+        let rollout = options.rollout
+        let waves = rollout.waves(count: hosts.count)
+        let budget = rollout.maximumFailures?.of(hosts.count)
+        var failures = 0
+        var halted = false  // the rollout stopped (a canary failed, the budget is spent): start no more
+        var stopping = false  // fail-fast: the running hosts are being torn down
+        for (number, wave) in waves.enumerated() {
+            if halted || stopping || Task.isCancelled { break }
+            if waves.count > 1 { await sink?.waveStarted(number + 1, of: waves.count) }
+            await withTaskGroup(of: (Int, HostResult).self) { group in
+                var next = wave.lowerBound
+                func startNext() {
+                    let index = next
+                    next += 1
+                    group.addTask { (index, await runHost(hosts[index], command: command, sink: sink)) }
                 }
-                if !stopping && !Task.isCancelled && next < hosts.count { startNext() }
+                while next < wave.upperBound && next - wave.lowerBound < fanout { startNext() }
+                while let (index, result) = await group.next() {
+                    results[index] = result
+                    await sink?.hostFinished(result)
+                    if !result.isSuccess {
+                        failures += 1
+                        if options.failFast && !stopping {
+                            stopping = true
+                            group.cancelAll()
+                        }
+                        if let budget, failures > budget { halted = true }
+                    }
+                    if !stopping && !halted && !Task.isCancelled && next < wave.upperBound { startNext() }
+                }
+            }
+            // The canaries are the first wave: the rest goes on only if every one succeeded.
+            if number == 0 && rollout.canaries > 0 && wave.contains(where: { results[$0]?.isSuccess != true }) {
+                halted = true
             }
         }
+        // Hosts never started: the rollout's stop, or the run's cancellation (a signal, fail-fast).
+        let unstarted: HostOutcome = halted && !stopping && !Task.isCancelled ? .notStarted : .cancelled
         var final: [HostResult] = []
         final.reserveCapacity(hosts.count)
         for (index, result) in results.enumerated() {
             if let result {
                 final.append(result)
-            } else {  // never started: the run was cancelled or stopped first
-                let notStarted = HostResult.notStarted(hosts[index])
+            } else {
+                let notStarted = HostResult.unstarted(hosts[index], outcome: unstarted)
                 await sink?.hostFinished(notStarted)
                 final.append(notStarted)
             }
@@ -50,13 +69,43 @@ struct Runner: Sendable {
         return final
     }
 
+    /// Runs one host: once, or again while it could not be reached and retries are left.
     private func runHost(_ host: Host, command: [String], sink: (any OutputSink)?) async -> HostResult {
         await sink?.hostStarted(host)
         let started = ContinuousClock.now
+        let retries = options.rollout.retries
+        var attempt = 1
+        while true {
+            // An attempt that may be retried holds its stderr back until the command shows it ran
+            // (its first stdout) or the attempt ends: a retried attempt's lines (ssh's "Connection
+            // refused") are dropped, the last attempt's are passed on.
+            let held = attempt <= retries ? HeldOutput() : nil
+            let result = await runAttempt(host, command: command, started: started, sink: sink, held: held)
+            let retry = attempt <= retries && result.mayBeRetried && !Task.isCancelled
+            if !retry {
+                if let held { for chunk in held.release() { await sink?.output(chunk) } }
+                return result.after(attempts: attempt)
+            }
+            do {
+                try await Task.sleep(for: options.rollout.delay(beforeRetry: attempt))
+            } catch {
+                return HostResult(host: host, outcome: .cancelled, duration: ContinuousClock.now - started, attempts: attempt)
+            }
+            attempt += 1
+        }
+    }
+
+    private func runAttempt(
+        _ host: Host, command: [String], started: ContinuousClock.Instant, sink: (any OutputSink)?, held: HeldOutput?
+    ) async -> HostResult {
         let collector = OutputCollector(keepAll: options.collectOutput)
         let deliver: @Sendable (OutputChunk) async -> Void = { chunk in
             collector.record(chunk)
-            await sink?.output(chunk)
+            if let held {
+                for chunk in held.pass(chunk) { await sink?.output(chunk) }
+            } else {
+                await sink?.output(chunk)
+            }
         }
         let session = options.session
         var timedOut = false
@@ -80,7 +129,7 @@ struct Runner: Sendable {
         let collected = collector.take()
         var message: String?
         switch outcome {
-        case .exited(0), .timedOut, .cancelled: message = nil
+        case .exited(0), .timedOut, .cancelled, .notStarted: message = nil
         case .failed(let failure): message = failure.message
         case .exited, .signaled: message = collected.lastErrorLine
         }
@@ -123,6 +172,48 @@ struct Runner: Sendable {
             }
             preconditionFailure("the host task always finishes")
         }
+    }
+}
+
+/// The output of an attempt that may be retried: stderr is held back until the first stdout.
+final class HeldOutput: Sendable {
+    private struct State {
+        var held: [OutputChunk] = []
+        var passing = false
+    }
+
+    private let state = Mutex(State())
+
+    /// What to pass on now that `chunk` came: nothing while held, else what was held and `chunk`.
+    func pass(_ chunk: OutputChunk) -> [OutputChunk] {
+        state.withLock { state in
+            if state.passing { return [chunk] }
+            if chunk.stream == .stderr {
+                state.held.append(chunk)
+                return []
+            }
+            state.passing = true
+            defer { state.held = [] }
+            return state.held + [chunk]
+        }
+    }
+
+    /// What is still held: the attempt is the host's last.
+    func release() -> [OutputChunk] {
+        state.withLock { state in
+            state.passing = true
+            defer { state.held = [] }
+            return state.held
+        }
+    }
+}
+
+extension HostResult {
+    /// This result, as the host's after `attempts` tries.
+    func after(attempts: Int) -> HostResult {
+        attempts == self.attempts ? self : HostResult(
+            host: host, outcome: outcome, started: started, duration: duration,
+            stdout: stdout, stderr: stderr, errorMessage: errorMessage, attempts: attempts)
     }
 }
 

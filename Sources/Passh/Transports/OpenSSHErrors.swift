@@ -43,7 +43,7 @@ final class OpenSSHErrors: Sendable {
         let seen = self.seen.withLock { $0 }
         for line in seen.lastLines.reversed() {
             if let kind = Self.kind(of: line, hostKeyChanged: seen.hostKeyChanged) {
-                return HostFailure(kind, line)
+                return HostFailure(kind, line, commandMayHaveRun: kind == .connectionLost && !Self.duringHandshake(line))
             }
         }
         return nil
@@ -65,6 +65,14 @@ final class OpenSSHErrors: Sendable {
         ("kex_exchange_identification", .connectionLost),
         ("Broken pipe", .connectionLost),
     ]
+
+    /// Whether a lost connection was lost before the login: ssh says so in words of its own
+    /// (`kex_exchange_identification: …`, `Connection closed by 10.0.0.1 port 22`), where a session
+    /// that had started says `Connection to HOST closed by remote host` or `… Broken pipe`.
+    private static func duringHandshake(_ line: String) -> Bool {
+        line.contains("kex_exchange_identification") || line.contains("banner exchange")
+            || line.hasPrefix("Connection closed by ") || line.hasPrefix("Connection reset by ")
+    }
 
     private static func kind(of line: String, hostKeyChanged: Bool) -> HostFailure.Kind? {
         for (text, kind) in patterns where line.contains(text) {

@@ -498,7 +498,8 @@ final class LibSSHSession {
 
     private func lostFailure() -> HostFailure {
         let message = libSSHError(session)
-        return HostFailure(.connectionLost, "connection to \(job.host.hostname) lost\(message.isEmpty ? "" : ": \(message)")")
+        return HostFailure(.connectionLost, "connection to \(job.host.hostname) lost\(message.isEmpty ? "" : ": \(message)")",
+                           commandMayHaveRun: phase == .running || phase == .executing)
     }
 
     private func authenticationFailure() -> HostFailure {
