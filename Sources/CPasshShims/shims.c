@@ -1,5 +1,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -52,14 +55,29 @@ int passh_send_fd(int socket_fd, int fd) {
 }
 
 ssize_t passh_splice_to_pipe(int from, long long *offset, int to, size_t length) {
+    /* A pipe whose reader is gone raises SIGPIPE, which would kill a program that embeds the
+       library and does not ignore it. Block it for this call, and take back the one this call
+       raised. */
+    sigset_t pipe_signal, previous, pending;
+    sigemptyset(&pipe_signal);
+    sigaddset(&pipe_signal, SIGPIPE);
+    sigemptyset(&pending);
+    sigpending(&pending);
+    int was_pending = sigismember(&pending, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_signal, &previous);
     loff_t position = *offset;
     ssize_t moved = splice(from, &position, to, NULL, length, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+    int saved = errno;
     if (moved > 0) *offset = position;
+    if (moved < 0 && saved == EPIPE && !was_pending) {
+        struct timespec now = {0, 0};
+        while (sigtimedwait(&pipe_signal, NULL, &now) < 0 && errno == EINTR) {}
+    }
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    errno = saved;
     return moved;
 }
 
-#include <pthread.h>
-#include <signal.h>
 
 /* In the child of a fork(): the forking thread's signal mask is inherited, and the threads that
    fork here (libssh's, for a ProxyCommand) block almost every signal, so the command could not be

@@ -60,6 +60,20 @@ func text(_ bytes: [UInt8]?) -> String { String(decoding: bytes ?? [], as: UTF8.
 
 @Suite("Runner over LocalTransport")
 struct RunnerTests {
+    /// A host that stops reading its stdin early makes feeding it fail with EPIPE — and used to
+    /// raise SIGPIPE, which killed a program that does not ignore it (this test process).
+    @Test func aHostThatClosesItsStdinEarlyDoesNotKillTheProgram() async throws {
+        let path = temporaryPath("stdin-epipe")
+        defer { unlink(path) }
+        try writeFile(path, [UInt8](repeating: 0x61, count: 8 << 20))
+        _ = signal(SIGPIPE, SIG_DFL)  // as in a program that never touched it
+        var options = RunOptions()
+        options.stdinFile = FilePath(path)
+        let results = try await ParallelSSH(options: options, transport: LocalTransport())
+            .run(["exec 0<&-; echo closed"], on: (1...8).map { "h\($0)" })
+        #expect(results.map(\.outcome) == Array(repeating: .exited(0), count: 8))
+    }
+
     @Test func collectsEachHostsOutputAndStatus() async throws {
         let results = try await localPassh().run(
             ["echo out-$PASSH_HOST; echo err-$PASSH_HOST >&2; exit $(( ${#PASSH_HOST} - 2 ))"],
