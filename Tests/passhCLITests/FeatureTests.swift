@@ -79,7 +79,7 @@ struct FeatureTests {
         #expect(out.stderrText == "[slow] passh: timed out after 1 s\nfailed at: slow\n")
         #expect(processes(matching: marker).isEmpty)
         let json = try await passhOnCluster(["--timeout", "0.5", "--json", "h1", "exec \(sleep)"])
-        #expect(json.stdoutText.contains(#"{"event":"finished","host":"h1","status":"timeout","exit_code":null,"signal":null,"signal_number":null,"error":"timed out","failure":null,"started":true,"duration_ms":"#))
+        #expect(json.stdoutText.contains(#"{"event":"finished","host":"h1","status":"timeout","exit_code":null,"signal":null,"signal_number":null,"error":"timed out","failure":null,"started":true,"attempts":1,"duration_ms":"#))
         #expect(processes(matching: marker, named: "ssh").isEmpty)
     }
 

@@ -68,8 +68,8 @@ struct OutputModeTests {
             #"{"event":"line","host":"h1","stream":"stdout","line":"tail","newline":false}"#,
             #"{"event":"line","host":"h1","stream":"stderr","line":"oops"}"#,
         ])
-        #expect(lines[6].hasPrefix(#"{"event":"finished","host":"h1","status":"failed","exit_code":3,"signal":null,"signal_number":null,"error":"oops","failure":null,"started":true,"duration_ms":"#))
-        #expect(lines[7].hasPrefix(#"{"event":"summary","summary":{"hosts":1,"ok":0,"failed":1,"timeout":0,"cancelled":0,"failed_hosts":["h1"],"duration_ms":"#))
+        #expect(lines[6].hasPrefix(#"{"event":"finished","host":"h1","status":"failed","exit_code":3,"signal":null,"signal_number":null,"error":"oops","failure":null,"started":true,"attempts":1,"duration_ms":"#))
+        #expect(lines[7].hasPrefix(#"{"event":"summary","summary":{"hosts":1,"ok":0,"failed":1,"timeout":0,"cancelled":0,"not_started":0,"failed_hosts":["h1"],"duration_ms":"#))
         #expect(out.stderrText == "failed at: h1\n")
     }
 
