@@ -11,10 +11,15 @@ struct Runner: Sendable {
     let options: RunOptions
 
     func run(_ command: [String], on hosts: [Host], sink: (any OutputSink)?) async -> [HostResult] {
+        await run(CommandOperation(command: command), on: hosts, sink: sink)
+    }
+
+    /// Runs `operation` on every host.
+    func run(_ operation: any HostOperation, on hosts: [Host], sink: (any OutputSink)?) async -> [HostResult] {
         var results = [HostResult?](repeating: nil, count: hosts.count)
         // Never more hosts at once than there are descriptors for: a host that cannot get a pipe
         // would fail with "Too many open files".
-        let perHost = transport.descriptorsPerHost(sendingStdin: options.stdinFile != nil)
+        let perHost = transport.descriptorsPerHost(sendingStdin: operation.sendsStdin(options))
         let fanout = OpenFileLimit.hostsAtOnce(options.requestedHostsAtOnce(of: hosts.count), descriptorsPerHost: perHost)
         await withTaskGroup(of: (Int, HostResult).self) { group in
             var next = 0
@@ -22,7 +27,7 @@ struct Runner: Sendable {
             func startNext() {
                 let index = next
                 next += 1
-                group.addTask { (index, await runHost(hosts[index], command: command, sink: sink)) }
+                group.addTask { (index, await runHost(hosts[index], operation: operation, sink: sink)) }
             }
             while next < fanout { startNext() }
             while let (index, result) = await group.next() {
@@ -50,25 +55,34 @@ struct Runner: Sendable {
         return final
     }
 
-    private func runHost(_ host: Host, command: [String], sink: (any OutputSink)?) async -> HostResult {
+    private func runHost(_ host: Host, operation: any HostOperation, sink: (any OutputSink)?) async -> HostResult {
         await sink?.hostStarted(host)
         let started = ContinuousClock.now
+        let job: any HostJob
+        switch operation.job(for: host, options: options) {
+        case .success(let made):
+            job = made
+        case .failure(let failure):
+            return HostResult(
+                host: host, outcome: .failed(failure), duration: ContinuousClock.now - started,
+                errorMessage: failure.message)
+        }
         let collector = OutputCollector(keepAll: options.collectOutput)
+        let stop = job.takesStdout ? StopSignal() : nil
         let deliver: @Sendable (OutputChunk) async -> Void = { chunk in
+            if chunk.stream == .stdout && job.takesStdout {
+                if !job.receive(chunk) { stop?.fire() }
+                return
+            }
             collector.record(chunk)
             await sink?.output(chunk)
         }
-        let session = options.session
-        var timedOut = false
-        let termination: Termination
-        if let limit = options.commandTimeout {
-            (termination, timedOut) = await runWithTimeout(limit) {
-                await transport.run(command, on: host, options: session, output: deliver)
-            }
-        } else {
-            termination = await transport.run(command, on: host, options: session, output: deliver)
+        let session = job.session(options.session)
+        let command = job.command
+        let (termination, timedOut) = await runSession(limit: options.commandTimeout, stop: stop) {
+            await transport.run(command, on: host, options: session, output: deliver)
         }
-        let outcome: HostOutcome
+        var outcome: HostOutcome
         switch termination {
         case .exited(0): outcome = .exited(0)
         case _ where timedOut: outcome = .timedOut
@@ -77,6 +91,8 @@ struct Runner: Sendable {
         case .failed(let failure): outcome = .failed(failure)
         case .cancelled: outcome = .cancelled
         }
+        let transfer: TransferTotals?
+        (outcome, transfer) = job.finish(outcome)
         let collected = collector.take()
         var message: String?
         switch outcome {
@@ -86,27 +102,35 @@ struct Runner: Sendable {
         }
         return HostResult(
             host: host, outcome: outcome, duration: ContinuousClock.now - started,
-            stdout: collected.stdout, stderr: collected.stderr, errorMessage: message)
+            stdout: collected.stdout, stderr: collected.stderr, errorMessage: message, transfer: transfer)
     }
 
-    /// Runs `body`, cancelling it when `limit` passes first; says whether that happened.
-    private func runWithTimeout(
-        _ limit: Duration, _ body: @escaping @Sendable () async -> Termination
+    /// Runs `body` alone when there is neither a time limit nor a stop signal; else beside them,
+    /// cancelling it when `limit` passes or `stop` fires first. Says whether the limit passed.
+    private func runSession(
+        limit: Duration?, stop: StopSignal?, _ body: @escaping @Sendable () async -> Termination
     ) async -> (Termination, Bool) {
+        guard limit != nil || stop != nil else { return (await body(), false) }
         enum Event: Sendable {
             case finished(Termination)
             case timerFired
-            case timerCancelled
+            case stopped
+            case idle
         }
         return await withTaskGroup(of: Event.self) { group in
             group.addTask { .finished(await body()) }
-            group.addTask {
-                do {
-                    try await Task.sleep(for: limit)
-                    return .timerFired
-                } catch {
-                    return .timerCancelled
+            if let limit {
+                group.addTask {
+                    do {
+                        try await Task.sleep(for: limit)
+                        return .timerFired
+                    } catch {
+                        return .idle
+                    }
                 }
+            }
+            if let stop {
+                group.addTask { await stop.wait() ? .stopped : .idle }
             }
             var fired = false
             while let event = await group.next() {
@@ -117,7 +141,9 @@ struct Runner: Sendable {
                 case .timerFired:
                     fired = true
                     group.cancelAll()  // tears the host's process down
-                case .timerCancelled:
+                case .stopped:
+                    group.cancelAll()
+                case .idle:
                     break
                 }
             }
