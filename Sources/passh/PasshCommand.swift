@@ -99,7 +99,9 @@ struct PasshCommand: AsyncParsableCommand {
             hosts = nil
         }
         if command.first == "--" { command.removeFirst() }
-        try copyFlags.take(from: &command)
+        var words = command
+        try copyFlags.take(from: &words)
+        command = words
         if hostFlags.listGroups {
             if !hostFlags.hostFiles.isEmpty || hostFlags.listHosts || sshFlags.persistStop || !command.isEmpty {
                 throw ValidationError("--list-groups takes at most a SOURCE: no -h, --list-hosts, --persist-stop or COMMAND.")

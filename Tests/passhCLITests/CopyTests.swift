@@ -46,8 +46,9 @@ struct CopyTests {
         #expect(expected.contains("./tree/a/b/f f 751 946684799.0000000000"))
         #expect(expected.contains("./tree/link l -> a/big"))
         for host in ["h1", "h2", "h3"] {
-            let destination = temporaryPath("copy-dest-\(host)") + "/new/dir"
-            defer { shell("rm -rf '\(destination)/../..'") }
+            let base = temporaryPath("copy-dest-\(host)")
+            let destination = base + "/new/dir"
+            defer { shell("rm -rf '\(base)'") }
             let out = try await passhOnCluster([host, "--copy", source + "/tree", "--copy", source + "/single.txt/", "--dest", destination])
             #expect(out.status == 0)
             #expect(out.stdoutText == "")

@@ -1,5 +1,3 @@
-public import SystemPackage
-
 /// Sends files and directories to every host, into one directory there: the copy beside "run a
 /// command" (``ParallelSSH/copy(_:to:sink:)``).
 ///
@@ -68,7 +66,7 @@ public struct CopyOperation: Sendable {
 extension CopyOperation: HostOperation, HostJob {
     func sendsStdin(_ options: RunOptions) -> Bool { true }
 
-    func job(for host: Host, options: RunOptions) -> Result<any HostJob, HostFailure> { .success(self) }
+    func job(for host: Host, options: RunOptions) -> JobStart { .ready(self) }
 
     var command: [String] { [remoteCommand] }
 

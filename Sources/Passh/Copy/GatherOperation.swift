@@ -59,18 +59,18 @@ public struct GatherOperation: Sendable {
 extension GatherOperation: HostOperation {
     func sendsStdin(_ options: RunOptions) -> Bool { false }
 
-    func job(for host: Host, options: RunOptions) -> Result<any HostJob, HostFailure> {
+    func job(for host: Host, options: RunOptions) -> JobStart {
         if mkdir(destination.string, 0o700) != 0 && errno != EEXIST {
-            return .failure(HostFailure(.other, "cannot create \(destination.string): \(Errno(rawValue: errno))"))
+            return .failed(HostFailure(.other, "cannot create \(destination.string): \(Errno(rawValue: errno))"))
         }
         let root = directory(for: host)
         if let name = root.lastComponent?.string, name == "." || name == ".." || root.lastComponent == nil {
-            return .failure(HostFailure(.other, "cannot gather into \(root.string): the host's name is not a directory name"))
+            return .failed(HostFailure(.other, "cannot gather into \(root.string): the host's name is not a directory name"))
         }
         do throws(TarExtractor.Failure) {
-            return .success(try GatherJob(command: [remoteCommand], root: root))
+            return .ready(try GatherJob(command: [remoteCommand], root: root))
         } catch {
-            return .failure(HostFailure(.other, error.description))
+            return .failed(HostFailure(.other, error.description))
         }
     }
 }

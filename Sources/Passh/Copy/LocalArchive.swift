@@ -88,11 +88,12 @@ final class LocalArchive: Sendable {
     /// A new private file in `directory` (mode 0600, already unlinked, closed on exec).
     static func temporaryFile(in directory: String) throws(PasshError) -> FileDescriptor {
         var template = Array("\(directory)/passh-copy-XXXXXX".utf8CString)
-        let raw = mkostemp(&template, O_CLOEXEC)
+        let raw = mkstemp(&template)
         guard raw >= 0 else {
             throw PasshError(.unreadableFile, "Cannot create a temporary file in \(directory): \(Errno(rawValue: errno))")
         }
         template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
+        _ = fcntl(raw, F_SETFD, FD_CLOEXEC)
         return FileDescriptor(rawValue: raw)
     }
 

@@ -5,7 +5,15 @@ protocol HostOperation: Sendable {
     /// Whether each host gets a stdin file (it costs descriptors).
     func sendsStdin(_ options: RunOptions) -> Bool
     /// Starts the work on one host: what its session runs, or why it cannot start.
-    func job(for host: Host, options: RunOptions) -> Result<any HostJob, HostFailure>
+    func job(for host: Host, options: RunOptions) -> JobStart
+}
+
+/// How an operation's work on one host starts.
+enum JobStart {
+    /// The job, ready to run.
+    case ready(any HostJob)
+    /// The host cannot run it (its directory cannot be made, say): the host fails with this.
+    case failed(HostFailure)
 }
 
 /// One host's part of an operation.
@@ -33,7 +41,7 @@ struct CommandOperation: HostOperation, HostJob {
 
     func sendsStdin(_ options: RunOptions) -> Bool { options.stdinFile != nil }
 
-    func job(for host: Host, options: RunOptions) -> Result<any HostJob, HostFailure> { .success(self) }
+    func job(for host: Host, options: RunOptions) -> JobStart { .ready(self) }
 
     func session(_ options: SessionOptions) -> SessionOptions { options }
 

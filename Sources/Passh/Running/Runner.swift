@@ -60,9 +60,9 @@ struct Runner: Sendable {
         let started = ContinuousClock.now
         let job: any HostJob
         switch operation.job(for: host, options: options) {
-        case .success(let made):
+        case .ready(let made):
             job = made
-        case .failure(let failure):
+        case .failed(let failure):
             return HostResult(
                 host: host, outcome: .failed(failure), duration: ContinuousClock.now - started,
                 errorMessage: failure.message)
