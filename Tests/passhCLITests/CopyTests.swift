@@ -29,7 +29,7 @@ struct CopyTests {
             : > tree/empty; head -c 2097152 /dev/urandom > tree/a/big; printf 'x\\ny' > tree/a/b/f
             printf "it's\\n" > "tree/a/b/name with 'quotes' and spaces"; echo one > single.txt
             ln -s a/big tree/link; ln -s ../missing tree/a/dangling
-            chmod 0751 tree/a/b/f; chmod \(readableByAll ? "0644" : "0600") tree/a/big; chmod 0750 tree/a
+            chmod \(readableByAll ? "0755" : "0751") tree/a/b/f; chmod \(readableByAll ? "0644" : "0600") tree/a/big; chmod 0750 tree/a
             \(readableByAll ? "chmod 0755 tree/a '\(source)'" : "true")
             find . -depth -exec touch -h -d '2001-02-03 04:05:06' {} +
             touch -d '1999-12-31 23:59:59' tree/a/b/f
