@@ -1,4 +1,4 @@
-import Passh
+@testable import Passh
 import PasshTestSupport
 import SystemPackage
 import Testing
@@ -109,8 +109,8 @@ private struct TarBuilder {
     /// `rawSize` replaces the size field's 12 bytes.
     mutating func member(
         _ name: String, type: Character = "0", data: [UInt8] = [], mode: Int = 0o644, mtime: Int = 1_600_000_000,
-        link: String = "", prefix: String = "", size: Int? = nil, rawSize: [UInt8]? = nil, corrupt: Bool = false,
-        writeData: Bool = true
+        link: String = "", prefix: String = "", size: Int? = nil, rawSize: [UInt8]? = nil, rawMtime: [UInt8]? = nil,
+        corrupt: Bool = false, writeData: Bool = true, magic: Bool = true
     ) {
         var header = [UInt8](repeating: 0, count: 512)
         func put(_ text: [UInt8], at offset: Int, _ width: Int) {
@@ -126,10 +126,10 @@ private struct TarBuilder {
         octal(0, at: 108, 8)
         octal(0, at: 116, 8)
         if let rawSize { put(rawSize, at: 124, 12) } else { octal(size ?? data.count, at: 124, 12) }
-        octal(mtime, at: 136, 12)
+        if let rawMtime { put(rawMtime, at: 136, 12) } else { octal(mtime, at: 136, 12) }
         header[156] = type.asciiValue!
         put(Array(link.utf8), at: 157, 100)
-        put(Array("ustar\u{0}00".utf8), at: 257, 8)
+        if magic { put(Array("ustar\u{0}00".utf8), at: 257, 8) }
         put(Array(prefix.utf8), at: 345, 155)
         put(Array(repeating: 0x20, count: 8), at: 148, 8)
         var sum = header.reduce(0) { $0 + Int($1) }
@@ -245,11 +245,11 @@ struct TarExtractorTests {
         #expect(listing(scratch.root, details: true).allSatisfy { $0.contains(".123456789") })
     }
 
-    @Test(arguments: [1, 7, 511, 513, 4099])
-    func anySplitOfTheStreamGivesTheSameTree(piece: Int) throws {
+    @Test(arguments: zip([1, 7, 511, 513, 4099], ["gnu", "pax", "gnu", "pax", "gnu"]))
+    func anySplitOfTheStreamGivesTheSameTree(piece: Int, format: String) throws {
         let scratch = Scratch("pieces")
         makeTree(scratch.source, big: piece > 500)
-        let bytes = try tarArchive(scratch, format: "gnu")
+        let bytes = try tarArchive(scratch, format: format)
         try extract(bytes, into: scratch.root, piece: piece)
         expectSameTree(scratch)
     }
@@ -345,6 +345,130 @@ struct TarExtractorTests {
             "./ro/sub d 500 1000000001.0000000000 ",
             "./ro/sub/g f 644 1600000000.0000000000 ",
         ])
+    }
+
+    @Test func paxRecordsOverrideTheHeaderAndGlobalHeadersAreIgnored() throws {
+        let scratch = Scratch("pax-details")
+        let bytes = archive {
+            $0.member("global", type: "g", data: Array("19 path=../../evil\n".utf8))
+            $0.pax([("size", "5"), ("mtime", "1234567890.5"), ("comment", "anything"), ("uid", "0")])
+            $0.member("sized", data: Array("12345".utf8), size: 0)
+            $0.pax([("linkpath", "/etc/passwd")])
+            $0.member("abs-link", type: "2", link: "ignored")
+        }
+        let totals = try extract(bytes, into: scratch.root)
+        #expect(totals == TarExtractor.Totals(files: 1, bytes: 5, symbolicLinks: 1))
+        #expect(readText(scratch.root + "/sized") == "12345")
+        #expect(listing(scratch.root, details: true) == [
+            "./abs-link l 777 1600000000.0000000000 /etc/passwd", "./sized f 644 1234567890.5000000000 ",
+        ])
+        scratch.expectOutsideUntouched()
+    }
+
+    @Test func paxTimes() {
+        #expect(TarPendingAttributes.time(Array("12".utf8))! == (12, 0))
+        #expect(TarPendingAttributes.time(Array("1.5".utf8))! == (1, 500_000_000))
+        #expect(TarPendingAttributes.time(Array("1.1234567891".utf8))! == (1, 123_456_789))
+        #expect(TarPendingAttributes.time(Array("-1.25".utf8))! == (-2, 750_000_000))
+        #expect(TarPendingAttributes.time(Array("-3".utf8))! == (-3, 0))
+        #expect(TarPendingAttributes.time(Array("1.x".utf8)) == nil)
+        #expect(TarPendingAttributes.time(Array("".utf8)) == nil)
+        #expect(TarPendingAttributes.time(Array("99999999999999999999".utf8)) == nil)
+    }
+
+    @Test func base256NumbersAndOldHeadersWithoutMagic() throws {
+        let scratch = Scratch("base256")
+        let five = [0x80] + [UInt8](repeating: 0, count: 10) + [5]
+        let beforeEpoch = [UInt8](repeating: 0xFF, count: 11) + [0x9C]  // -100
+        let bytes = archive {
+            $0.member("b256", data: Array("12345".utf8), rawSize: five, rawMtime: beforeEpoch)
+            $0.member("v7", data: Array("old".utf8), prefix: "ignored", magic: false)
+        }
+        try extract(bytes, into: scratch.root)
+        #expect(readText(scratch.root + "/b256") == "12345")
+        #expect(readText(scratch.root + "/v7") == "old")
+        #expect(shell("stat -c %Y '\(scratch.root)/b256'").text == "-100\n")
+    }
+
+    @Test func aLoneZeroBlockIsToleratedAndWhatFollowsTheEndIsIgnored() throws {
+        let scratch = Scratch("zero-blocks")
+        var builder = TarBuilder()
+        builder.member("one", data: [1])
+        builder.bytes += [UInt8](repeating: 0, count: 512)
+        builder.member("two", data: [2])
+        builder.end()
+        builder.bytes += Array("garbage after the end".utf8)
+        builder.member("three", data: [3])
+        #expect(try extract(builder.bytes, into: scratch.root, piece: 100).files == 2)
+        #expect(listing(scratch.root) == ["./one", "./two"])
+    }
+
+    @Test func repeatedDirectoriesTakeTheLastModeAndHardLinksMayUseAbsoluteNames() throws {
+        let scratch = Scratch("repeat")
+        let bytes = archive {
+            $0.member("d/", type: "5", mode: 0o700)
+            $0.member("d/f", data: Array("f".utf8))
+            $0.member("d/", type: "5", mode: 0o750, mtime: 1_000_000_000)
+            $0.member("/d/g", type: "1", link: "/d/f")
+            $0.member("x/", type: "D", data: Array("Nlisting\u{0}".utf8))
+        }
+        let totals = try extract(bytes, into: scratch.root)
+        #expect(totals == TarExtractor.Totals(files: 1, bytes: 1, directories: 2, hardLinks: 1))
+        #expect(shell("stat -c '%a %Y %h' '\(scratch.root)/d' '\(scratch.root)/d/g'").text
+                == "750 1000000000 2\n644 1600000000 2\n")
+    }
+
+    @Test func namesThatCannotBeMade() {
+        let scratch = Scratch("cannot")
+        let notADirectory = archive {
+            $0.member("f", data: [1])
+            $0.member("f/g", data: [2])
+        }
+        #expect(failure(notADirectory, into: scratch.root) == "tar member 'f/g': 'f' is not a directory")
+        let long = String(repeating: "z", count: 300)
+        let tooLong = archive {
+            $0.pax([("path", long)])
+            $0.member("x", data: [1])
+        }
+        #expect(failure(tooLong, into: scratch.root) == "tar member '\(long)': cannot create: File name too long")
+        let nul = archive {
+            $0.pax([("path", "a\u{0}b")])
+            $0.member("x", data: [1])
+        }
+        #expect(failure(nul, into: scratch.root) == "tar member 'a\\x00b': a NUL byte in the name")
+        #expect(failure(archive { $0.member("./", type: "0", data: [1]) ; $0.member(".", data: [1]) }, into: scratch.root)
+                == "tar member '.': not a file name")
+        scratch.expectOutsideUntouched()
+    }
+
+    @Test func feedingAfterFinishIsAFailure() throws {
+        let scratch = Scratch("after-finish")
+        var extractor = try TarExtractor(root: FilePath(scratch.root))
+        try extractor.consume(archive { $0.member("f") })
+        #expect(try extractor.finish() == TarExtractor.Totals(files: 1))
+        #expect(try extractor.finish() == TarExtractor.Totals(files: 1))
+        #expect(throws: TarExtractor.Failure.self) { try extractor.consume([0]) }
+    }
+
+    /// A 10 MB file fed in 64 KiB pieces (as a pipe delivers it): the CPU time is the copy into the
+    /// write buffer and the writes.
+    @Test func tenMegabytesCostLittleCPU() throws {
+        let scratch = Scratch("cpu")
+        var builder = TarBuilder()
+        builder.member("big", data: [UInt8](repeating: 0x5A, count: 10_000_000))
+        builder.end()
+        func cpuTime() -> Duration {
+            var now = timespec()
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
+            return .seconds(now.tv_sec) + .nanoseconds(now.tv_nsec)
+        }
+        let start = cpuTime()
+        let totals = try extract(builder.bytes, into: scratch.root, piece: 65536)
+        let spent = cpuTime() - start
+        #expect(totals.bytes == 10_000_000)
+        print("TarExtractor: 10 MB extracted with \(spent) of CPU")
+        // Generous: a debug build on a shared machine (a release build needs a few milliseconds).
+        #expect(spent < .milliseconds(500))
     }
 
     // MARK: Hostile archives

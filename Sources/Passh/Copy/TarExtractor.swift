@@ -391,7 +391,7 @@ public struct TarExtractor: ~Copyable {
         switch typeflag {
         case UInt8(ascii: "0"), 0, UInt8(ascii: "7"):
             try start(.file(try createFile()), size: member.size)
-        case UInt8(ascii: "5"):
+        case UInt8(ascii: "5"), UInt8(ascii: "D"):  // 'D': GNU's directory with a listing as data
             try makeDirectoryMember()
             try start(.skip, size: member.size)
         case UInt8(ascii: "2"):
@@ -421,8 +421,13 @@ public struct TarExtractor: ~Copyable {
     private mutating func createFile() throws(Failure) -> Int32 {
         guard let leaf = member.components.last else { throw memberFailure("not a file name") }
         let parent = try openParent()
-        try removeExisting(leaf, in: parent)
-        let fd = leaf.withCString { openat(parent, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }
+        let create = { leaf.withCString { openat(parent, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) } }
+        var fd = create()
+        if fd < 0, errno == EEXIST {
+            // Replaced, never written through: the old file (or link) goes, a new one is made.
+            try removeExisting(leaf, in: parent)
+            fd = create()
+        }
         guard fd >= 0 else { throw memberFailure("cannot create", errno) }
         return fd
     }
@@ -433,9 +438,11 @@ public struct TarExtractor: ~Copyable {
         let parent = try openParent()
         if leaf.withCString({ mkdirat(parent, $0, 0o700) }) != 0 {
             guard errno == EEXIST else { throw memberFailure("cannot create directory", errno) }
-            if try fileType(leaf, in: parent) == S_IFDIR {
+            let existing = leaf.withCString { openat(parent, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+            if existing >= 0 {
                 // Writable for what follows; the member's mode comes in finish().
-                _ = leaf.withCString { fchmodat(parent, $0, 0o700, 0) }
+                _ = fchmod(existing, 0o700)
+                close(existing)
             } else {
                 try removeExisting(leaf, in: parent)
                 guard leaf.withCString({ mkdirat(parent, $0, 0o700) }) == 0 else {
@@ -457,8 +464,12 @@ public struct TarExtractor: ~Copyable {
         guard let leaf = member.components.last else { throw memberFailure("not a file name") }
         guard !target.isEmpty, !target.contains(0) else { throw memberFailure("invalid symbolic link target") }
         let parent = try openParent()
-        try removeExisting(leaf, in: parent)
-        let made = target.withCString { target in leaf.withCString { symlinkat(target, parent, $0) } }
+        let create = { target.withCString { target in leaf.withCString { symlinkat(target, parent, $0) } } }
+        var made = create()
+        if made != 0, errno == EEXIST {
+            try removeExisting(leaf, in: parent)
+            made = create()
+        }
         guard made == 0 else { throw memberFailure("cannot create symbolic link", errno) }
         let times = [timespec(tv_sec: 0, tv_nsec: Self.utimeNow), member.mtime]
         guard leaf.withCString({ utimensat(parent, $0, times, AT_SYMLINK_NOFOLLOW) }) == 0 else {
@@ -487,8 +498,12 @@ public struct TarExtractor: ~Copyable {
             throw memberFailure("hard link to '\(TarPath.display(target))', no longer a regular file")
         }
         let parent = try openParent()
-        try removeExisting(leaf, in: parent)
-        let linked = targetLeaf.withCString { source in leaf.withCString { linkat(targetParent, source, parent, $0, 0) } }
+        let create = { targetLeaf.withCString { source in leaf.withCString { linkat(targetParent, source, parent, $0, 0) } } }
+        var linked = create()
+        if linked != 0, errno == EEXIST {
+            try removeExisting(leaf, in: parent)
+            linked = create()
+        }
         guard linked == 0 else { throw memberFailure("cannot create hard link", errno) }
         extractedFiles.insert(member.components)
         totals.hardLinks += 1
