@@ -81,4 +81,24 @@ struct CopyConformanceTests {
         #expect(access(destination + "/escape.txt", F_OK) != 0)
         #expect(shell("find '\(destination)' -type f").text == "")
     }
+
+    @Test(arguments: TransportKind.allCases)
+    func timeoutsAndFailFastApplyToAGather(_ kind: TransportKind) async throws {
+        try await kind.prepare(["h01", "h02"])
+        let destination = temporaryPath("gather-stop")
+        defer { shell("rm -rf '\(destination)'") }
+        // A stream that starts and then stalls: the timeout ends the host, and nothing is left running.
+        let (sleep, marker) = uniqueSleep(seconds: 8)  // over OpenSSH the remote command outlives its ssh
+        let stalled = try GatherOperation(command: "head -c 512 /dev/zero; \(sleep)", destination: FilePath(destination))
+        let started = ContinuousClock.now
+        let timed = try await kind.passh { $0.commandTimeout = .milliseconds(800) }.gather(stalled, from: try ParallelSSH.hosts(["h01"]))
+        #expect(timed.map(\.outcome) == [.timedOut])
+        #expect(ContinuousClock.now - started < .seconds(10))
+        guard kind == .local else { return }
+        // A host whose command fails stops the others with fail-fast (PASSH_HOST: local only).
+        let failing = try GatherOperation(command: "[ \"$PASSH_HOST\" = h01 ] && exit 3; \(sleep)", destination: FilePath(destination))
+        let results = try await kind.passh { $0.failFast = true }.gather(failing, from: try ParallelSSH.hosts(["h01", "h02"]))
+        #expect(results.map(\.outcome) == [.exited(3), .cancelled])
+        #expect(try await processesLeft(matching: marker).isEmpty)
+    }
 }
