@@ -112,7 +112,9 @@ struct CopyTests {
         let source = Self.makeSource(readableByAll: true)
         let destination = temporaryPath("gather")
         defer { shell("rm -rf '\(source)' '\(destination)'") }
-        let out = try await passhOnCluster(["h1,h2", "--rcopy", source + "/nope", "--rcopy", source + "/single.txt", "--dest", destination])
+        let failedTo = destination + "-failed"
+        defer { unlink(failedTo) }
+        let out = try await passhOnCluster(["--failed-to", failedTo, "h1,h2", "--rcopy", source + "/nope", "--rcopy", source + "/single.txt", "--dest", destination])
         #expect(out.status == 2)
         #expect(out.stdoutText == "")
         let stderr = lines(out.stderr)
@@ -124,6 +126,7 @@ struct CopyTests {
             "[h2] tar: Exiting with failure status due to previous errors",
         ])
         #expect(readText(destination + "/h1/single.txt") == "one\n")
+        #expect(readText(failedTo) == "h1\nh2\n")
 
         let mixed = try await passhOnCluster(["h1,refused,h3", "--rcopy", source + "/single.txt", "--dest", destination + "/mixed"])
         #expect(mixed.status == 2)
