@@ -12,7 +12,8 @@ import Synchronization
 /// directory whatever the host sends: no `../` or absolute names, nothing through a link the
 /// archive made. The host's directory is its name as given, a `/` written `%2F` and a `%`
 /// written `%25` (as ``FileSink`` names files). What the remote `tar` says on stderr goes to the
-/// sink as usual, and its exit status is the host's.
+/// sink as usual, and its exit status is the host's. A host's stdout is the archive: it goes to
+/// the extractor only, never to the sink, and is not collected (``HostResult/stdout`` stays empty).
 ///
 /// ```swift
 /// let gather = try GatherOperation(paths: ["/var/log/app"], destination: "logs")
