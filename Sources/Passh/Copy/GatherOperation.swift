@@ -9,8 +9,8 @@ import Synchronization
 ///
 /// Each host runs `tar -cf - -C PARENT BASE …` (it needs only a POSIX shell and `tar`) and passh
 /// unpacks the stream it prints with ``TarExtractor``, which never writes outside the host's
-/// directory whatever the host sends: no `../` or absolute names, nothing through a link the
-/// archive made. The host's directory is its name as given, a `/` written `%2F` and a `%`
+/// directory whatever the host sends: a name with `..` fails the host, an absolute name lands
+/// under the host's directory, and nothing is written through a link. The host's directory is its name as given, a `/` written `%2F` and a `%`
 /// written `%25` (as ``FileSink`` names files). What the remote `tar` says on stderr goes to the
 /// sink as usual, and its exit status is the host's. A host's stdout is the archive: it goes to
 /// the extractor only, never to the sink, and is not collected (``HostResult/stdout`` stays empty).
@@ -30,7 +30,8 @@ public struct GatherOperation: Sendable {
     /// - Parameters:
     ///   - paths: Files or directories on the hosts (relative to the remote home unless absolute);
     ///     each lands in the host's directory under its own name.
-    ///   - destination: The local directory (created, mode 0700, when missing).
+    ///   - destination: The local directory (created, mode 0700, with its missing parents, when the
+    ///     first host starts).
     /// - Throws: ``PasshError``: ``PasshError/Code/unreadableFile`` when `destination` exists and
     ///   is not a directory; ``PasshError/Code/invalidOption`` for no paths, a path without a name of
     ///   its own, two paths with the same name.
@@ -61,9 +62,6 @@ extension GatherOperation: HostOperation {
     func sendsStdin(_ options: RunOptions) -> Bool { false }
 
     func job(for host: Host, options: RunOptions) -> JobStart {
-        if mkdir(destination.string, 0o700) != 0 && errno != EEXIST {
-            return .failed(HostFailure(.other, "cannot create \(destination.string): \(Errno(rawValue: errno))"))
-        }
         let root = directory(for: host)
         if let name = root.lastComponent?.string, name == "." || name == ".." || root.lastComponent == nil {
             return .failed(HostFailure(.other, "cannot gather into \(root.string): the host's name is not a directory name"))
