@@ -160,6 +160,7 @@ struct PasshCommand: AsyncParsableCommand {
             let requested = options.requestedHostsAtOnce(of: list.hosts.count)
             let perHost = transport.descriptorsPerHost(
                 sendingStdin: options.stdinFile != nil || runFlags.broadcastStdin || !copyFlags.copy.isEmpty)
+                + (copyFlags.rcopy.isEmpty ? 0 : GatherOperation.descriptorsPerHost)
             let capacity = OpenFileLimit.hostsAtOnce(requested, descriptorsPerHost: perHost)
             if requested > capacity {
                 printError("passh: running at most \(capacity) hosts at once: the open-file limit is \(OpenFileLimit.current)")

@@ -52,6 +52,10 @@ public struct GatherOperation: Sendable {
         self.remoteCommand = command
     }
 
+    /// The open descriptors one host's unpacking holds at most, beside its session's: the runner
+    /// counts them against the open-file limit.
+    public static let descriptorsPerHost = 5
+
     /// The directory `host`'s files go into.
     public func directory(for host: Host) -> FilePath {
         FileSink.path(for: host, in: destination)
@@ -60,6 +64,8 @@ public struct GatherOperation: Sendable {
 
 extension GatherOperation: HostOperation {
     func sendsStdin(_ options: RunOptions) -> Bool { false }
+
+    var descriptorsPerJob: Int { Self.descriptorsPerHost }
 
     func job(for host: Host, options: RunOptions) -> JobStart {
         let root = directory(for: host)

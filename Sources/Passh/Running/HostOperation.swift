@@ -4,6 +4,8 @@
 protocol HostOperation: Sendable {
     /// Whether each host gets a stdin file (it costs descriptors).
     func sendsStdin(_ options: RunOptions) -> Bool
+    /// The descriptors a host's job holds beside its session's.
+    var descriptorsPerJob: Int { get }
     /// Starts the work on one host: what its session runs, or why it cannot start.
     func job(for host: Host, options: RunOptions) -> JobStart
 }
@@ -28,6 +30,10 @@ protocol HostJob: Sendable {
     func receive(_ chunk: OutputChunk) -> Bool
     /// The host's outcome, given the session's, and what it moved.
     func finish(_ outcome: HostOutcome) -> (HostOutcome, TransferTotals?)
+}
+
+extension HostOperation {
+    var descriptorsPerJob: Int { 0 }
 }
 
 extension HostJob {

@@ -19,7 +19,7 @@ struct Runner: Sendable {
         var results = [HostResult?](repeating: nil, count: hosts.count)
         // Never more hosts at once than there are descriptors for: a host that cannot get a pipe
         // would fail with "Too many open files".
-        let perHost = transport.descriptorsPerHost(sendingStdin: operation.sendsStdin(options))
+        let perHost = transport.descriptorsPerHost(sendingStdin: operation.sendsStdin(options)) + operation.descriptorsPerJob
         let fanout = OpenFileLimit.hostsAtOnce(options.requestedHostsAtOnce(of: hosts.count), descriptorsPerHost: perHost)
         await withTaskGroup(of: (Int, HostResult).self) { group in
             var next = 0
