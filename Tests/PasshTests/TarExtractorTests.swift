@@ -576,6 +576,11 @@ struct TarExtractorTests {
         }
         #expect(failure(viaSymlink, into: scratch.root) == "tar member 'h': hard link to 't', not a file extracted before it")
         #expect(shell("find '\(scratch.path)' -samefile '\(scratch.outside)/sentinel' | wc -l").text == "1\n")
+        // Nothing was created looking for a target; a file already in the root is not one.
+        #expect(listing(scratch.root) == ["./t"])
+        writeText(scratch.root + "/before", "not from this stream")
+        #expect(failure(archive { $0.member("h", type: "1", link: "before") }, into: scratch.root)
+                == "tar member 'h': hard link to 'before', not a file extracted before it")
         scratch.expectOutsideUntouched()
     }
 
