@@ -104,6 +104,17 @@ private func failure(_ archive: [UInt8], into root: String, piece: Int? = nil) -
 /// Hand-made tar archives, header by header.
 private struct TarBuilder {
     var bytes: [UInt8] = []
+    /// Where each header starts.
+    var headers: [Int] = []
+
+    /// Recomputes the checksum of the header at `offset` (after a change).
+    mutating func fixChecksum(at offset: Int) {
+        for index in 148..<156 { bytes[offset + index] = 0x20 }
+        let sum = bytes[offset..<(offset + 512)].reduce(0) { $0 + Int($1) }
+        let digits = String(sum, radix: 8)
+        let field = Array((String(repeating: "0", count: 6 - digits.count) + digits).utf8) + [0, 0x20]
+        bytes.replaceSubrange((offset + 148)..<(offset + 156), with: field)
+    }
 
     /// A ustar header; `size` defaults to the data's size; `corrupt` spoils the checksum;
     /// `rawSize` replaces the size field's 12 bytes.
@@ -136,6 +147,7 @@ private struct TarBuilder {
         if corrupt { sum += 1 }
         let digits = String(sum, radix: 8)
         put(Array((String(repeating: "0", count: 6 - digits.count) + digits).utf8) + [0, 0x20], at: 148, 8)
+        headers.append(bytes.count)
         bytes += header
         if writeData {
             bytes += data
@@ -161,6 +173,19 @@ private struct TarBuilder {
     }
 
     mutating func end() { bytes += [UInt8](repeating: 0, count: 1024) }
+}
+
+/// A small deterministic random number generator (SplitMix64), for repeatable mutations.
+private struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
 }
 
 private func archive(_ build: (inout TarBuilder) -> Void) -> [UInt8] {
@@ -475,6 +500,66 @@ struct TarExtractorTests {
     }
 
     // MARK: Hostile archives
+
+    @Test func sparseFilesAreSkipped() throws {
+        let scratch = Scratch("sparse")
+        _ = shell("cd '\(scratch.source)' && truncate -s 1M holes && printf x >> holes && printf a > plain")
+        for format in ["gnu", "pax"] {
+            let result = shell("cd '\(scratch.source)' && tar --format=\(format) -S -cf '\(scratch.path)/a.tar' holes plain 2>&1")
+            #expect(result.status == 0, "\(result.text)")
+            var extractor = try TarExtractor(root: FilePath(scratch.root + "/" + format))
+            try extractor.consume(try readBytes(scratch.path + "/a.tar"))
+            #expect(try extractor.finish() == TarExtractor.Totals(files: 1, bytes: 1, skipped: 1))
+            #expect(extractor.warnings.count == 1 && extractor.warnings[0].hasSuffix("skipped, a sparse file"))
+            #expect(listing(scratch.root + "/" + format) == ["./plain"])
+        }
+    }
+
+    /// Random changes to the headers of an archive full of traps (links to the sentinel directory
+    /// and to the scratch directory, names next to '..'), each with a valid checksum: whatever
+    /// the extractor makes of them, nothing appears outside the root and nothing crashes.
+    @Test func mutatedHeadersNeverEscape() throws {
+        let scratch = Scratch("mutations")
+        var base = TarBuilder()
+        base.member("d/", type: "5", mode: 0o755)
+        base.member("d/f", data: Array("file".utf8))
+        base.member("d/l", type: "2", link: scratch.outside)
+        base.member("d/up", type: "2", link: "..")
+        base.member("s", type: "2", link: scratch.path)
+        base.member("d/h", type: "1", link: "d/f")
+        base.gnuLong("L", "d/long/..name")
+        base.member("x.", data: Array("gnu".utf8))
+        base.pax([("path", "p/.../x"), ("linkpath", "../..")])
+        base.member("p", type: "2", link: "x")
+        base.member("d/x/./.", type: "5")
+        base.member("z/.x", data: Array("last".utf8))
+        base.end()
+        #expect(failure(base.bytes, into: scratch.root + "/base") == nil)
+        var random = SplitMix64(seed: 12)
+        let interesting: [UInt8] = Array("/.0125LKxg\u{0}".utf8) + [0x80, 0xFF]
+        var outcomes = (succeeded: 0, failed: 0)
+        for round in 0..<100 {
+            var mutated = base
+            for _ in 0..<(1 + Int(random.next() % 3)) {
+                let header = mutated.headers[Int(random.next() % UInt64(mutated.headers.count))]
+                var position = Int(random.next() % 512)
+                if (148..<156).contains(position) { position = 156 }
+                let value = random.next() % 2 == 0
+                    ? interesting[Int(random.next() % UInt64(interesting.count))] : UInt8(truncatingIfNeeded: random.next())
+                mutated.bytes[header + position] = value
+                mutated.fixChecksum(at: header)
+            }
+            let root = scratch.root + "/\(round)"
+            if failure(mutated.bytes, into: root, piece: 1 + Int(random.next() % 700)) == nil {
+                outcomes.succeeded += 1
+            } else {
+                outcomes.failed += 1
+            }
+        }
+        scratch.expectOutsideUntouched()
+        // Both outcomes occur: the mutations are neither all harmless nor all refused.
+        #expect(outcomes.succeeded > 10 && outcomes.failed > 10, "\(outcomes)")
+    }
 
     @Test(arguments: ["../x", "a/../../x", "a/b/../../../x", "..", "./../x"])
     func parentComponentsAreRefused(name: String) {

@@ -390,6 +390,8 @@ public struct TarExtractor: ~Copyable {
             ?? timespec(tv_sec: Int(header.mtime), tv_nsec: 0)
 
         var typeflag = header.typeflag
+        // A sparse file in pax form would come out as its map and pieces under a made-up name.
+        if attributes.sparse { typeflag = UInt8(ascii: "S") }
         // The old convention: a regular file whose name ends in '/' is a directory.
         if typeflag == UInt8(ascii: "0") || typeflag == 0, name.last == UInt8(ascii: "/") {
             typeflag = UInt8(ascii: "5")
