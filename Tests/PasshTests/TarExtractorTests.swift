@@ -342,10 +342,14 @@ struct TarExtractorTests {
         let scratch = Scratch("no-end")
         var builder = TarBuilder()
         builder.member("f", data: Array("done".utf8))
-        #expect(try extract(builder.bytes, into: scratch.root).files == 1)
+        builder.member("blocks", data: [UInt8](repeating: 9, count: 1024))
+        #expect(try extract(builder.bytes, into: scratch.root).files == 2)
+        #expect(try readBytes(scratch.root + "/blocks") == [UInt8](repeating: 9, count: 1024))
         // Only the last member's padding missing: complete too.
         #expect(try extract(Array(builder.bytes.prefix(516)), into: scratch.path + "/root2").files == 1)
         _ = shell("rm -rf '\(scratch.path)/root2'")
+        // No byte at all is not an archive (GNU tar says the same).
+        #expect(failure([], into: scratch.root) == "tar stream is empty: not a tar archive")
     }
 
     @Test func theRootIsCreatedPrivateAndMustNotBeASymbolicLink() throws {
@@ -500,6 +504,27 @@ struct TarExtractorTests {
     }
 
     // MARK: Hostile archives
+
+    /// Traps GNU tar itself can produce: `-P` keeps `../` and `/`; `--transform` puts a file
+    /// behind a symbolic link stored just before it.
+    @Test func hostileArchivesMadeByGNUTar() throws {
+        let scratch = Scratch("gnu-hostile")
+        let setup = shell("""
+            cd '\(scratch.source)' && mkdir x && printf evil > x/f && ln -s '\(scratch.outside)' l \
+            && tar -cf ../through.tar l x/f --transform='s,^x/,l/,' \
+            && tar -P -cf ../dotdot.tar ../source/x/f \
+            && tar -P -cf ../absolute.tar '\(scratch.source)/x/f' 2>&1
+            """)
+        #expect(setup.status == 0, "\(setup.text)")
+        #expect(failure(try readBytes(scratch.path + "/through.tar"), into: scratch.root)
+                == "tar member 'l/f': 'l' is a symbolic link, never followed")
+        #expect(failure(try readBytes(scratch.path + "/dotdot.tar"), into: scratch.root)
+                == "tar member '../source/x/f': a '..' component would leave the destination")
+        try extract(try readBytes(scratch.path + "/absolute.tar"), into: scratch.root)
+        #expect(readText(scratch.root + scratch.source + "/x/f") == "evil")
+        _ = shell("rm '\(scratch.path)'/*.tar")
+        scratch.expectOutsideUntouched()
+    }
 
     @Test func sparseFilesAreSkipped() throws {
         let scratch = Scratch("sparse")

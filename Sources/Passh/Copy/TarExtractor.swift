@@ -14,10 +14,11 @@ public import SystemPackage
 ///   numbers), pax extended headers (`x`: `path`, `linkpath`, `size`, `mtime` with fractions);
 ///   global pax headers (`g`) are read and ignored. The archive ends at two zero blocks (what follows
 ///   is ignored) or at the end of the stream after a complete member.
-/// - Members: regular files (`0`, NUL, `7`), directories (`5`), symbolic links (`2`, the target
+/// - Members: regular files (`0`, NUL, `7`), directories (`5`, and GNU's `D`), symbolic links (`2`, the target
 ///   written verbatim and never followed by the extractor) and hard links (`1`, only to a regular
 ///   file this stream extracted before; any other target is a ``Failure``). Devices, FIFOs and any
-///   other type are skipped (counted in ``Totals/skipped``, described in ``warnings``), never created.
+///   other type, and sparse files (GNU `S`, pax `GNU.sparse.*`) are skipped (counted in
+///   ``Totals/skipped``, described in ``warnings``), never created.
 /// - Names: leading `/`s are removed (as GNU tar does), so an absolute name lands under the root;
 ///   a name with a `..` component is a ``Failure``. Every name is resolved one component at a time
 ///   from the root's descriptor, each directory opened with `O_DIRECTORY|O_NOFOLLOW`: a symbolic link
@@ -195,8 +196,8 @@ public struct TarExtractor: ~Copyable {
         if let failure { throw failure }
     }
 
-    /// The stream ended: fails if it ended inside a member (truncated archive); applies directory
-    /// mtimes/modes deferred until now.
+    /// The stream ended: fails if it ended inside a member (truncated archive) or held no byte at
+    /// all; applies directory mtimes/modes deferred until now. Called again, returns the same totals.
     public mutating func finish() throws(Failure) -> Totals {
         if let failure { throw failure }
         do throws(Failure) {
@@ -204,6 +205,10 @@ public struct TarExtractor: ~Copyable {
             case .finished: return totals
             case .end: break
             case .header:
+                if offset == 0 {
+                    // As GNU tar: a tar program writes at least the end-of-archive blocks.
+                    throw Failure("tar stream is empty: not a tar archive")
+                }
                 if headerFill > 0 {
                     throw Failure("tar archive truncated: it ends inside a header (\(headerFill) of 512 bytes)")
                 }
@@ -605,7 +610,7 @@ public struct TarExtractor: ~Copyable {
             let directory = directories[index]
             let components = directory.path.split(separator: UInt8(ascii: "/")).map { Array($0) }
             member = Member(name: directory.path, components: components)
-            let fd = try openDirectory(components[...])
+            let fd = try openDirectory(components[...], create: false)
             defer { close(fd) }
             guard fchmod(fd, directory.mode) == 0 else { throw memberFailure("cannot set mode", errno) }
             let times = [timespec(tv_sec: 0, tv_nsec: Self.utimeNow), directory.mtime]
