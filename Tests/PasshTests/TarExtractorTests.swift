@@ -468,6 +468,12 @@ struct TarExtractorTests {
             $0.member("x", data: [1])
         }
         #expect(failure(nul, into: scratch.root) == "tar member 'a\\x00b': a NUL byte in the name")
+        let huge = String(repeating: "y/", count: 5000) + ".."
+        let hugeName = archive {
+            $0.pax([("path", huge)])
+            $0.member("x", data: [1])
+        }
+        #expect(failure(hugeName, into: scratch.root) == "tar member '\(huge.prefix(1024))…': a '..' component would leave the destination")
         #expect(failure(archive { $0.member("./", type: "0", data: [1]) ; $0.member(".", data: [1]) }, into: scratch.root)
                 == "tar member '.': not a file name")
         scratch.expectOutsideUntouched()
