@@ -104,6 +104,17 @@ private func failure(_ archive: [UInt8], into root: String, piece: Int? = nil) -
 /// Hand-made tar archives, header by header.
 private struct TarBuilder {
     var bytes: [UInt8] = []
+    /// Where each header starts.
+    var headers: [Int] = []
+
+    /// Recomputes the checksum of the header at `offset` (after a change).
+    mutating func fixChecksum(at offset: Int) {
+        for index in 148..<156 { bytes[offset + index] = 0x20 }
+        let sum = bytes[offset..<(offset + 512)].reduce(0) { $0 + Int($1) }
+        let digits = String(sum, radix: 8)
+        let field = Array((String(repeating: "0", count: 6 - digits.count) + digits).utf8) + [0, 0x20]
+        bytes.replaceSubrange((offset + 148)..<(offset + 156), with: field)
+    }
 
     /// A ustar header; `size` defaults to the data's size; `corrupt` spoils the checksum;
     /// `rawSize` replaces the size field's 12 bytes.
@@ -136,6 +147,7 @@ private struct TarBuilder {
         if corrupt { sum += 1 }
         let digits = String(sum, radix: 8)
         put(Array((String(repeating: "0", count: 6 - digits.count) + digits).utf8) + [0, 0x20], at: 148, 8)
+        headers.append(bytes.count)
         bytes += header
         if writeData {
             bytes += data
@@ -163,6 +175,19 @@ private struct TarBuilder {
     mutating func end() { bytes += [UInt8](repeating: 0, count: 1024) }
 }
 
+/// A small deterministic random number generator (SplitMix64), for repeatable mutations.
+private struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
 private func archive(_ build: (inout TarBuilder) -> Void) -> [UInt8] {
     var builder = TarBuilder()
     build(&builder)
@@ -175,7 +200,8 @@ private func archive(_ build: (inout TarBuilder) -> Void) -> [UInt8] {
 @Suite("TarExtractor")
 struct TarExtractorTests {
     /// A tree with nested and empty directories, empty files, a 3 MB file, names longer than 100
-    /// and 255 bytes, symbolic links (one with a long target), varied modes and mtimes.
+    /// (that ustar splits into prefix and name) and 255 bytes (`n…`, not for ustar), symbolic links
+    /// (`dangling`: a long target, not for ustar), varied modes and mtimes.
     private func makeTree(_ source: String, big: Bool = true) {
         let long1 = String(repeating: "n", count: 120)
         let long2 = String(repeating: "m", count: 200)
@@ -187,6 +213,8 @@ struct TarExtractorTests {
             : > dir/empty
             printf 'deep' > dir/sub/deep/file
             printf 'long' > '\(long1)/\(long2)/\(String(repeating: "f", count: 150))'
+            mkdir '\(String(repeating: "p", count: 90))'
+            printf 'pq' > '\(String(repeating: "p", count: 90))/\(String(repeating: "q", count: 90))'
             printf 'x' > exec.sh && chmod 0750 exec.sh
             printf 'secret' > dir/private && chmod 0600 dir/private
             printf 'ro' > ro/file && chmod 0444 ro/file && chmod 0555 ro
@@ -222,16 +250,16 @@ struct TarExtractorTests {
         let scratch = Scratch("roundtrip")
         makeTree(scratch.source)
         if format == "ustar" {
-            // ustar cannot hold a name without a '/' in its last 100 bytes, nor targets over 100.
+            // ustar cannot hold names over 255 bytes, nor link targets over 100.
             _ = shell("cd '\(scratch.source)' && rm -rf n* dangling")
         }
         let bytes = try tarArchive(scratch, format: format)
         let totals = try extract(bytes, into: scratch.root, piece: 65536)
         expectSameTree(scratch)
-        #expect(totals.files == (format == "ustar" ? 7 : 8))
+        #expect(totals.files == (format == "ustar" ? 8 : 9))
         #expect(totals.symbolicLinks == (format == "ustar" ? 2 : 3))
         #expect(totals.hardLinks == 0 && totals.skipped == 0)
-        let expectedBytes: Int64 = format == "ustar" ? 3_000_019 : 3_000_023
+        let expectedBytes: Int64 = format == "ustar" ? 3_000_021 : 3_000_025
         #expect(totals.bytes == expectedBytes)
         scratch.expectOutsideUntouched()
     }
@@ -314,10 +342,14 @@ struct TarExtractorTests {
         let scratch = Scratch("no-end")
         var builder = TarBuilder()
         builder.member("f", data: Array("done".utf8))
-        #expect(try extract(builder.bytes, into: scratch.root).files == 1)
+        builder.member("blocks", data: [UInt8](repeating: 9, count: 1024))
+        #expect(try extract(builder.bytes, into: scratch.root).files == 2)
+        #expect(try readBytes(scratch.root + "/blocks") == [UInt8](repeating: 9, count: 1024))
         // Only the last member's padding missing: complete too.
         #expect(try extract(Array(builder.bytes.prefix(516)), into: scratch.path + "/root2").files == 1)
         _ = shell("rm -rf '\(scratch.path)/root2'")
+        // No byte at all is not an archive (GNU tar says the same).
+        #expect(failure([], into: scratch.root) == "tar stream is empty: not a tar archive")
     }
 
     @Test func theRootIsCreatedPrivateAndMustNotBeASymbolicLink() throws {
@@ -436,6 +468,12 @@ struct TarExtractorTests {
             $0.member("x", data: [1])
         }
         #expect(failure(nul, into: scratch.root) == "tar member 'a\\x00b': a NUL byte in the name")
+        let huge = String(repeating: "y/", count: 5000) + ".."
+        let hugeName = archive {
+            $0.pax([("path", huge)])
+            $0.member("x", data: [1])
+        }
+        #expect(failure(hugeName, into: scratch.root) == "tar member '\(huge.prefix(1024))…': a '..' component would leave the destination")
         #expect(failure(archive { $0.member("./", type: "0", data: [1]) ; $0.member(".", data: [1]) }, into: scratch.root)
                 == "tar member '.': not a file name")
         scratch.expectOutsideUntouched()
@@ -472,6 +510,87 @@ struct TarExtractorTests {
     }
 
     // MARK: Hostile archives
+
+    /// Traps GNU tar itself can produce: `-P` keeps `../` and `/`; `--transform` puts a file
+    /// behind a symbolic link stored just before it.
+    @Test func hostileArchivesMadeByGNUTar() throws {
+        let scratch = Scratch("gnu-hostile")
+        let setup = shell("""
+            cd '\(scratch.source)' && mkdir x && printf evil > x/f && ln -s '\(scratch.outside)' l \
+            && tar -cf ../through.tar l x/f --transform='s,^x/,l/,' \
+            && tar -P -cf ../dotdot.tar ../source/x/f \
+            && tar -P -cf ../absolute.tar '\(scratch.source)/x/f' 2>&1
+            """)
+        #expect(setup.status == 0, "\(setup.text)")
+        #expect(failure(try readBytes(scratch.path + "/through.tar"), into: scratch.root)
+                == "tar member 'l/f': 'l' is a symbolic link, never followed")
+        #expect(failure(try readBytes(scratch.path + "/dotdot.tar"), into: scratch.root)
+                == "tar member '../source/x/f': a '..' component would leave the destination")
+        try extract(try readBytes(scratch.path + "/absolute.tar"), into: scratch.root)
+        #expect(readText(scratch.root + scratch.source + "/x/f") == "evil")
+        _ = shell("rm '\(scratch.path)'/*.tar")
+        scratch.expectOutsideUntouched()
+    }
+
+    @Test func sparseFilesAreSkipped() throws {
+        let scratch = Scratch("sparse")
+        _ = shell("cd '\(scratch.source)' && truncate -s 1M holes && printf x >> holes && printf a > plain")
+        for format in ["gnu", "pax"] {
+            let result = shell("cd '\(scratch.source)' && tar --format=\(format) -S -cf '\(scratch.path)/a.tar' holes plain 2>&1")
+            #expect(result.status == 0, "\(result.text)")
+            var extractor = try TarExtractor(root: FilePath(scratch.root + "/" + format))
+            try extractor.consume(try readBytes(scratch.path + "/a.tar"))
+            #expect(try extractor.finish() == TarExtractor.Totals(files: 1, bytes: 1, skipped: 1))
+            #expect(extractor.warnings.count == 1 && extractor.warnings[0].hasSuffix("skipped, a sparse file"))
+            #expect(listing(scratch.root + "/" + format) == ["./plain"])
+        }
+    }
+
+    /// Random changes to the headers of an archive full of traps (links to the sentinel directory
+    /// and to the scratch directory, names next to '..'), each with a valid checksum: whatever
+    /// the extractor makes of them, nothing appears outside the root and nothing crashes.
+    @Test func mutatedHeadersNeverEscape() throws {
+        let scratch = Scratch("mutations")
+        var base = TarBuilder()
+        base.member("d/", type: "5", mode: 0o755)
+        base.member("d/f", data: Array("file".utf8))
+        base.member("d/l", type: "2", link: scratch.outside)
+        base.member("d/up", type: "2", link: "..")
+        base.member("s", type: "2", link: scratch.path)
+        base.member("d/h", type: "1", link: "d/f")
+        base.gnuLong("L", "d/long/..name")
+        base.member("x.", data: Array("gnu".utf8))
+        base.pax([("path", "p/.../x"), ("linkpath", "../..")])
+        base.member("p", type: "2", link: "x")
+        base.member("d/x/./.", type: "5")
+        base.member("z/.x", data: Array("last".utf8))
+        base.end()
+        #expect(failure(base.bytes, into: scratch.root + "/base") == nil)
+        var random = SplitMix64(seed: 12)
+        let interesting: [UInt8] = Array("/.0125LKxg\u{0}".utf8) + [0x80, 0xFF]
+        var outcomes = (succeeded: 0, failed: 0)
+        for round in 0..<100 {
+            var mutated = base
+            for _ in 0..<(1 + Int(random.next() % 3)) {
+                let header = mutated.headers[Int(random.next() % UInt64(mutated.headers.count))]
+                var position = Int(random.next() % 512)
+                if (148..<156).contains(position) { position = 156 }
+                let value = random.next() % 2 == 0
+                    ? interesting[Int(random.next() % UInt64(interesting.count))] : UInt8(truncatingIfNeeded: random.next())
+                mutated.bytes[header + position] = value
+                mutated.fixChecksum(at: header)
+            }
+            let root = scratch.root + "/\(round)"
+            if failure(mutated.bytes, into: root, piece: 1 + Int(random.next() % 700)) == nil {
+                outcomes.succeeded += 1
+            } else {
+                outcomes.failed += 1
+            }
+        }
+        scratch.expectOutsideUntouched()
+        // Both outcomes occur: the mutations are neither all harmless nor all refused.
+        #expect(outcomes.succeeded > 10 && outcomes.failed > 10, "\(outcomes)")
+    }
 
     @Test(arguments: ["../x", "a/../../x", "a/b/../../../x", "..", "./../x"])
     func parentComponentsAreRefused(name: String) {
@@ -573,6 +692,11 @@ struct TarExtractorTests {
         }
         #expect(failure(viaSymlink, into: scratch.root) == "tar member 'h': hard link to 't', not a file extracted before it")
         #expect(shell("find '\(scratch.path)' -samefile '\(scratch.outside)/sentinel' | wc -l").text == "1\n")
+        // Nothing was created looking for a target; a file already in the root is not one.
+        #expect(listing(scratch.root) == ["./t"])
+        writeText(scratch.root + "/before", "not from this stream")
+        #expect(failure(archive { $0.member("h", type: "1", link: "before") }, into: scratch.root)
+                == "tar member 'h': hard link to 'before', not a file extracted before it")
         scratch.expectOutsideUntouched()
     }
 

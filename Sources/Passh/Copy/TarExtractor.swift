@@ -14,10 +14,11 @@ public import SystemPackage
 ///   numbers), pax extended headers (`x`: `path`, `linkpath`, `size`, `mtime` with fractions);
 ///   global pax headers (`g`) are read and ignored. The archive ends at two zero blocks (what follows
 ///   is ignored) or at the end of the stream after a complete member.
-/// - Members: regular files (`0`, NUL, `7`), directories (`5`), symbolic links (`2`, the target
+/// - Members: regular files (`0`, NUL, `7`), directories (`5`, and GNU's `D`), symbolic links (`2`, the target
 ///   written verbatim and never followed by the extractor) and hard links (`1`, only to a regular
 ///   file this stream extracted before; any other target is a ``Failure``). Devices, FIFOs and any
-///   other type are skipped (counted in ``Totals/skipped``, described in ``warnings``), never created.
+///   other type, and sparse files (GNU `S`, pax `GNU.sparse.*`) are skipped (counted in
+///   ``Totals/skipped``, described in ``warnings``), never created.
 /// - Names: leading `/`s are removed (as GNU tar does), so an absolute name lands under the root;
 ///   a name with a `..` component is a ``Failure``. Every name is resolved one component at a time
 ///   from the root's descriptor, each directory opened with `O_DIRECTORY|O_NOFOLLOW`: a symbolic link
@@ -34,8 +35,9 @@ public import SystemPackage
 /// - After a ``Failure``, the extractor stays failed; a partly written file is left in place.
 ///
 /// Memory stays constant whatever the size of the members: file data is written as it arrives,
-/// through one fixed buffer; only extended headers (at most 1 MiB each), the names of the regular
-/// files extracted (for hard links) and the directories awaiting their metadata are kept.
+/// through one fixed buffer. Only an extended header (at most 1 MiB), the device and inode of each
+/// regular file written (for hard links, 16 bytes each) and the path of each directory member
+/// (awaiting its metadata) are kept.
 public struct TarExtractor: ~Copyable {
     /// What was extracted.
     public struct Totals: Sendable, Hashable {
@@ -96,8 +98,20 @@ public struct TarExtractor: ~Copyable {
         var mtime = timespec()
     }
 
+    /// A file's identity.
+    private struct FileID: Hashable {
+        var device: UInt64
+        var inode: UInt64
+        init(_ info: stat) {
+            device = UInt64(info.st_dev)
+            inode = UInt64(info.st_ino)
+        }
+    }
+
     private struct DeferredDirectory {
-        var components: [[UInt8]]
+        /// The normalized path, components joined with '/' (one allocation per directory).
+        var path: [UInt8]
+        var depth: Int
         var mode: mode_t
         var mtime: timespec
     }
@@ -128,9 +142,10 @@ public struct TarExtractor: ~Copyable {
     private var cachedParent: (components: ArraySlice<[UInt8]>, fd: Int32)?
 
     private var totals = Totals()
-    private var extractedFiles: Set<[[UInt8]]> = []
+    /// The regular files written (device and inode): the only targets hard links may have.
+    private var extractedFiles: Set<FileID> = []
     private var directories: [DeferredDirectory] = []
-    private var directoryIndex: [[[UInt8]]: Int] = [:]
+    private var directoryIndex: [[UInt8]: Int] = [:]
     /// Descriptions of skipped members (the first few).
     public private(set) var warnings: [String] = []
 
@@ -181,8 +196,8 @@ public struct TarExtractor: ~Copyable {
         if let failure { throw failure }
     }
 
-    /// The stream ended: fails if it ended inside a member (truncated archive); applies directory
-    /// mtimes/modes deferred until now.
+    /// The stream ended: fails if it ended inside a member (truncated archive) or held no byte at
+    /// all; applies directory mtimes/modes deferred until now. Called again, returns the same totals.
     public mutating func finish() throws(Failure) -> Totals {
         if let failure { throw failure }
         do throws(Failure) {
@@ -190,6 +205,10 @@ public struct TarExtractor: ~Copyable {
             case .finished: return totals
             case .end: break
             case .header:
+                if offset == 0 {
+                    // As GNU tar: a tar program writes at least the end-of-archive blocks.
+                    throw Failure("tar stream is empty: not a tar archive")
+                }
                 if headerFill > 0 {
                     throw Failure("tar archive truncated: it ends inside a header (\(headerFill) of 512 bytes)")
                 }
@@ -356,7 +375,9 @@ public struct TarExtractor: ~Copyable {
             guard futimens(fd, times) == 0 else { throw memberFailure("cannot set time", errno) }
             totals.files += 1
             totals.bytes += member.size
-            extractedFiles.insert(member.components)
+            var info = stat()
+            guard fstat(fd, &info) == 0 else { throw memberFailure("cannot inspect", errno) }
+            extractedFiles.insert(FileID(info))
         }
         sink = .skip
     }
@@ -374,6 +395,8 @@ public struct TarExtractor: ~Copyable {
             ?? timespec(tv_sec: Int(header.mtime), tv_nsec: 0)
 
         var typeflag = header.typeflag
+        // A sparse file in pax form would come out as its map and pieces under a made-up name.
+        if attributes.sparse { typeflag = UInt8(ascii: "S") }
         // The old convention: a regular file whose name ends in '/' is a directory.
         if typeflag == UInt8(ascii: "0") || typeflag == 0, name.last == UInt8(ascii: "/") {
             typeflag = UInt8(ascii: "5")
@@ -450,11 +473,12 @@ public struct TarExtractor: ~Copyable {
                 }
             }
         }
-        let entry = DeferredDirectory(components: member.components, mode: member.mode, mtime: member.mtime)
-        if let index = directoryIndex[member.components] {
+        let path = Array(member.components.joined(separator: [UInt8(ascii: "/")]))
+        let entry = DeferredDirectory(path: path, depth: member.components.count, mode: member.mode, mtime: member.mtime)
+        if let index = directoryIndex[path] {
             directories[index] = entry
         } else {
-            directoryIndex[member.components] = directories.count
+            directoryIndex[path] = directories.count
             directories.append(entry)
             totals.directories += 1
         }
@@ -475,7 +499,6 @@ public struct TarExtractor: ~Copyable {
         guard leaf.withCString({ utimensat(parent, $0, times, AT_SYMLINK_NOFOLLOW) }) == 0 else {
             throw memberFailure("cannot set time", errno)
         }
-        extractedFiles.remove(member.components)
         totals.symbolicLinks += 1
     }
 
@@ -487,16 +510,18 @@ public struct TarExtractor: ~Copyable {
         } catch {
             throw memberFailure("hard link to '\(TarPath.display(target))', outside the destination")
         }
-        guard extractedFiles.contains(targetComponents), let targetLeaf = targetComponents.last else {
-            throw memberFailure("hard link to '\(TarPath.display(target))', not a file extracted before it")
-        }
+        let refused = memberFailure("hard link to '\(TarPath.display(target))', not a file extracted before it")
+        guard let targetLeaf = targetComponents.last else { throw refused }
         if targetComponents == member.components { return }
-        // Both parents are opened the safe way; linkat without AT_SYMLINK_FOLLOW never follows.
-        let targetParent = try openDirectory(targetComponents.dropLast())
+        // The target's directory is opened the safe way (and never created); the target must be a
+        // file this extractor wrote (its device and inode); linkat without AT_SYMLINK_FOLLOW never
+        // follows a symbolic link.
+        guard let targetParent = try? openDirectory(targetComponents.dropLast(), create: false) else { throw refused }
         defer { if targetParent != rootFD { close(targetParent) } }
-        guard try fileType(targetLeaf, in: targetParent) == S_IFREG else {
-            throw memberFailure("hard link to '\(TarPath.display(target))', no longer a regular file")
-        }
+        var info = stat()
+        guard targetLeaf.withCString({ fstatat(targetParent, $0, &info, AT_SYMLINK_NOFOLLOW) }) == 0,
+            info.st_mode & S_IFMT == S_IFREG, extractedFiles.contains(FileID(info))
+        else { throw refused }
         let parent = try openParent()
         let create = { targetLeaf.withCString { source in leaf.withCString { linkat(targetParent, source, parent, $0, 0) } } }
         var linked = create()
@@ -505,7 +530,6 @@ public struct TarExtractor: ~Copyable {
             linked = create()
         }
         guard linked == 0 else { throw memberFailure("cannot create hard link", errno) }
-        extractedFiles.insert(member.components)
         totals.hardLinks += 1
     }
 
@@ -543,13 +567,13 @@ public struct TarExtractor: ~Copyable {
     }
 
     /// Opens `components` under the root one at a time, never following a symbolic link, creating
-    /// missing directories (0755 less the umask). Returns the root's descriptor for no components,
-    /// else a new descriptor the caller closes.
-    private func openDirectory(_ components: ArraySlice<[UInt8]>) throws(Failure) -> Int32 {
+    /// missing directories (0755 less the umask) if `create`. Returns the root's descriptor for no
+    /// components, else a new descriptor the caller closes.
+    private func openDirectory(_ components: ArraySlice<[UInt8]>, create: Bool = true) throws(Failure) -> Int32 {
         var current = rootFD
         for component in components {
             var fd = component.withCString { openat(current, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
-            if fd < 0, errno == ENOENT {
+            if fd < 0, errno == ENOENT, create {
                 if component.withCString({ mkdirat(current, $0, 0o755) }) != 0, errno != EEXIST {
                     let error = errno
                     if current != rootFD { close(current) }
@@ -577,16 +601,16 @@ public struct TarExtractor: ~Copyable {
     /// read-only or unsearchable must not stop the ones inside it).
     private mutating func applyDirectories() throws(Failure) {
         let order = directories.indices.sorted {
-            let (a, b) = (directories[$0].components.count, directories[$1].components.count)
+            let (a, b) = (directories[$0].depth, directories[$1].depth)
             return a != b ? a > b : $0 < $1
         }
         if let cachedParent { close(cachedParent.fd) }
         cachedParent = nil
         for index in order {
             let directory = directories[index]
-            member = Member(name: directory.components.joined(separator: [UInt8(ascii: "/")]).map { $0 },
-                            components: directory.components)
-            let fd = try openDirectory(directory.components[...])
+            let components = directory.path.split(separator: UInt8(ascii: "/")).map { Array($0) }
+            member = Member(name: directory.path, components: components)
+            let fd = try openDirectory(components[...], create: false)
             defer { close(fd) }
             guard fchmod(fd, directory.mode) == 0 else { throw memberFailure("cannot set mode", errno) }
             let times = [timespec(tv_sec: 0, tv_nsec: Self.utimeNow), directory.mtime]

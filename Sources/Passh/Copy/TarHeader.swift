@@ -129,9 +129,11 @@ struct TarPendingAttributes {
     var mtime: (seconds: Int64, nanoseconds: Int)?
     /// Whether any extended header came since the last member.
     var seen = false
+    /// Whether the member is a GNU sparse file stored in pax form (its data is a map, then pieces).
+    var sparse = false
 
     /// Applies the records of a pax extended header (`LENGTH KEY=VALUE\n`…): `path`, `linkpath`,
-    /// `size`, `mtime`; other keys are ignored.
+    /// `size`, `mtime`, and notes `GNU.sparse.*`; other keys are ignored.
     mutating func applyPax(_ data: [UInt8], member: String) throws(TarExtractor.Failure) {
         func failure(_ what: String) -> TarExtractor.Failure {
             TarExtractor.Failure("tar member after pax header '\(member)': \(what)")
@@ -163,6 +165,8 @@ struct TarPendingAttributes {
             case "mtime":
                 guard let time = Self.time(value) else { throw failure("invalid pax mtime") }
                 mtime = time
+            case _ where key.hasPrefix("GNU.sparse."):
+                sparse = true
             default: break
             }
             index += length

@@ -21,18 +21,23 @@ enum TarPath {
         return result
     }
 
-    /// `name` for a one-line message: UTF-8 (invalid bytes replaced), control characters as `\xHH`.
+    /// The longest name shown whole in a message; a longer one is cut, marked with `…`.
+    static let displayLimit = 1024
+
+    /// `name` for a one-line message: UTF-8 (invalid bytes replaced), control characters and `\`
+    /// as `\xHH`, at most ``displayLimit`` bytes of it.
     static func display(_ name: [UInt8]) -> String {
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(name.count)
+        bytes.reserveCapacity(min(name.count, displayLimit) + 3)
         let hex = Array("0123456789abcdef".utf8)
-        for byte in name {
+        for byte in name.prefix(displayLimit) {
             if byte < 0x20 || byte == 0x7F || byte == UInt8(ascii: "\\") {
                 bytes += [UInt8(ascii: "\\"), UInt8(ascii: "x"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
             } else {
                 bytes.append(byte)
             }
         }
+        if name.count > displayLimit { bytes += Array("…".utf8) }
         return String(decoding: bytes, as: UTF8.self)
     }
 }
