@@ -119,6 +119,12 @@ public struct ParallelSSH: Sendable {
         if command.isEmpty || command.allSatisfy(\.isEmpty) {
             throw PasshError(.invalidOption, "no command given")
         }
+        try validateOptions()
+        if let file = options.stdinFile { try Self.checkReadableFile(file) }
+    }
+
+    /// Refuses options out of range.
+    func validateOptions() throws(PasshError) {
         if options.fanout < 0 {
             throw PasshError(.invalidOption, "fanout must be 0 (no limit) or more, not \(options.fanout)")
         }
@@ -129,7 +135,6 @@ public struct ParallelSSH: Sendable {
             throw PasshError(.invalidOption, "the maximum line length must be positive")
         }
         try Self.validate(options.rollout)
-        if let file = options.stdinFile { try Self.checkReadableFile(file) }
     }
 
     private static func validate(_ rollout: Rollout) throws(PasshError) {

@@ -14,6 +14,8 @@ struct PasshCommand: AsyncParsableCommand {
         usage: """
             passh [options] HOSTS COMMAND [ARG...]
               passh [options] -h FILE COMMAND [ARG...]
+              passh [options] HOSTS --copy PATH [--copy PATH...] --dest DIR
+              passh [options] HOSTS --rcopy PATH [--rcopy PATH...] --dest DIR
             """,
         discussion: """
             Every line a host prints is shown with the host in front, "[host] line": stdout on \
@@ -34,6 +36,8 @@ struct PasshCommand: AsyncParsableCommand {
               passh -n 10 'node[001-200]' 'df -h /var'
               passh -h hosts.txt -x web3 --timeout 30 'systemctl restart app'
               passh -i ~/.bashrc h1,h2 dd of=.bashrc
+              passh 'web[1-4]' --copy conf.d --copy app.toml --dest /etc/app
+              passh 'web[1-4]' --rcopy /var/log/app --dest logs   # logs/web1/app/...
               passh -b 'node[1-50]' cat /etc/os-release
               passh -b -r @all uname -r                   # @NAME: a group
               passh -x @db @slurm:batch uptime            # a group of a source
@@ -60,6 +64,9 @@ struct PasshCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "ssh")
     var sshFlags: SSHFlags
+
+    @OptionGroup(title: "Copying files")
+    var copyFlags: CopyFlags
 
     @Argument(help: ArgumentHelp("Hosts, patterns or @groups, comma-separated (omit it when -h gives the hosts).", valueName: "HOSTS"))
     var hosts: String?
@@ -95,6 +102,9 @@ struct PasshCommand: AsyncParsableCommand {
             hosts = nil
         }
         if command.first == "--" { command.removeFirst() }
+        var words = command
+        try copyFlags.take(from: &words)
+        command = words
         if hostFlags.listGroups {
             if !hostFlags.hostFiles.isEmpty || hostFlags.listHosts || sshFlags.persistStop || !command.isEmpty {
                 throw ValidationError("--list-groups takes at most a SOURCE: no -h, --list-hosts, --persist-stop or COMMAND.")
@@ -108,7 +118,11 @@ struct PasshCommand: AsyncParsableCommand {
             throw ValidationError("--local runs no ssh: it cannot be used with --tty.")
         }
         let runsCommand = !hostFlags.listHosts && !sshFlags.persistStop
-        if runsCommand && command.isEmpty {
+        if copyFlags.copies && !runsCommand {
+            throw ValidationError("\(hostFlags.listHosts ? "--list-hosts" : "--persist-stop") takes no \(copyFlags.name).")
+        }
+        try copyFlags.check(command: command, runFlags: runFlags)
+        if runsCommand && command.isEmpty && !copyFlags.copies {
             throw ValidationError("Missing the command to run on the hosts.")
         }
         if !runsCommand && !command.isEmpty {
@@ -151,7 +165,9 @@ struct PasshCommand: AsyncParsableCommand {
                 return 1
             }
             let requested = options.requestedHostsAtOnce(of: list.hosts.count)
-            let perHost = transport.descriptorsPerHost(sendingStdin: options.stdinFile != nil || runFlags.broadcastStdin)
+            let perHost = transport.descriptorsPerHost(
+                sendingStdin: options.stdinFile != nil || runFlags.broadcastStdin || !copyFlags.copy.isEmpty)
+                + (copyFlags.rcopy.isEmpty ? 0 : GatherOperation.descriptorsPerHost)
             let capacity = OpenFileLimit.hostsAtOnce(requested, descriptorsPerHost: perHost)
             if requested > capacity {
                 printError("passh: running at most \(capacity) hosts at once: the open-file limit is \(OpenFileLimit.current)")
@@ -167,10 +183,12 @@ struct PasshCommand: AsyncParsableCommand {
             }
             if let spool { options.stdinFile = spool.path }
             defer { spool?.close() }
+            // The archive to send is made before any host starts; a missing path stops here.
+            let work = try await copyFlags.work() ?? .command(command)
             let writer = OutputWriter.standard
             let sink = try outputFlags.sink(writer: writer, groups: groups)
             var session = Session(
-                passh: ParallelSSH(options: options, transport: transport), hosts: list.hosts, command: command,
+                passh: ParallelSSH(options: options, transport: transport), hosts: list.hosts, work: work,
                 sink: sink, writer: writer, failedTo: runFlags.failedTo.map { FilePath($0) }, maxRC: outputFlags.maxRC)
             session.explainHosts = !outputFlags.json
             session.openSSH = sshFlags.usesOpenSSH

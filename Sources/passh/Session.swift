@@ -12,7 +12,7 @@ import Glibc
 struct Session {
     var passh: ParallelSSH
     let hosts: [Host]
-    let command: [String]
+    let work: Work
     let sink: any OutputSink
     let writer: OutputWriter
     var failedTo: FilePath?
@@ -37,14 +37,16 @@ struct Session {
         defer { watcher.cancel() }
 
         let onTerminal = isatty(2) == 1
-        let progress = Progress(total: hosts.count)
+        let copies: Bool
+        if case .command = work { copies = false } else { copies = true }
+        let progress = Progress(total: hosts.count, copies: copies)
         let tracker = TrackingSink(inner: sink, progress: progress)
         let resized = onTerminal ? await UnixSignalsSequence(trapping: .sigwinch) : nil
         let ticker = onTerminal ? Task { [writer] in await showProgress(progress, on: writer, resized: resized) } : nil
         var passh = self.passh
         passh.options.emergencyStop = control.emergencyStop
-        let run = Task { [passh, hosts, command] in
-            try await passh.run(command, on: hosts, sink: tracker)
+        let run = Task { [passh, hosts, work] in
+            try await work.run(with: passh, on: hosts, sink: tracker)
         }
         control.attach(run)
         let results: [HostResult]
@@ -57,13 +59,13 @@ struct Session {
         }
         ticker?.cancel()
         _ = await ticker?.value
-        return await finish(results, stoppedBy: control.reason, onTerminal: onTerminal, elapsed: progress.elapsed,
+        return await finish(results, stoppedBy: control.reason, onTerminal: onTerminal, progress: progress,
                             wroteToStderr: tracker.wroteToStderr)
     }
 
     /// Writes `--failed-to`, the report after the hosts' output, and picks the exit status.
     private func finish(
-        _ results: [HostResult], stoppedBy reason: StopReason?, onTerminal: Bool, elapsed: Duration,
+        _ results: [HostResult], stoppedBy reason: StopReason?, onTerminal: Bool, progress: Progress,
         wroteToStderr: Set<Host>
     ) async -> Int32 {
         var status = ExitStatus(results: results, stoppedBy: reason, outputFailed: outputFailures(), maxRC: maxRC)
@@ -74,7 +76,7 @@ struct Session {
                 explainHosts: explainHosts, commandTimeout: passh.options.commandTimeout, openSSH: openSSH,
                 rollout: passh.options.rollout)
             var lines = report.lines
-            if onTerminal && reason == nil { lines.append(terminalSummary(results, elapsed: elapsed)) }
+            if onTerminal && reason == nil { lines.append(terminalSummary(results, elapsed: progress.elapsed, copies: progress.copies)) }
             if !lines.isEmpty {
                 await writer.write(Array((lines.joined(separator: "\n") + "\n").utf8), to: .stderr)
             }

@@ -38,6 +38,18 @@ struct TerminalTests {
         #expect(screen.contains("\r\u{1B}[K[slow] done\r\n"))
     }
 
+    @Test func aCopyEndsWithTheBytesAndTheRate() throws {
+        let file = temporaryPath("copy-terminal")
+        let destination = temporaryPath("copy-terminal-dest")
+        try writeFile(file, Array(repeating: UInt8(ascii: "x"), count: 1500))
+        defer { shell("rm -rf '\(file)' '\(destination)'") }
+        let screen = onTerminal("h1,h2,refused --copy \(file) --dest \(destination)")
+        let last = screen.split(separator: "\r\n").last.map(String.init) ?? ""
+        #expect(last.hasPrefix("2 ok, 1 failed (refused), 3.0 kB copied, "))
+        #expect(last.hasSuffix(" B/s") || last.hasSuffix(" kB/s"))
+        #expect(readText(destination + "/" + file.split(separator: "/").last!)?.count == 1500)
+    }
+
     @Test func colorsOnATerminal() {
         let screen = onTerminal("h1 'echo o; echo e >&2'")
         #expect(screen.contains("\u{1B}[94m[h1]\u{1B}[0m o\r\n"))

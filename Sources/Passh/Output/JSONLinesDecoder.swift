@@ -47,6 +47,8 @@ public struct JSONLinesDecoder: Sendable {
         public var failedHosts: [Host]
         /// The run's duration, to the millisecond.
         public var duration: Duration
+        /// For a copy or a gather: the files and bytes every host moved, together.
+        public var transfer: TransferTotals? = nil
     }
 
     /// Whether to rebuild each result's `stdout` and `stderr` from the line events.
@@ -240,7 +242,14 @@ public struct JSONLinesDecoder: Sendable {
         }
         return HostResult(
             host: host, outcome: outcome, started: started, duration: duration,
-            stdout: stdout, stderr: stderr, errorMessage: errorMessage, attempts: attempts)
+            stdout: stdout, stderr: stderr, errorMessage: errorMessage, attempts: attempts,
+            transfer: try Self.transfer(in: object))
+    }
+
+    /// The `files` and `bytes` members of a copy's objects, when present.
+    private static func transfer(in object: Members) throws(JSONProblem) -> TransferTotals? {
+        guard let files = try object.integer("files"), let bytes = try object.integer("bytes") else { return nil }
+        return TransferTotals(files: Int(files), bytes: bytes)
     }
 
     private static func summary(from object: Members) throws(JSONProblem) -> Summary {
@@ -261,7 +270,7 @@ public struct JSONLinesDecoder: Sendable {
         }
         return Summary(
             hosts: Int(try summary.integer("hosts") ?? 0), counts: counts, failedHosts: failedHosts,
-            duration: .milliseconds(try summary.integer("duration_ms") ?? 0))
+            duration: .milliseconds(try summary.integer("duration_ms") ?? 0), transfer: try Self.transfer(in: summary))
     }
 }
 

@@ -17,7 +17,10 @@ import Synchronization
 ///   (``HostFailure/Kind`` raw values); `error` the host's error line, or `"timed out"` /
 ///   `"cancelled"` when it has none; `started` `false` for a host the run stopped before it
 ///   started;
-/// - at the end: `{"event":"summary","summary":{"hosts":3,"ok":2,"failed":1,"timeout":0,"cancelled":0,"failed_hosts":["web2"],"duration_ms":530}}`.
+/// - at the end: `{"event":"summary","summary":{"hosts":3,"ok":2,"failed":1,"timeout":0,"cancelled":0,"failed_hosts":["web2"],"duration_ms":530}}`;
+/// - for a copy or a gather (``HostResult/transfer``), `finished` ends with `"files":12,"bytes":2097152`
+///   — the regular files and their bytes the host received or sent — and `summary` with their sums
+///   over the hosts that have them.
 ///
 /// Hosts are written as given (``Host/name``). The stream is lossless: ``JSONLinesDecoder``
 /// reads it back into the same ``RunEvent``s and ``HostResult``s (the collected `stdout` and
@@ -148,6 +151,10 @@ public final class JSONLinesSink: OutputSink {
         object.add("duration_ms", Int(result.duration / .milliseconds(1)))
         let (seconds, attoseconds) = result.duration.components
         object.add("duration_ns", Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000))
+        if let transfer = result.transfer {
+            object.add("files", transfer.files)
+            object.add("bytes", Int(transfer.bytes))
+        }
         await writer.write(object.closed() + [0x0A], to: .stdout)
     }
 
@@ -161,6 +168,11 @@ public final class JSONLinesSink: OutputSink {
         }
         summary.add("failed_hosts", strings: results.filter { !$0.isSuccess && $0.outcome != .notStarted }.map(\.host.name))
         summary.add("duration_ms", Int((ContinuousClock.now - started) / .milliseconds(1)))
+        let transfers = results.compactMap(\.transfer)
+        if !transfers.isEmpty {
+            summary.add("files", transfers.reduce(0) { $0 + $1.files })
+            summary.add("bytes", Int(transfers.reduce(Int64(0)) { $0 + $1.bytes }))
+        }
         var object = JSONObject()
         object.add("event", "summary")
         object.add("summary", object: summary)

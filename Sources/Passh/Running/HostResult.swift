@@ -21,12 +21,17 @@ public struct HostResult: Sendable, Hashable {
     /// own message), or else the failure's message. `nil` for a host that succeeded, timed out or
     /// was cancelled.
     public let errorMessage: String?
+    /// For a copy or a gather: the files and bytes the host sent or received (`nil` for a command,
+    /// and for a copy that did not succeed).
+    public let transfer: TransferTotals?
 
     /// Creates a result.
     public init(
         host: Host, outcome: HostOutcome, started: Bool = true, duration: Duration = .zero,
-        stdout: [UInt8]? = nil, stderr: [UInt8]? = nil, errorMessage: String? = nil, attempts: Int? = nil
+        stdout: [UInt8]? = nil, stderr: [UInt8]? = nil, errorMessage: String? = nil, attempts: Int? = nil,
+        transfer: TransferTotals? = nil
     ) {
+        self.transfer = transfer
         self.host = host
         self.outcome = outcome
         self.started = started

@@ -11,10 +11,15 @@ struct Runner: Sendable {
     let options: RunOptions
 
     func run(_ command: [String], on hosts: [Host], sink: (any OutputSink)?) async -> [HostResult] {
+        await run(CommandOperation(command: command), on: hosts, sink: sink)
+    }
+
+    /// Runs `operation` on every host, in the waves of ``RunOptions/rollout``.
+    func run(_ operation: any HostOperation, on hosts: [Host], sink: (any OutputSink)?) async -> [HostResult] {
         var results = [HostResult?](repeating: nil, count: hosts.count)
         // Never more hosts at once than there are descriptors for: a host that cannot get a pipe
         // would fail with "Too many open files".
-        let perHost = transport.descriptorsPerHost(sendingStdin: options.stdinFile != nil)
+        let perHost = transport.descriptorsPerHost(sendingStdin: operation.sendsStdin(options)) + operation.descriptorsPerJob
         let fanout = OpenFileLimit.hostsAtOnce(options.requestedHostsAtOnce(of: hosts.count), descriptorsPerHost: perHost)
         let rollout = options.rollout
         let waves = rollout.waves(count: hosts.count)
@@ -30,7 +35,7 @@ struct Runner: Sendable {
                 func startNext() {
                     let index = next
                     next += 1
-                    group.addTask { (index, await runHost(hosts[index], command: command, sink: sink)) }
+                    group.addTask { (index, await runHost(hosts[index], operation: operation, sink: sink)) }
                 }
                 while next < wave.upperBound && next - wave.lowerBound < fanout { startNext() }
                 while let (index, result) = await group.next() {
@@ -70,7 +75,7 @@ struct Runner: Sendable {
     }
 
     /// Runs one host: once, or again while it could not be reached and retries are left.
-    private func runHost(_ host: Host, command: [String], sink: (any OutputSink)?) async -> HostResult {
+    private func runHost(_ host: Host, operation: any HostOperation, sink: (any OutputSink)?) async -> HostResult {
         await sink?.hostStarted(host)
         let started = ContinuousClock.now
         let retries = options.rollout.retries
@@ -80,7 +85,7 @@ struct Runner: Sendable {
             // (its first stdout) or the attempt ends: a retried attempt's lines (ssh's "Connection
             // refused") are dropped, the last attempt's are passed on.
             let held = attempt <= retries ? HeldOutput() : nil
-            let result = await runAttempt(host, command: command, started: started, sink: sink, held: held)
+            let result = await runAttempt(host, operation: operation, started: started, sink: sink, held: held)
             let retry = attempt <= retries && result.mayBeRetried && !Task.isCancelled
             if !retry {
                 if let held { for chunk in held.release() { await sink?.output(chunk) } }
@@ -95,11 +100,28 @@ struct Runner: Sendable {
         }
     }
 
+    /// One try at a host: a new job (a gather's fresh extractor), one session.
     private func runAttempt(
-        _ host: Host, command: [String], started: ContinuousClock.Instant, sink: (any OutputSink)?, held: HeldOutput?
+        _ host: Host, operation: any HostOperation, started: ContinuousClock.Instant, sink: (any OutputSink)?,
+        held: HeldOutput?
     ) async -> HostResult {
+        let job: any HostJob
+        switch operation.job(for: host, options: options) {
+        case .ready(let made):
+            job = made
+        case .failed(let failure):
+            return HostResult(
+                host: host, outcome: .failed(failure), duration: ContinuousClock.now - started,
+                errorMessage: failure.message)
+        }
         let collector = OutputCollector(keepAll: options.collectOutput)
+        let stop = job.takesStdout ? StopSignal() : nil
         let deliver: @Sendable (OutputChunk) async -> Void = { chunk in
+            if chunk.stream == .stdout && job.takesStdout {
+                if let held { for chunk in held.pass(chunk, keeping: false) { await sink?.output(chunk) } }
+                if !job.receive(chunk) { stop?.fire() }
+                return
+            }
             collector.record(chunk)
             if let held {
                 for chunk in held.pass(chunk) { await sink?.output(chunk) }
@@ -107,17 +129,12 @@ struct Runner: Sendable {
                 await sink?.output(chunk)
             }
         }
-        let session = options.session
-        var timedOut = false
-        let termination: Termination
-        if let limit = options.commandTimeout {
-            (termination, timedOut) = await runWithTimeout(limit) {
-                await transport.run(command, on: host, options: session, output: deliver)
-            }
-        } else {
-            termination = await transport.run(command, on: host, options: session, output: deliver)
+        let session = job.session(options.session)
+        let command = job.command
+        let (termination, timedOut) = await runSession(limit: options.commandTimeout, stop: stop) {
+            await transport.run(command, on: host, options: session, output: deliver)
         }
-        let outcome: HostOutcome
+        var outcome: HostOutcome
         switch termination {
         case .exited(0): outcome = .exited(0)
         case _ where timedOut: outcome = .timedOut
@@ -126,6 +143,8 @@ struct Runner: Sendable {
         case .failed(let failure): outcome = .failed(failure)
         case .cancelled: outcome = .cancelled
         }
+        let transfer: TransferTotals?
+        (outcome, transfer) = job.finish(outcome)
         let collected = collector.take()
         var message: String?
         switch outcome {
@@ -135,27 +154,35 @@ struct Runner: Sendable {
         }
         return HostResult(
             host: host, outcome: outcome, duration: ContinuousClock.now - started,
-            stdout: collected.stdout, stderr: collected.stderr, errorMessage: message)
+            stdout: collected.stdout, stderr: collected.stderr, errorMessage: message, transfer: transfer)
     }
 
-    /// Runs `body`, cancelling it when `limit` passes first; says whether that happened.
-    private func runWithTimeout(
-        _ limit: Duration, _ body: @escaping @Sendable () async -> Termination
+    /// Runs `body` alone when there is neither a time limit nor a stop signal; else beside them,
+    /// cancelling it when `limit` passes or `stop` fires first. Says whether the limit passed.
+    private func runSession(
+        limit: Duration?, stop: StopSignal?, _ body: @escaping @Sendable () async -> Termination
     ) async -> (Termination, Bool) {
+        guard limit != nil || stop != nil else { return (await body(), false) }
         enum Event: Sendable {
             case finished(Termination)
             case timerFired
-            case timerCancelled
+            case stopped
+            case idle
         }
         return await withTaskGroup(of: Event.self) { group in
             group.addTask { .finished(await body()) }
-            group.addTask {
-                do {
-                    try await Task.sleep(for: limit)
-                    return .timerFired
-                } catch {
-                    return .timerCancelled
+            if let limit {
+                group.addTask {
+                    do {
+                        try await Task.sleep(for: limit)
+                        return .timerFired
+                    } catch {
+                        return .idle
+                    }
                 }
+            }
+            if let stop {
+                group.addTask { await stop.wait() ? .stopped : .idle }
             }
             var fired = false
             while let event = await group.next() {
@@ -166,7 +193,9 @@ struct Runner: Sendable {
                 case .timerFired:
                     fired = true
                     group.cancelAll()  // tears the host's process down
-                case .timerCancelled:
+                case .stopped:
+                    group.cancelAll()
+                case .idle:
                     break
                 }
             }
@@ -184,17 +213,18 @@ final class HeldOutput: Sendable {
 
     private let state = Mutex(State())
 
-    /// What to pass on now that `chunk` came: nothing while held, else what was held and `chunk`.
-    func pass(_ chunk: OutputChunk) -> [OutputChunk] {
+    /// What to pass on now that `chunk` came: nothing while held, else what was held and (when
+    /// `keeping`: the chunk goes elsewhere otherwise) `chunk`.
+    func pass(_ chunk: OutputChunk, keeping: Bool = true) -> [OutputChunk] {
         state.withLock { state in
-            if state.passing { return [chunk] }
+            if state.passing { return keeping ? [chunk] : [] }
             if chunk.stream == .stderr {
                 state.held.append(chunk)
                 return []
             }
             state.passing = true
             defer { state.held = [] }
-            return state.held + [chunk]
+            return keeping ? state.held + [chunk] : state.held
         }
     }
 

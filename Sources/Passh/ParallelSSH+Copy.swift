@@ -1,0 +1,38 @@
+extension ParallelSSH {
+    /// Sends `operation`'s files to every host (see ``CopyOperation``) and returns one result per
+    /// host, in the order given, each with the ``HostResult/transfer`` it received when it
+    /// succeeded.
+    ///
+    /// Everything that applies to a command applies here: fanout, timeout, fail-fast,
+    /// cancellation, the sink (which sees what the remote `tar` prints).
+    ///
+    /// - Throws: ``PasshError`` for misuse found before any host starts: options out of range, or
+    ///   a ``RunOptions/stdinFile`` (the archive is every host's stdin).
+    public func copy(
+        _ operation: CopyOperation, to hosts: [Host], sink: (any OutputSink)? = nil
+    ) async throws(PasshError) -> [HostResult] {
+        try validateOptions()
+        if options.stdinFile != nil {
+            throw PasshError(.invalidOption, "a copy sends its archive as every host's stdin: it takes no stdin file")
+        }
+        return await Runner(transport: transport, options: options).run(operation, on: hosts, sink: sink)
+    }
+
+    /// Fetches `operation`'s files from every host into its own directory (see
+    /// ``GatherOperation``) and returns one result per host, in the order given, each with the
+    /// ``HostResult/transfer`` it sent. A host whose archive is malformed or tries to write outside
+    /// its directory fails (``HostFailure/Kind/other``, the reason in its message) and its session is
+    /// stopped.
+    ///
+    /// - Throws: ``PasshError`` for misuse found before any host starts: options out of range, or
+    ///   a ``RunOptions/stdinFile``.
+    public func gather(
+        _ operation: GatherOperation, from hosts: [Host], sink: (any OutputSink)? = nil
+    ) async throws(PasshError) -> [HostResult] {
+        try validateOptions()
+        if options.stdinFile != nil {
+            throw PasshError(.invalidOption, "a gather takes no stdin file")
+        }
+        return await Runner(transport: transport, options: options).run(operation, on: hosts, sink: sink)
+    }
+}
