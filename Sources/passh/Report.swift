@@ -18,6 +18,8 @@ struct Report {
     var openSSH = true
     /// The rollout, to say why hosts were not started.
     var rollout = Rollout()
+    /// For `--copy`: the directory on the hosts, to warn where a stopped copy left partial files.
+    var pushDestination: String?
 
     var lines: [String] {
         var lines: [String] = []
@@ -35,6 +37,21 @@ struct Report {
             }
         }
         lines += hostKeyAdvice
+        if let pushDestination {
+            // The remote tar ends when its input does, and keeps what it had written: a file cut
+            // short is left in place.
+            let stopped = results.filter { result in
+                switch result.outcome {
+                case .timedOut, .cancelled, .signaled: result.started
+                case .failed(let failure): failure.commandMayHaveRun
+                default: false
+                }
+            }.map(\.host.name)
+            if !stopped.isEmpty {
+                lines.append("passh: the copy was stopped on \(HostFolding.fold(stopped)): \(pushDestination) there may hold "
+                    + "partial files")
+            }
+        }
         if let interrupted {
             let failed = failedHosts.filter { host in results.first { $0.host == host }?.outcome != .cancelled }
             if !failed.isEmpty { lines.append("failed at: " + failed.map(\.name).joined(separator: " ")) }

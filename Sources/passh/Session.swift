@@ -71,10 +71,11 @@ struct Session {
         var status = ExitStatus(results: results, stoppedBy: reason, outputFailed: outputFailures(), maxRC: maxRC)
         let failedHosts = status.failedHosts
         if reason != .stdoutFailed {
-            let report = Report(
+            var report = Report(
                 results: results, stoppedBy: reason, failedHosts: failedHosts, wroteToStderr: wroteToStderr,
                 explainHosts: explainHosts, commandTimeout: passh.options.commandTimeout, openSSH: openSSH,
                 rollout: passh.options.rollout)
+            if case .copy(let copy) = work { report.pushDestination = copy.destination }
             var lines = report.lines
             if onTerminal && reason == nil { lines.append(terminalSummary(results, elapsed: progress.elapsed, copies: progress.copies)) }
             if !lines.isEmpty {

@@ -25,6 +25,26 @@ struct ExitStatusTests {
         #expect(ExitStatus(results: results([.exited(0), .failed(HostFailure(.connectionRefused, "x")), .exited(0)]), maxRC: true).code == 255)
     }
 
+    @Test func notStartedHostsAreNeitherFailedNorCounted() {
+        let canary = results([.exited(1), .notStarted, .notStarted], started: [true, false, false])
+        #expect(ExitStatus(results: canary).code == 2)
+        #expect(ExitStatus(results: canary).failedHosts.map(\.name) == ["a"])
+        #expect(ExitStatus(results: results([.exited(0), .notStarted, .notStarted], started: [true, false, false]), maxRC: true).code == 0)
+        var rollout = Rollout()
+        rollout.canaries = 1
+        let report = Report(results: canary, failedHosts: [Self.hosts[0]], rollout: rollout)
+        #expect(report.lines == ["[a] passh: failed: exit 1", "passh: not started: b,c (canary a failed)", "failed at: a"])
+    }
+
+    @Test func aStoppedCopyWarnsOfPartialFiles() {
+        let stopped = results([.exited(0), .timedOut, .failed(HostFailure(.connectionRefused, "refused"))])
+        var report = Report(results: stopped, failedHosts: Array(Self.hosts.dropFirst()), wroteToStderr: [Self.hosts[2]])
+        report.pushDestination = "/srv/app"
+        #expect(report.lines == [
+            "[b] passh: timed out", "passh: the copy was stopped on b: /srv/app there may hold partial files", "failed at: b c",
+        ])
+    }
+
     @Test func stopsAndWriteErrors() {
         let ok = results([.exited(0), .exited(0), .exited(0)])
         #expect(ExitStatus(results: ok, stoppedBy: .signal(2)).code == 130)
