@@ -49,6 +49,12 @@ final class Poller: Sendable {
         await wait(fd, for: EPOLLOUT.rawValue)
     }
 
+    /// Suspends until `fd` is readable, or — when `orWritable` — writable, or until ``wake(_:)``
+    /// is called for it: one task driving both directions of a socket.
+    func waitReady(_ fd: Int32, orWritable: Bool) async {
+        await wait(fd, for: EPOLLIN.rawValue | (orWritable ? EPOLLOUT.rawValue : 0))
+    }
+
     private func wait(_ fd: Int32, for events: UInt32) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let resumeNow = state.withLock { state -> Bool in

@@ -18,6 +18,8 @@ struct MuxClient: ~Copyable {
         case hello = 0x0000_0001
         case newSession = 0x1000_0002
         case terminate = 0x1000_0005
+        case proxy = 0x1000_000F
+        case proxyStarted = 0x8000_000F
         case ok = 0x8000_0001
         case permissionDenied = 0x8000_0002
         case failure = 0x8000_0003
@@ -30,8 +32,9 @@ struct MuxClient: ~Copyable {
         let reason: String
     }
 
-    private let fd: Int32
-    private var received: [UInt8] = []
+    /// The control socket (non-blocking); ``MuxProxySession`` drives it after ``startProxy()``.
+    let fd: Int32
+    private(set) var received: [UInt8] = []
 
     private init(fd: Int32) {
         self.fd = fd
@@ -109,6 +112,25 @@ struct MuxClient: ~Copyable {
                 throw Failure(reason: "unexpected multiplexing message \(message.type)")
             }
         }
+    }
+
+    /// Turns the connection into a pipe for the SSH connection protocol through the master
+    /// (`MUX_C_PROXY`): from here on, ``MuxProxySession`` speaks on ``fd``.
+    mutating func startProxy() async throws(Failure) {
+        var request = MuxMessage(rawType: Message.proxy.rawValue)
+        request.u32(1)  // request id
+        try await send(request)
+        guard var reply = try await receive() else { throw Failure(reason: "no reply to the proxy request") }
+        guard reply.type == Message.proxyStarted.rawValue else {
+            _ = reply.u32()
+            throw Failure(reason: "the master connection refused proxy mode: \(reply.text())")
+        }
+    }
+
+    /// What arrived after the last message read: the start of the proxy stream.
+    mutating func takeReceived() -> [UInt8] {
+        defer { received = [] }
+        return received
     }
 
     private func abandon() -> Int32? {
