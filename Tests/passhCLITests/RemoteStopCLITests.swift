@@ -62,6 +62,21 @@ struct RemoteStopCLITests {
         #expect(own.stderrText == "[h1] passh: failed: exit 255\nfailed at: h1\n")
     }
 
+    @Test func plainSSHSaysOnceThatRemoteCommandsMayRunOn() async throws {
+        let (sleep, marker) = uniqueSleep(seconds: 5)
+        defer { for pid in processes(matching: marker) { kill(pid, SIGKILL) } }
+        let out = try await passhOnCluster(["--timeout", "1", "h1,h2", "echo started; \(sleep)"])
+        #expect(out.status == 2)
+        #expect(out.stderrText == """
+            [h1] passh: timed out after 1 s
+            [h2] passh: timed out after 1 s
+            failed at: h1 h2
+            passh: ssh cannot stop a remote command: those of the stopped hosts may still run (--stop-remote or --persist stops them)
+
+            """)
+        #expect(!processes(matching: marker, named: "sleep").isEmpty)  // what the notice says
+    }
+
     @Test func stopRemoteIsForOpenSSHOnly() async throws {
         let local = try await passh(["--local", "--stop-remote", "h1", "true"])
         #expect(local.status == 64)
