@@ -108,7 +108,13 @@ struct RemoteStopTests {
         let passh = mode.passh { $0.collectOutput = false }
         for try await event in passh.events([command], on: try ParallelSSH.hosts(Self.hosts)) {
             if case .line = event { started += 1 }
-            if started == Self.hosts.count { break }
+            if started == Self.hosts.count {
+                // Stopped before its sleep has exec'd, a shell's child can take the TERM as the
+                // shell's trap, then run on; once the shell has exited sshd has no process group
+                // left to send the KILL to. Stop once the sleeps run.
+                try await waitForProcesses(marker, count: Self.hosts.count)
+                break
+            }
         }
         #expect(started == Self.hosts.count)
         #expect(try await processesLeft(matching: marker, within: Self.bound + .seconds(1)).isEmpty)

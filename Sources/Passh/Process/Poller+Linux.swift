@@ -32,6 +32,11 @@ final class Poller: Sendable {
         let box = Unmanaged.passRetained(PollerThreadContext(poller: self))
         var thread = pthread_t()
         let rc = pthread_create(&thread, nil, { raw in
+            // Signals are not this thread's business: left unblocked here, a signal a program
+            // watches with signalfd (passh's SIGINT) could be delivered to this thread instead.
+            var all = sigset_t()
+            sigfillset(&all)
+            pthread_sigmask(SIG_BLOCK, &all, nil)
             let context = Unmanaged<PollerThreadContext>.fromOpaque(raw!).takeRetainedValue()
             context.poller.loop()
         }, box.toOpaque())

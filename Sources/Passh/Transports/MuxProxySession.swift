@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import SystemPackage
+import Synchronization
 
 /// One session channel spoken through an OpenSSH master in multiplexing proxy mode
 /// (`MUX_C_PROXY`): passh writes the SSH connection protocol (RFC 4254) itself, so it can send the
@@ -20,16 +21,12 @@ import SystemPackage
 /// whole process group), then after ``SessionOptions/terminationGrace`` `signal KILL`, then the
 /// channel is closed. An emergency stop sends KILL at once.
 struct MuxProxySession: ~Copyable {
-    private enum Kind: UInt8 {
+    fileprivate enum Kind: UInt8 {
         case open = 90, openConfirmation = 91, openFailure = 92, windowAdjust = 93, data = 94
         case extendedData = 95, eof = 96, close = 97, request = 98, success = 99, failure = 100
     }
 
     private enum Phase { case opening, executing, running }
-    private enum Stop: Int, Comparable {
-        case none, terminate, kill
-        static func < (a: Stop, b: Stop) -> Bool { a.rawValue < b.rawValue }
-    }
 
     /// The window passh grants the server, and when it tops it up.
     static let window: UInt32 = 2 << 20
@@ -44,8 +41,7 @@ struct MuxProxySession: ~Copyable {
     private let host: Host
     private var inbox: [UInt8]
     private var inboxStart = 0
-    private var outbox: [UInt8] = []
-    private var outboxStart = 0
+    private let outbox: ProxyOutbox
     private var readBuffer = [UInt8](repeating: 0, count: 64 << 10)
 
     private var phase = Phase.opening
@@ -53,7 +49,6 @@ struct MuxProxySession: ~Copyable {
     private var remoteWindow = 0
     private var remoteMaxPacket = 0
     private var consumed = 0
-    private var closeSent = false
     private var closeReceived = false
     private var exitStatus: Int32?
     private var exitSignal: String?
@@ -63,9 +58,6 @@ struct MuxProxySession: ~Copyable {
     private var stdinOffset = 0
     private var eofSent = false
 
-    private var stop = Stop.none
-    private var stopDeadline: ContinuousClock.Instant?
-    private var timer: Task<Void, Never>?
 
     private let stdoutSplitter: LineSplitter
     private let stderrSplitter: LineSplitter
@@ -75,6 +67,7 @@ struct MuxProxySession: ~Copyable {
     /// A session on `mux`, which ``MuxClient/startProxy()`` made a proxy connection.
     init(_ mux: consuming MuxClient, host: Host, maximumLineLength: Int) {
         self.inbox = mux.takeReceived()
+        self.outbox = ProxyOutbox(fd: mux.fd)
         self.mux = mux
         self.host = host
         stdoutSplitter = LineSplitter(host: host, stream: .stdout, maximumLineLength: maximumLineLength)
@@ -93,7 +86,7 @@ struct MuxProxySession: ~Copyable {
         }
         defer {
             if stdinFile >= 0 { close(stdinFile) }
-            timer?.cancel()
+            outbox.finish()
         }
         var open = Payload(.open)
         open.string(Array("session".utf8))
@@ -101,51 +94,37 @@ struct MuxProxySession: ~Copyable {
         open.u32(Self.window)
         open.u32(Self.maxPacket)
         queue(open)
-        let fd = mux.fd
-        let emergency = ExitLatch()
-        guard let stop = options.emergencyStop else {
-            return await loop(command, options: options, emergency: emergency, output: output)
-        }
-        return await stop.whileRegistered({ emergency.set(); Poller.shared.wake(fd) }) {
-            await loop(command, options: options, emergency: emergency, output: output)
+        // Stops are sent from outside the loop, which may be waiting for a slow consumer of the
+        // output (an abandoned event stream, a full terminal).
+        let outbox = self.outbox
+        let grace = options.terminationGrace
+        return await withTaskCancellationHandler {
+            guard let stop = options.emergencyStop else {
+                return await loop(command, options: options, output: output)
+            }
+            return await stop.whileRegistered({ outbox.stop(.kill, grace: grace) }) {
+                await loop(command, options: options, output: output)
+            }
+        } onCancel: {
+            outbox.stop(.terminate, grace: grace)
         }
     }
 
     private mutating func loop(
-        _ command: String, options: SessionOptions, emergency: ExitLatch,
-        output: @escaping @Sendable (OutputChunk) async -> Void
+        _ command: String, options: SessionOptions, output: @escaping @Sendable (OutputChunk) async -> Void
     ) async -> Termination {
         let fd = mux.fd
-        let clock = ContinuousClock()
         while true {
-            // Stopping.
-            if stop == .none && Task.isCancelled {
-                if remoteID == nil { return .cancelled }  // nothing runs yet
-                signal("TERM")
-                stop = .terminate
-                arm(clock.now + options.terminationGrace)
-            }
-            if emergency.isSet && stop < .kill {
-                if remoteID == nil { return .cancelled }
-                signal("KILL")
-                stop = .kill
-                arm(clock.now + Self.killWait)
-            }
-            if let deadline = stopDeadline, clock.now >= deadline {
-                if stop == .terminate {
-                    signal("KILL")
-                    stop = .kill
-                    arm(clock.now + Self.killWait)
-                } else {
-                    sendClose()
-                    flush()
-                    await deliverRest(output)
-                    return .cancelled
-                }
+            let (stop, closeDue) = outbox.stopState
+            if stop != .none && remoteID == nil { return .cancelled }  // nothing runs yet
+            if closeDue {
+                outbox.sendClose()
+                await deliverRest(output)
+                return .cancelled
             }
             feedStdin()
             flush()
-            if let failure { return finished(failure, stopped: stop != .none) }
+            if let failure { return finished(failure, stopped: outbox.stopState.stop != .none) }
             // Reading: everything there, up to a buffer's worth, then the output goes on.
             let count = readBuffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
             if count > 0 {
@@ -155,11 +134,11 @@ struct MuxProxySession: ~Copyable {
                 }
                 inbox += readBuffer[..<count]
                 let (out, err) = takePackets(command)
-                if let failure { return finished(failure, stopped: stop != .none) }
+                if let failure { return finished(failure, stopped: outbox.stopState.stop != .none) }
                 await deliver(out, stderr: false, output)
                 await deliver(err, stderr: true, output)
                 consumed += out.count + err.count
-                if consumed >= Int(Self.window / 2) && !closeSent && !closeReceived, let remoteID {
+                if consumed >= Int(Self.window / 2) && !closeReceived, let remoteID {
                     var adjust = Payload(.windowAdjust)
                     adjust.u32(remoteID)
                     adjust.u32(UInt32(consumed))
@@ -167,8 +146,7 @@ struct MuxProxySession: ~Copyable {
                     consumed = 0
                 }
                 if closeReceived {
-                    sendClose()
-                    flush()
+                    outbox.sendClose()
                     await deliverRest(output)
                     return ended()
                 }
@@ -178,25 +156,17 @@ struct MuxProxySession: ~Copyable {
             if count == 0 || (errno != EAGAIN && errno != EINTR) {
                 let reason = count == 0 ? "the master connection closed" : "\(Errno(rawValue: errno))"
                 await deliverRest(output)
-                return finished(HostFailure(.connectionLost, "connection to \(host.hostname) lost: \(reason)"), stopped: stop != .none)
+                return finished(
+                    HostFailure(.connectionLost, "connection to \(host.hostname) lost: \(reason)"), stopped: outbox.stopState.stop != .none)
             }
             if count < 0 && errno == EINTR { continue }
-            let writing = outboxStart < outbox.count
-            if stop == .none {
-                await withTaskCancellationHandler {
-                    await Poller.shared.waitReady(fd, orWritable: writing)
-                } onCancel: {
-                    Poller.shared.wake(fd)
-                }
-            } else {
-                await Poller.shared.waitReady(fd, orWritable: writing)
-            }
+            await Poller.shared.waitReady(fd, orWritable: outbox.isWriting)
         }
     }
 
     /// How the session ended once the channel closed.
     private func ended() -> Termination {
-        if stop != .none && exitStatus != 0 { return .cancelled }
+        if outbox.stopState.stop != .none && exitStatus != 0 { return .cancelled }
         if let exitSignal { return .signaled(Signal(name: exitSignal)) }
         if let exitStatus { return .exited(exitStatus) }
         return .failed(HostFailure(.connectionLost, "the host closed the session without an exit status"))
@@ -235,6 +205,7 @@ struct MuxProxySession: ~Copyable {
                 exec.bool(true)
                 exec.string(Array(command.utf8))
                 queue(exec)
+                outbox.start(remoteID)  // a stop asked for before now is sent after the exec
                 phase = .executing
             case .openFailure:
                 _ = packet.u32()
@@ -253,6 +224,7 @@ struct MuxProxySession: ~Copyable {
                 break
             case .close:
                 closeReceived = true
+                outbox.closeReceived()
             case .request:
                 let name = String(decoding: packet.string() ?? [], as: UTF8.self)
                 let wantsReply = packet.byte() != 0
@@ -261,7 +233,7 @@ struct MuxProxySession: ~Copyable {
                 } else if name == "exit-signal", let signal = packet.string() {
                     exitSignal = String(decoding: signal, as: UTF8.self)
                 }
-                if wantsReply, !closeSent, let remoteID {
+                if wantsReply, let remoteID {
                     var no = Payload(.failure)
                     no.u32(remoteID)
                     queue(no)
@@ -305,38 +277,19 @@ struct MuxProxySession: ~Copyable {
 
     // MARK: Packets out
 
-    private mutating func signal(_ name: String) {
-        guard let remoteID, !closeSent, !closeReceived else { return }
-        var request = Payload(.request)
-        request.u32(remoteID)
-        request.string(Array("signal".utf8))
-        request.bool(false)
-        request.string(Array(name.utf8))
-        queue(request)
-        flush()
-    }
-
     private mutating func sendEOF() {
-        guard let remoteID, !eofSent, !closeSent, !closeReceived else { return }
+        guard let remoteID, !eofSent, !closeReceived else { return }
         eofSent = true
         var eof = Payload(.eof)
         eof.u32(remoteID)
         queue(eof)
     }
 
-    private mutating func sendClose() {
-        guard let remoteID, !closeSent else { return }
-        closeSent = true
-        var close = Payload(.close)
-        close.u32(remoteID)
-        queue(close)
-    }
-
     /// Queues as much of the stdin file as the server's window takes; EOF at its end.
     private mutating func feedStdin() {
-        guard phase == .running, stdinFile >= 0, let remoteID, !closeSent, !closeReceived else { return }
+        guard phase == .running, stdinFile >= 0, let remoteID, !closeReceived else { return }
         let size = min(remoteMaxPacket, Int(Self.maxPacket))
-        while remoteWindow > 0, size > 0, outbox.count - outboxStart < Self.outboxLimit {
+        while remoteWindow > 0, size > 0, outbox.pending < Self.outboxLimit {
             let want = min(remoteWindow, size)
             let got = readBuffer.withUnsafeMutableBytes { pread(stdinFile, $0.baseAddress!, want, stdinOffset) }
             if got < 0 && errno == EINTR { continue }
@@ -355,48 +308,20 @@ struct MuxProxySession: ~Copyable {
         }
     }
 
-    private mutating func queue(_ payload: Payload) {
-        if outboxStart == outbox.count {
-            outbox.removeAll(keepingCapacity: true)
-            outboxStart = 0
-        }
-        outbox += payload.framed
+    private func queue(_ payload: Payload) {
+        outbox.queue(payload.framed)
     }
 
-    /// Writes what the socket takes now.
     private mutating func flush() {
-        while outboxStart < outbox.count {
-            let fd = mux.fd
-            let start = outboxStart
-            let written = outbox.withUnsafeBytes { send(fd, $0.baseAddress! + start, $0.count - start, Int32(MSG_NOSIGNAL)) }
-            if written > 0 {
-                outboxStart += written
-                continue
-            }
-            if written < 0 && errno == EINTR { continue }
-            if written < 0 && errno == EAGAIN { return }
-            failure = failure ?? HostFailure(
-                .connectionLost, "connection to \(host.hostname) lost: \(written < 0 ? "\(Errno(rawValue: errno))" : "the master connection closed")")
-            outboxStart = outbox.count
-            return
-        }
-    }
-
-    /// Wakes the loop at `deadline`.
-    private mutating func arm(_ deadline: ContinuousClock.Instant) {
-        stopDeadline = deadline
-        timer?.cancel()
-        let fd = mux.fd
-        timer = Task {
-            guard (try? await Task.sleep(until: deadline, clock: .continuous)) != nil else { return }
-            Poller.shared.wake(fd)
+        if let reason = outbox.flush() {
+            failure = failure ?? HostFailure(.connectionLost, "connection to \(host.hostname) lost: \(reason)")
         }
     }
 
     // MARK: Wire
 
     /// A packet being built: big-endian `u32`s, length-prefixed strings.
-    private struct Payload {
+    fileprivate struct Payload {
         var bytes: [UInt8]
 
         init(_ kind: Kind) { bytes = [0, 0, 0, 0, 0, kind.rawValue] }
@@ -451,5 +376,142 @@ struct MuxProxySession: ~Copyable {
             defer { position += length }
             return bytes[position..<(position + length)]
         }
+    }
+}
+
+/// How far a stop has gone.
+private enum Stop: Int, Comparable, Sendable {
+    case none, terminate, kill
+    static func < (a: Stop, b: Stop) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// What a proxy session sends, shared between its loop and whoever stops it (a cancellation, an
+/// emergency stop, the grace's timer), so that a stop goes out at once even while the loop waits
+/// for the output's consumer. Everything non-blocking, under one lock: packets never interleave.
+private final class ProxyOutbox: Sendable {
+    private struct State {
+        var bytes: [UInt8] = []
+        var start = 0
+        var remoteID: UInt32?
+        var closeSent = false
+        var closeReceived = false
+        var stop = Stop.none
+        var signalled = Stop.none
+        var closeDue = false
+        var finished = false
+        var timer: Task<Void, Never>?
+    }
+
+    private let fd: Int32
+    private let state = Mutex(State())
+
+    init(fd: Int32) { self.fd = fd }
+
+    var stopState: (stop: Stop, closeDue: Bool) { state.withLock { ($0.stop, $0.closeDue) } }
+    var pending: Int { state.withLock { $0.bytes.count - $0.start } }
+    var isWriting: Bool { pending > 0 }
+
+    func queue(_ packet: [UInt8]) {
+        state.withLock { state in
+            if state.start == state.bytes.count {
+                state.bytes.removeAll(keepingCapacity: true)
+                state.start = 0
+            }
+            state.bytes += packet
+        }
+    }
+
+    /// Writes what the socket takes now; the reason when the connection is gone.
+    func flush() -> String? {
+        state.withLock { Self.flush(&$0, fd) }
+    }
+
+    /// The channel is confirmed and its command asked for: stops can go out.
+    func start(_ remoteID: UInt32) {
+        state.withLock { state in
+            state.remoteID = remoteID
+            Self.sendSignal(&state, fd)
+        }
+    }
+
+    func closeReceived() {
+        state.withLock { $0.closeReceived = true }
+    }
+
+    /// Closes the channel (once), and writes what the socket takes.
+    func sendClose() {
+        state.withLock { state in
+            guard let remoteID = state.remoteID, !state.closeSent else { return }
+            state.closeSent = true
+            var close = MuxProxySession.Payload(.close)
+            close.u32(remoteID)
+            state.bytes += close.framed
+            _ = Self.flush(&state, fd)
+        }
+    }
+
+    /// TERM, then after `grace` KILL; or KILL at once. The channel is closed a second after the KILL.
+    func stop(_ level: Stop, grace: Duration) {
+        state.withLock { state in
+            guard !state.finished, level > state.stop else { return }
+            state.stop = level
+            Self.sendSignal(&state, fd)
+            state.timer?.cancel()
+            state.timer = Task { [weak self] in
+                if level == .terminate {
+                    guard (try? await Task.sleep(for: grace)) != nil else { return }
+                    self?.stop(.kill, grace: grace)
+                    return
+                }
+                guard (try? await Task.sleep(for: MuxProxySession.killWait)) != nil else { return }
+                self?.dueClose()
+            }
+            Poller.shared.wake(fd)
+        }
+    }
+
+    private func dueClose() {
+        state.withLock { state in
+            guard !state.finished else { return }
+            state.closeDue = true
+            Poller.shared.wake(fd)
+        }
+    }
+
+    /// The session is over (its socket is about to close): no more wake-ups.
+    func finish() {
+        state.withLock { state in
+            state.finished = true
+            state.timer?.cancel()
+        }
+    }
+
+    private static func sendSignal(_ state: inout State, _ fd: Int32) {
+        guard state.signalled < state.stop, let remoteID = state.remoteID, !state.closeSent, !state.closeReceived else { return }
+        state.signalled = state.stop
+        var request = MuxProxySession.Payload(.request)
+        request.u32(remoteID)
+        request.string(Array("signal".utf8))
+        request.bool(false)
+        request.string(Array((state.stop == .kill ? "KILL" : "TERM").utf8))
+        state.bytes += request.framed
+        _ = flush(&state, fd)
+    }
+
+    private static func flush(_ state: inout State, _ fd: Int32) -> String? {
+        while state.start < state.bytes.count {
+            let start = state.start
+            let written = state.bytes.withUnsafeBytes { send(fd, $0.baseAddress! + start, $0.count - start, Int32(MSG_NOSIGNAL)) }
+            if written > 0 {
+                state.start += written
+                continue
+            }
+            if written < 0 && errno == EINTR { continue }
+            if written < 0 && errno == EAGAIN { return nil }
+            let reason = written < 0 ? "\(Errno(rawValue: errno))" : "the master connection closed"
+            state.start = state.bytes.count
+            return reason
+        }
+        return nil
     }
 }
