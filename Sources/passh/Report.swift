@@ -14,12 +14,17 @@ struct Report {
     var explainHosts = true
     /// The command timeout, to say what a timeout was.
     var commandTimeout: Duration?
-    /// Whether the hosts were reached with OpenSSH, whose silent exit 255 needs explaining.
+    /// Whether the hosts were reached with a plain OpenSSH `ssh`, whose silent exit 255 needs
+    /// explaining, and which cannot stop remote commands.
     var openSSH = true
     /// The rollout, to say why hosts were not started.
     var rollout = Rollout()
     /// For `--copy`: the directory on the hosts, to warn where a stopped copy left partial files.
     var pushDestination: String?
+
+    /// Said once, when hosts reached with a plain `ssh` were stopped.
+    static let remoteCommandsMayRunOn =
+        "passh: ssh cannot stop a remote command: those of the stopped hosts may still run (--stop-remote or --persist stops them)"
 
     var lines: [String] {
         var lines: [String] = []
@@ -59,6 +64,9 @@ struct Report {
                 + results.filter { $0.outcome == .cancelled }.map(\.host.name).joined(separator: " "))
         } else if !failedHosts.isEmpty {
             lines.append("failed at: " + failedHosts.map(\.name).joined(separator: " "))
+        }
+        if openSSH, results.contains(where: { $0.started && ($0.outcome == .timedOut || $0.outcome == .cancelled) }) {
+            lines.append(Self.remoteCommandsMayRunOn)
         }
         return lines
     }

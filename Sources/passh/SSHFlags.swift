@@ -28,6 +28,9 @@ struct SSHFlags: ParsableArguments {
     @Flag(name: .customLong("persist-stop"), help: "Close the connections --persist left open to HOSTS, and exit (no COMMAND).")
     var persistStop = false
 
+    @Flag(name: .customLong("stop-remote"), help: "OpenSSH: run each host through a master connection of its own (ssh -M -N), so that ^C, --timeout and --fail-fast stop the remote command (SIGTERM, then SIGKILL) and a command killed by a signal is reported as such. --persist always does.")
+    var stopRemote = false
+
     @Option(name: .customLong("transport"), help: ArgumentHelp("How hosts are reached: openssh (an ssh process per host) or libssh (in-process, in a build with --traits LibSSH); default $PASSH_TRANSPORT, else openssh.", valueName: "NAME"))
     var transportName: String?
 
@@ -60,6 +63,9 @@ struct SSHFlags: ParsableArguments {
                 if persist || persistStop {
                     throw ValidationError("\(persist ? "--persist" : "--persist-stop") uses OpenSSH's connection sharing (ControlMaster): it cannot be used with \(source).")
                 }
+                if stopRemote {
+                    throw ValidationError("--stop-remote is for the OpenSSH transport: libssh always stops remote commands.")
+                }
                 if sshPath != nil {
                     throw ValidationError("--ssh names an ssh client: it cannot be used with \(source).")
                 }
@@ -80,6 +86,9 @@ struct SSHFlags: ParsableArguments {
         if persist && persistStop {
             throw ValidationError("--persist and --persist-stop cannot be used together.")
         }
+        if local && stopRemote {
+            throw ValidationError("--local runs no ssh: it cannot be used with --stop-remote.")
+        }
         if local && (persist || persistStop) {
             throw ValidationError("--local runs no ssh: it cannot be used with --persist or --persist-stop.")
         }
@@ -93,6 +102,7 @@ struct SSHFlags: ParsableArguments {
         options.insecure = insecure
         options.connectTimeout = connectTimeout
         options.defaultUser = defaultUser
+        options.privateMasters = stopRemote
         if persist || persistStop {
             options.multiplexing = Multiplexing(directory: try Multiplexing.privateDirectory(), seconds: persistSeconds ?? 60)
         }
@@ -107,8 +117,9 @@ struct SSHFlags: ParsableArguments {
         return OpenSSHTransport(options: try openSSHOptions(defaultUser: defaultUser))
     }
 
-    /// Whether hosts are reached through OpenSSH's `ssh` (whose exit status 255 means its own failure).
-    var usesOpenSSH: Bool { !local && transportChoice == .openssh }
+    /// Whether hosts are reached through a plain OpenSSH `ssh` (whose exit status 255 means its own
+    /// failure); through a master in proxy mode (`--persist`, `--stop-remote`), 255 is the command's.
+    var usesOpenSSH: Bool { !local && transportChoice == .openssh && !persist && !stopRemote }
 
     #if LIBSSH
     func libSSHOptions(defaultUser: String?) -> LibSSHOptions {

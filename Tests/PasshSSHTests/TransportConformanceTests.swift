@@ -271,9 +271,13 @@ struct TransportFailureTests {
         let local = try await TransportKind.local.passh().run(["kill -TERM $$"], on: ["h01"])
         #expect(local[0].outcome == .signaled(Signal(number: 15)))
         #expect(local[0].outcome.description == "failed: killed by SIGTERM")
-        // OpenSSH's client reports a remote signal as 255 with no message: the remote-stop work will tell it.
+        // OpenSSH's client reports a remote signal as 255 with no message; through a master in proxy
+        // mode passh sees the exit-signal itself.
         let ssh = try await TransportKind.openSSH.passh().run(["kill -TERM $$"], on: ["h01"])
         #expect(ssh[0].outcome == .exited(255))
+        try await TransportKind.openSSHMultiplexed.prepare(["h01"])
+        let multiplexed = try await TransportKind.openSSHMultiplexed.passh().run(["kill -TERM $$"], on: ["h01"])
+        #expect(multiplexed[0].outcome == .signaled(Signal(number: 15)))
     }
 }
 

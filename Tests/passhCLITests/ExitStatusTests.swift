@@ -70,13 +70,17 @@ struct ExitStatusTests {
         var report = Report(results: all, stoppedBy: nil, failedHosts: Self.hosts, commandTimeout: .milliseconds(1500))
         #expect(report.lines == [
             "[a] passh: failed: exit 3", "[b] passh: timed out after 1.5 s", "passh: not started: c", "failed at: a b c",
+            Report.remoteCommandsMayRunOn,
         ])
         report.wroteToStderr = [Self.hosts[0], Self.hosts[1]]
-        #expect(report.lines == ["[b] passh: timed out after 1.5 s", "passh: not started: c", "failed at: a b c"])
+        #expect(report.lines == ["[b] passh: timed out after 1.5 s", "passh: not started: c", "failed at: a b c", Report.remoteCommandsMayRunOn])
         report.explainHosts = false
+        #expect(report.lines == ["failed at: a b c", Report.remoteCommandsMayRunOn])
+        report.openSSH = false
         #expect(report.lines == ["failed at: a b c"])
         let interrupted = Report(results: all, stoppedBy: .signal(15), failedHosts: Self.hosts, wroteToStderr: [Self.hosts[0]])
-        #expect(interrupted.lines == ["[b] passh: timed out", "failed at: a b", "passh: interrupted by SIGTERM; did not finish: c"])
+        #expect(interrupted.lines == ["[b] passh: timed out", "failed at: a b", "passh: interrupted by SIGTERM; did not finish: c",
+                                     Report.remoteCommandsMayRunOn])
     }
 
     @Test func hostKeyAdviceIsOneLinePerKind() {

@@ -32,6 +32,11 @@ final class Poller: Sendable {
         let box = Unmanaged.passRetained(PollerThreadContext(poller: self))
         var thread = pthread_t()
         let rc = pthread_create(&thread, nil, { raw in
+            // Signals are not this thread's business: left unblocked here, a signal a program
+            // watches with signalfd (passh's SIGINT) could be delivered to this thread instead.
+            var all = sigset_t()
+            sigfillset(&all)
+            pthread_sigmask(SIG_BLOCK, &all, nil)
             let context = Unmanaged<PollerThreadContext>.fromOpaque(raw!).takeRetainedValue()
             context.poller.loop()
         }, box.toOpaque())
@@ -47,6 +52,12 @@ final class Poller: Sendable {
     /// Suspends until `fd` is writable (or its reader is gone), or until ``wake(_:)`` is called for it.
     func waitWritable(_ fd: Int32) async {
         await wait(fd, for: EPOLLOUT.rawValue)
+    }
+
+    /// Suspends until `fd` is readable, or — when `orWritable` — writable, or until ``wake(_:)``
+    /// is called for it: one task driving both directions of a socket.
+    func waitReady(_ fd: Int32, orWritable: Bool) async {
+        await wait(fd, for: EPOLLIN.rawValue | (orWritable ? EPOLLOUT.rawValue : 0))
     }
 
     private func wait(_ fd: Int32, for events: UInt32) async {

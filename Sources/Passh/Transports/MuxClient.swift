@@ -9,29 +9,29 @@ import SystemPackage
 /// A client of OpenSSH's connection multiplexing protocol (`PROTOCOL.mux` in OpenSSH's sources),
 /// spoken straight to a master's control socket.
 ///
-/// With `--persist`, a host whose master connection is up needs no `ssh` process at all: passh asks
-/// the master for a new session and hands it the session's stdin, stdout and stderr descriptors
-/// (`SCM_RIGHTS`); the master writes the remote output straight into passh's pipes and reports
-/// the exit status (bench/run case 5 compares it with `ssh` clients using the same master).
+/// A host whose master connection is up needs no `ssh` process at all: passh greets the master,
+/// then either asks it to exit (``terminate()``) or turns the connection into proxy mode
+/// (``startProxy()``) and runs the session itself with ``MuxProxySession`` — which, unlike a mux
+/// session (`MUX_C_NEW_SESSION`, descriptors passed with `SCM_RIGHTS`), can signal the remote
+/// command and see how it ended.
 struct MuxClient: ~Copyable {
     private enum Message: UInt32 {
         case hello = 0x0000_0001
-        case newSession = 0x1000_0002
         case terminate = 0x1000_0005
+        case proxy = 0x1000_000F
+        case proxyStarted = 0x8000_000F
         case ok = 0x8000_0001
         case permissionDenied = 0x8000_0002
         case failure = 0x8000_0003
-        case exitMessage = 0x8000_0004
-        case sessionOpened = 0x8000_0006
-        case ttyAllocationFailed = 0x8000_0008
     }
 
     struct Failure: Error {
         let reason: String
     }
 
-    private let fd: Int32
-    private var received: [UInt8] = []
+    /// The control socket (non-blocking); ``MuxProxySession`` drives it after ``startProxy()``.
+    let fd: Int32
+    private(set) var received: [UInt8] = []
 
     private init(fd: Int32) {
         self.fd = fd
@@ -59,61 +59,23 @@ struct MuxClient: ~Copyable {
         close(fd)
     }
 
-    /// Runs `command` in a new session of the master, on `streams`; returns its exit status, or
-    /// `nil` when the calling task was cancelled first: the control connection is then shut down,
-    /// which makes the master close the session (and the session's descriptors).
-    ///
-    /// A session whose remote command was killed by a signal ends without an exit status (OpenSSH
-    /// passes only exit statuses on): it is reported as 255, as `ssh` itself does.
-    mutating func runSession(_ command: String, streams: consuming SessionStreams) async throws(Failure) -> Int32? {
-        var request = MuxMessage(rawType: Message.newSession.rawValue)
+    /// Turns the connection into a pipe for the SSH connection protocol through the master
+    /// (`MUX_C_PROXY`): from here on, ``MuxProxySession`` speaks on ``fd``.
+    mutating func startProxy() async throws(Failure) {
+        var request = MuxMessage(rawType: Message.proxy.rawValue)
         request.u32(1)  // request id
-        request.string([])  // reserved
-        for flag: UInt32 in [0, 0, 0, 0] { request.u32(flag) }  // tty, X11, agent, subsystem (u32, as OpenSSH reads them)
-        request.u32(0xFFFF_FFFF)  // no escape character
-        request.string([])  // terminal type
-        request.string(Array(command.utf8))
-        defer {
-            try? streams.stdin.close()
-            try? streams.stdout.close()
-            try? streams.stderr.close()
-        }
         try await send(request)
-        for descriptor in [streams.stdin, streams.stdout, streams.stderr] {
-            try await sendDescriptor(descriptor.rawValue)
-        }
-        guard var reply = try await receive(stoppingOnCancel: true) else { return abandon() }
-        switch Message(rawValue: reply.type) {
-        case .sessionOpened: break
-        case .permissionDenied, .failure:
+        guard var reply = try await receive() else { throw Failure(reason: "no reply to the proxy request") }
+        guard reply.type == Message.proxyStarted.rawValue else {
             _ = reply.u32()
-            throw Failure(reason: "the master connection refused the session: \(reply.text())")
-        default:
-            throw Failure(reason: "unexpected multiplexing reply \(reply.type)")
-        }
-        while true {
-            let next: MuxMessage.Reader?
-            do throws(Failure) {
-                next = try await receive(stoppingOnCancel: true)
-            } catch {
-                return 255  // the master closed the session without an exit status
-            }
-            guard var message = next else { return abandon() }
-            switch Message(rawValue: message.type) {
-            case .exitMessage:
-                _ = message.u32()  // session id
-                return Int32(bitPattern: message.u32() ?? 255)
-            case .ttyAllocationFailed:
-                continue
-            default:
-                throw Failure(reason: "unexpected multiplexing message \(message.type)")
-            }
+            throw Failure(reason: "the master connection refused proxy mode: \(reply.text())")
         }
     }
 
-    private func abandon() -> Int32? {
-        _ = shutdown(fd, Int32(SHUT_RDWR))
-        return nil
+    /// What arrived after the last message read: the start of the proxy stream.
+    mutating func takeReceived() -> [UInt8] {
+        defer { received = [] }
+        return received
     }
 
     /// Asks the master to exit. It may close the connection before its reply arrives: that is a
@@ -138,30 +100,25 @@ struct MuxClient: ~Copyable {
 
     private func send(_ message: MuxMessage) async throws(Failure) {
         let bytes = message.framed
-        let socket = FileDescriptor(rawValue: fd)
         var offset = 0
         while offset < bytes.count {
-            do {
-                offset += try bytes.withUnsafeBytes { try socket.write(UnsafeRawBufferPointer(rebasing: $0[offset...])) }
-            } catch let error as Errno where error == .resourceTemporarilyUnavailable {
-                await Poller.shared.waitWritable(fd)
-            } catch {
-                throw Failure(reason: "lost the master connection: \(error)")
+            // MSG_NOSIGNAL: a master gone away is an error here, not a SIGPIPE for the program.
+            let sent = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            if sent >= 0 {
+                offset += sent
+                continue
+            }
+            let error = Errno(rawValue: errno)
+            switch error {
+            case .resourceTemporarilyUnavailable: await Poller.shared.waitWritable(fd)
+            case .interrupted: continue
+            default: throw Failure(reason: "lost the master connection: \(error)")
             }
         }
     }
 
-    private func sendDescriptor(_ descriptor: Int32) async throws(Failure) {
-        while passh_send_fd(fd, descriptor) != 0 {
-            guard errno == EAGAIN else {
-                throw Failure(reason: "cannot pass a descriptor to the master: \(Errno(rawValue: errno))")
-            }
-            await Poller.shared.waitWritable(fd)
-        }
-    }
-
-    /// The next whole message; `nil` when `stoppingOnCancel` and the task was cancelled.
-    private mutating func receive(stoppingOnCancel: Bool = false) async throws(Failure) -> MuxMessage.Reader? {
+    /// The next whole message.
+    private mutating func receive() async throws(Failure) -> MuxMessage.Reader? {
         while true {
             if let message = try MuxMessage.take(from: &received) { return message }
             var buffer = [UInt8](repeating: 0, count: 4096)
@@ -173,17 +130,7 @@ struct MuxClient: ~Copyable {
             if n == 0 { throw Failure(reason: "the master connection closed") }
             if errno == EINTR { continue }
             guard errno == EAGAIN else { throw Failure(reason: "lost the master connection: \(Errno(rawValue: errno))") }
-            if stoppingOnCancel {
-                let fd = self.fd
-                await withTaskCancellationHandler {
-                    await Poller.shared.waitReadable(fd)
-                } onCancel: {
-                    Poller.shared.wake(fd)
-                }
-                if Task.isCancelled { return nil }
-            } else {
-                await Poller.shared.waitReadable(fd)
-            }
+            await Poller.shared.waitReadable(fd)
         }
     }
 }

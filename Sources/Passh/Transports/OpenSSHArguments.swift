@@ -21,6 +21,13 @@ public struct OpenSSHOptions: Sendable, Hashable {
     /// Reuse connections across runs (OpenSSH `ControlMaster`); `nil`: every run connects anew.
     public var multiplexing: Multiplexing?
 
+    /// Run each host's command through a master connection of its own (`ssh -M -N`, closed when
+    /// the session ends) spoken to in proxy mode, so that stopping a host stops its remote command
+    /// (the `signal` request) and a command killed by a signal is reported as that signal; `false`:
+    /// one plain `ssh` per host, whose remote command runs on when the host is stopped. Sessions
+    /// through ``multiplexing`` masters always work this way.
+    public var privateMasters: Bool = false
+
     /// The defaults above.
     public init() {}
 
@@ -42,6 +49,14 @@ public struct OpenSSHOptions: Sendable, Hashable {
     /// With ``multiplexing``, the control socket of `host`'s master connection.
     public func controlPath(for host: Host) -> String? {
         multiplexing?.controlPath(key: connectionArguments(for: host) + [host.hostname])
+    }
+
+    /// The `ssh` arguments that start (or find) a master connection for `host` at `controlPath`,
+    /// idle for at most `persist` seconds; ssh exits 0 once the master listens there.
+    func masterArguments(for host: Host, controlPath: String, persist: Int) -> [String] {
+        let escaped = controlPath.replacing("%", with: "%%")  // ssh expands % tokens in ControlPath
+        return connectionArguments(for: host)
+            + ["-o", "ControlMaster=auto", "-o", "ControlPersist=\(persist)", "-o", "ControlPath=\(escaped)", "-N", "--", host.hostname]
     }
 
     private func connectionArguments(for host: Host) -> [String] {

@@ -14,35 +14,82 @@ public struct OpenSSHTransport: Transport {
         self.launch = LaunchEnvironment(executable: options.sshPath)
     }
 
-    /// Runs `command` on `host` over ssh, or through the host's master connection when
-    /// ``OpenSSHOptions/multiplexing`` is on and one is up.
+    /// Runs `command` on `host`: through the host's master connection (started first when none is
+    /// up) with ``OpenSSHOptions/multiplexing`` or ``OpenSSHOptions/privateMasters``, else over a
+    /// plain `ssh`.
     public func run(
         _ command: [String], on host: Host, options: SessionOptions,
         output: @escaping @Sendable (OutputChunk) async -> Void
     ) async -> Termination {
-        // A terminal is asked for by an ssh process (which still goes through the master, if any).
-        if !options.terminal, let path = self.options.controlPath(for: host), let master = await MuxClient.connect(path: path) {
-            return await runThroughMaster(master, command, on: host, options: options, output: output)
+        // A terminal is asked for by an ssh process (`-tt`; through the master, if one is up): its
+        // hang-up stops the remote command.
+        if !options.terminal, let multiplexing = self.options.multiplexing, let path = self.options.controlPath(for: host) {
+            return await runThroughMaster(
+                at: path, persist: multiplexing.seconds, closing: false, command, on: host, options: options, output: output)
+        }
+        if !options.terminal && self.options.privateMasters {
+            let directory: String
+            do throws(PasshError) {
+                directory = try Multiplexing.privateDirectory().string
+            } catch {
+                return .failed(HostFailure(.cannotStart, error.message))
+            }
+            let name = String(UInt64.random(in: .min ... .max), radix: 36)
+            return await runThroughMaster(
+                at: directory + "/s-" + name, persist: 2, closing: true, command, on: host, options: options, output: output)
         }
         return await runSSH(command, on: host, options: options, output: output)
     }
 
-    /// A master connection is up: no ssh process, no handshake.
+    /// A session in proxy mode through the master at `path`, started first when none answers there;
+    /// `closing`: the master is asked to exit after the session.
     private func runThroughMaster(
-        _ master: consuming MuxClient, _ command: [String], on host: Host, options: SessionOptions,
+        at path: String, persist: Int, closing: Bool, _ command: [String], on host: Host, options: SessionOptions,
         output: @escaping @Sendable (OutputChunk) async -> Void
     ) async -> Termination {
-        var master = master
-        let remoteCommand = command.joined(separator: " ")
-        return await SessionPipes.run(host: host, options: options, endOfFileWait: .seconds(2), deliver: output) { streams in
-            do throws(MuxClient.Failure) {
-                guard let status = try await master.runSession(remoteCommand, streams: streams) else {
-                    return .cancelled  // the session was abandoned
-                }
-                return .exited(status)
-            } catch {
-                return .failed(HostFailure(.connectionLost, error.reason))
-            }
+        var connected = await MuxClient.connect(path: path)
+        if connected == nil {
+            let started = await startMaster(at: path, persist: persist, for: host, options: options, output: output)
+            guard started == nil else { return started! }
+            connected = await MuxClient.connect(path: path)
+        }
+        guard var master = connected.take() else {
+            return .failed(HostFailure(.connectionLost, "the master connection to \(host.hostname) did not answer"))
+        }
+        do throws(MuxClient.Failure) {
+            try await master.startProxy()
+        } catch {
+            return .failed(HostFailure(.connectionLost, error.reason))
+        }
+        var session = MuxProxySession(master, host: host, maximumLineLength: options.maximumLineLength)
+        let termination = await session.run(command.joined(separator: " "), options: options, output: output)
+        if closing, var master = await MuxClient.connect(path: path) {
+            try? await master.terminate()
+        }
+        return termination
+    }
+
+    /// Runs `ssh -N` to start the master connection; `nil` once it listens at `path`, else how the
+    /// host ended (ssh's own failures classified as for a plain `ssh`).
+    private func startMaster(
+        at path: String, persist: Int, for host: Host, options: SessionOptions,
+        output: @escaping @Sendable (OutputChunk) async -> Void
+    ) async -> Termination? {
+        var startOptions = options
+        startOptions.stdinFile = nil
+        let launcher = ProcessLauncher(
+            launch: launch, arguments: self.options.masterArguments(for: host, controlPath: path, persist: persist))
+        let errors = OpenSSHErrors()
+        let termination = await launcher.run(host: host, options: startOptions) { chunk in
+            if chunk.stream == .stderr { errors.look(at: chunk) }
+            await output(chunk)
+        }
+        switch termination {
+        case .exited(0): return nil
+        case .exited(let status):
+            return .failed(errors.failure() ?? HostFailure(
+                .connectionLost, "ssh exited \(status) before the master connection to \(host.hostname) was up"))
+        default: return termination
         }
     }
 

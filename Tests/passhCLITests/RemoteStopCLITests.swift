@@ -1,0 +1,85 @@
+import PasshTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `--persist` and `--stop-remote`: stopping a host stops its remote command, on the OpenSSH transport.
+@Suite("passh stops remote commands with --persist and --stop-remote", .serialized,
+       .enabled(if: TestCluster.isAvailable, "no OpenSSH server for scripts/testcluster: install openssh-server"))
+struct RemoteStopCLITests {
+    /// The flags of each mode that keeps the promise.
+    static let modes = ["--stop-remote", "--persist --persist-seconds 5"]
+
+    /// The commands a stop must end whole, each printing `started` first.
+    static func commands() -> [(command: String, marker: String)] {
+        let sleeps = (0..<3).map { _ in uniqueSleep(seconds: 30) }
+        return [
+            ("echo started; \(sleeps[0].command)", sleeps[0].marker),
+            ("echo started; sh -c 'trap \"exit 3\" TERM; \(sleeps[1].command) & wait'", sleeps[1].marker),
+            ("echo started; \(sleeps[2].command) | cat", sleeps[2].marker),
+        ]
+    }
+
+    @Test(arguments: modes, ["INT", "TERM"])
+    func aSignalToPasshStopsTheRemoteCommands(mode: String, signal: String) async throws {
+        for (command, marker) in Self.commands() {
+            let run = try interruptPassh("\(mode) h1,h2 '\(command.replacing("'", with: "'\\''"))'", after: 2, signal: signal)
+            #expect(run.status == (signal == "INT" ? 130 : 143), "\(command)")
+            #expect(sortedLines(run.stdout) == ["[h1] started", "[h2] started"], "\(command)")
+            #expect(run.stderr == "passh: interrupted by SIG\(signal); did not finish: h1 h2\n", "\(command)")
+            #expect(try await processesLeft(matching: marker, within: .milliseconds(1500)).isEmpty, "\(command)")
+        }
+    }
+
+    @Test(arguments: modes)
+    func aTimeoutOrAFailFastStopsTheRemoteCommands(mode: String) async throws {
+        let flags = mode.split(separator: " ").map(String.init)
+        for (command, marker) in Self.commands() {
+            let timeout = try await passhOnCluster(flags + ["--timeout", "1", "h1", command])
+            #expect(timeout.status == 2)
+            #expect(timeout.stdoutText == "[h1] started\n")
+            #expect(timeout.stderrText == "[h1] passh: timed out after 1 s\nfailed at: h1\n")
+            #expect(try await processesLeft(matching: marker, within: .milliseconds(1500)).isEmpty, "\(command)")
+        }
+        for (command, marker) in Self.commands() {
+            let failFast = try await passhOnCluster(flags + ["--fail-fast", "h1,h2,noauth", command])
+            #expect(failFast.status == 2)
+            #expect(failFast.stderrText.contains("cancelled"))
+            #expect(try await processesLeft(matching: marker, within: .milliseconds(1500)).isEmpty, "\(command)")
+        }
+    }
+
+    @Test(arguments: modes)
+    func aCommandKilledByASignalIsReportedSo(mode: String) async throws {
+        let flags = mode.split(separator: " ").map(String.init)
+        let out = try await passhOnCluster(flags + ["h1", "echo out; kill -TERM $$"])
+        #expect(out.status == 2)
+        #expect(out.stdoutText == "[h1] out\n")
+        #expect(out.stderrText == "[h1] passh: failed: killed by SIGTERM\nfailed at: h1\n")
+        let own = try await passhOnCluster(flags + ["h1", "exit 255"])
+        #expect(own.stderrText == "[h1] passh: failed: exit 255\nfailed at: h1\n")
+    }
+
+    @Test func plainSSHSaysOnceThatRemoteCommandsMayRunOn() async throws {
+        let (sleep, marker) = uniqueSleep(seconds: 5)
+        defer { for pid in processes(matching: marker) { kill(pid, SIGKILL) } }
+        let out = try await passhOnCluster(["--timeout", "1", "h1,h2", "echo started; \(sleep)"])
+        #expect(out.status == 2)
+        #expect(out.stderrText == """
+            [h1] passh: timed out after 1 s
+            [h2] passh: timed out after 1 s
+            failed at: h1 h2
+            passh: ssh cannot stop a remote command: those of the stopped hosts may still run (--stop-remote or --persist stops them)
+
+            """)
+        #expect(!processes(matching: marker, named: "sleep").isEmpty)  // what the notice says
+    }
+
+    @Test func stopRemoteIsForOpenSSHOnly() async throws {
+        let local = try await passh(["--local", "--stop-remote", "h1", "true"])
+        #expect(local.status == 64)
+        #expect(local.stderrText.contains("--local runs no ssh: it cannot be used with --stop-remote."))
+    }
+}
