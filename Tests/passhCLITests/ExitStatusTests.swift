@@ -42,6 +42,7 @@ struct ExitStatusTests {
         report.pushDestination = "/srv/app"
         #expect(report.lines == [
             "[b] passh: timed out", "passh: the copy was stopped on b: /srv/app there may hold partial files", "failed at: b c",
+            "passh: ssh cannot stop a remote command: those of the stopped hosts may still run (--stop-remote or --persist stops them)",
         ])
     }
 
