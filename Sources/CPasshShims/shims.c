@@ -96,3 +96,7 @@ void passh_unblock_signals_in_forked_children(void) {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, passh_register_fork_handler);
 }
+
+int passh_name_this_thread(const char *name) {
+    return pthread_setname_np(pthread_self(), name);
+}

@@ -15,7 +15,11 @@ struct Interrupted {
 
 /// Starts passh on the cluster in the background, waits until its stdout has `lines` lines, sends
 /// `signal`, and reports the exit status and how long passh took to exit after the signal.
-func interruptPassh(_ arguments: String, after lines: Int, signal: String, second: Bool = false) throws -> Interrupted {
+///
+/// `settle`: seconds to wait after those lines before the signal.
+func interruptPassh(
+    _ arguments: String, after lines: Int, signal: String, second: Bool = false, settle: Double = 0
+) throws -> Interrupted {
     let dir = "/tmp/passh-signal-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     let script = """
         set -u
@@ -24,6 +28,7 @@ func interruptPassh(_ arguments: String, after lines: Int, signal: String, secon
         pid=$!
         i=0
         while [ "$(wc -l <out)" -lt \(lines) ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+        \(settle > 0 ? "sleep \(settle)" : "")
         start=$(date +%s%N)
         kill -\(signal) $pid
         \(second ? "sleep 0.1; kill -\(signal) $pid" : "")

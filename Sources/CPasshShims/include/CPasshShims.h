@@ -10,6 +10,9 @@
 /// affected (it sets the child's mask itself).
 void passh_unblock_signals_in_forked_children(void);
 
+/// Names the calling thread (at most 15 bytes are kept), as `ps -L` and /proc show it: 0 or an errno.
+int passh_name_this_thread(const char *name);
+
 #endif
 
 /// pipe2(fds, O_CLOEXEC): both ends close-on-exec from the start.

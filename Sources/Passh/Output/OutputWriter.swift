@@ -173,7 +173,7 @@ final class WriterCore: Sendable {
     }
 
     private func startThreadNow() {
-        startDetachedThread { [self] in writerLoop() }
+        startLibraryThread(named: "passh-writer") { [self] in writerLoop() }
     }
 
     private enum Step {

@@ -29,19 +29,7 @@ final class Poller: Sendable {
     private init() {
         epollFD = epoll_create1(Int32(EPOLL_CLOEXEC))
         precondition(epollFD >= 0, "epoll_create1 failed: errno \(errno)")
-        let box = Unmanaged.passRetained(PollerThreadContext(poller: self))
-        var thread = pthread_t()
-        let rc = pthread_create(&thread, nil, { raw in
-            // Signals are not this thread's business: left unblocked here, a signal a program
-            // watches with signalfd (passh's SIGINT) could be delivered to this thread instead.
-            var all = sigset_t()
-            sigfillset(&all)
-            pthread_sigmask(SIG_BLOCK, &all, nil)
-            let context = Unmanaged<PollerThreadContext>.fromOpaque(raw!).takeRetainedValue()
-            context.poller.loop()
-        }, box.toOpaque())
-        precondition(rc == 0, "pthread_create failed: \(rc)")
-        pthread_detach(thread)
+        startLibraryThread(named: "passh-poller") { [self] in loop() }
     }
 
     /// Suspends until `fd` is readable (data or end of file), or until ``wake(_:)`` is called for it.
@@ -123,9 +111,4 @@ final class Poller: Sendable {
             }
         }
     }
-}
-
-private final class PollerThreadContext {
-    let poller: Poller
-    init(poller: Poller) { self.poller = poller }
 }

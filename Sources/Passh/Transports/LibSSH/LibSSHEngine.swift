@@ -49,7 +49,7 @@ final class LibSSHEngine: Sendable {
         let threads = threads.withLock { threads in
             if let threads { return threads }
             let made = (0..<Self.threadCount).map { _ in LibSSHEngineThread(handshakeLimit: handshakesPerThread) }
-            for thread in made { startDetachedThread { thread.run() } }
+            for thread in made { startLibraryThread(named: "passh-libssh") { thread.run() } }
             threads = made
             return made
         }

@@ -1,0 +1,34 @@
+import CPasshShims
+import Glibc
+
+/// Runs `body` on a new detached thread named `name` (it ends when `body` returns), with every
+/// signal blocked.
+///
+/// A program watches its signals (passh's ^C) with `signalfd` or a dispatch source, which need the
+/// signal blocked in every thread and ignored: a thread of the library that left it unblocked could
+/// be picked by the kernel to take the signal, and would drop it, unseen — passh then went on
+/// after a ^C. So the library's own threads (the poller, the output writer, libssh's engine) take
+/// no signals.
+func startLibraryThread(named name: String, _ body: @escaping @Sendable () -> Void) {
+    final class Box {
+        let name: String
+        let body: @Sendable () -> Void
+        init(_ name: String, _ body: @escaping @Sendable () -> Void) {
+            self.name = name
+            self.body = body
+        }
+    }
+    let box = Unmanaged.passRetained(Box(name, body))
+    var thread = pthread_t()
+    let rc = pthread_create(&thread, nil, { raw in
+        var all = sigset_t()
+        sigfillset(&all)
+        pthread_sigmask(SIG_BLOCK, &all, nil)
+        let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+        _ = passh_name_this_thread(String(box.name.prefix(15)))  // the kernel keeps 15 bytes
+        box.body()
+        return nil
+    }, box.toOpaque())
+    precondition(rc == 0, "pthread_create failed: \(rc)")
+    pthread_detach(thread)
+}

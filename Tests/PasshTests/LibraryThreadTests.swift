@@ -1,0 +1,51 @@
+import Passh
+import PasshTestSupport
+import SystemPackage
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The library's own threads take no signals: a program that watches SIGINT with signalfd or a
+/// dispatch source (passh itself) ignores it and needs it blocked in every thread, or a thread
+/// that leaves it unblocked may take it and drop it — passh went on after a ^C.
+@Suite struct LibraryThreadTests {
+    /// The signals blocked by each thread whose name starts with `passh-`, by name.
+    static func blockedSignals() -> [(name: String, blocked: UInt64)] {
+        guard let dir = opendir("/proc/self/task") else { return [] }
+        defer { closedir(dir) }
+        var found: [(String, UInt64)] = []
+        while let entry = readdir(dir) {
+            let tid = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+            guard Int(tid) != nil, let name = readText("/proc/self/task/\(tid)/comm"), name.hasPrefix("passh-") else { continue }
+            let status = readText("/proc/self/task/\(tid)/status") ?? ""
+            let mask = status.split(separator: "\n").first { $0.hasPrefix("SigBlk:") }
+                .flatMap { UInt64($0.dropFirst("SigBlk:".count).trimmingPrefix(while: \.isWhitespace), radix: 16) } ?? 0
+            found.append((String(name.dropLast()), mask))
+        }
+        return found
+    }
+
+    @Test func theWriterAndThePollerTakeNoSignalAProgramWatches() async throws {
+        let out = try FileDescriptor.open(FilePath("/dev/null"), .writeOnly)
+        defer { try? out.close() }
+        let writer = OutputWriter(stdout: out, stderr: out)
+        await writer.write(Array("started\n".utf8), to: .stdout)  // starts its thread
+        await writer.flush()
+        let input = temporaryPath("thread-input")
+        defer { unlink(input) }
+        try writeFile(input, Array("x\n".utf8))
+        var options = RunOptions()
+        options.stdinFile = FilePath(input)
+        _ = try await ParallelSSH(options: options, transport: LocalTransport()).run(["true"], on: ["h1"])
+        let threads = Self.blockedSignals()
+        #expect(Set(threads.map(\.name)).isSuperset(of: ["passh-writer", "passh-poller"]))
+        for thread in threads {
+            for signal in [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH] {
+                #expect(thread.blocked & (1 << UInt64(signal - 1)) != 0, "\(thread.name) takes signal \(signal)")
+            }
+        }
+        withExtendedLifetime(writer) {}
+    }
+}
