@@ -34,26 +34,6 @@ int passh_unix_connect(const char *path) {
     return fd;
 }
 
-int passh_send_fd(int socket_fd, int fd) {
-    char byte = 0;
-    struct iovec vector = { .iov_base = &byte, .iov_len = 1 };
-    char control[CMSG_SPACE(sizeof(int))];
-    memset(control, 0, sizeof(control));
-    struct msghdr message = {
-        .msg_iov = &vector, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control),
-    };
-    struct cmsghdr *header = CMSG_FIRSTHDR(&message);
-    header->cmsg_level = SOL_SOCKET;
-    header->cmsg_type = SCM_RIGHTS;
-    header->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(header), &fd, sizeof(int));
-    ssize_t sent;
-    do {
-        sent = sendmsg(socket_fd, &message, MSG_NOSIGNAL);
-    } while (sent < 0 && errno == EINTR);
-    return sent == 1 ? 0 : -1;
-}
-
 ssize_t passh_splice_to_pipe(int from, long long *offset, int to, size_t length) {
     /* A pipe whose reader is gone raises SIGPIPE, which would kill a program that embeds the
        library and does not ignore it. Block it for this call, and take back the one this call

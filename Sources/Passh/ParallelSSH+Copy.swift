@@ -11,11 +11,7 @@ extension ParallelSSH {
     public func copy(
         _ operation: CopyOperation, to hosts: [Host], sink: (any OutputSink)? = nil
     ) async throws(PasshError) -> [HostResult] {
-        try validateOptions()
-        if options.stdinFile != nil {
-            throw PasshError(.invalidOption, "a copy sends its archive as every host's stdin: it takes no stdin file")
-        }
-        return await Runner(transport: transport, options: options).run(operation, on: hosts, sink: sink)
+        try await run(operation, on: hosts, sink: sink, refusingStdin: "a copy sends its archive as every host's stdin: it takes no stdin file")
     }
 
     /// Fetches `operation`'s files from every host into its own directory (see
@@ -29,10 +25,15 @@ extension ParallelSSH {
     public func gather(
         _ operation: GatherOperation, from hosts: [Host], sink: (any OutputSink)? = nil
     ) async throws(PasshError) -> [HostResult] {
+        try await run(operation, on: hosts, sink: sink, refusingStdin: "a gather takes no stdin file")
+    }
+
+    /// Runs an operation that makes its own stdin: a stdin file is refused with `refusal`.
+    private func run(
+        _ operation: any HostOperation, on hosts: [Host], sink: (any OutputSink)?, refusingStdin refusal: String
+    ) async throws(PasshError) -> [HostResult] {
         try validateOptions()
-        if options.stdinFile != nil {
-            throw PasshError(.invalidOption, "a gather takes no stdin file")
-        }
+        if options.stdinFile != nil { throw PasshError(.invalidOption, refusal) }
         return await Runner(transport: transport, options: options).run(operation, on: hosts, sink: sink)
     }
 }

@@ -26,9 +26,6 @@ int passh_unix_connect(const char *path);
 #include <sys/types.h>
 ssize_t passh_splice_to_pipe(int from, long long *offset, int to, size_t length);
 
-/// Sends descriptor `fd` over the Unix-domain socket (SCM_RIGHTS, with one dummy byte): 0 or -1.
-int passh_send_fd(int socket_fd, int fd);
-
 /// From now on, the child of every fork() of this process starts with no signal blocked (the
 /// threads that fork, such as libssh's for a ProxyCommand, block most signals, and a child inherits
 /// its parent thread's mask). Registered once; posix_spawn, which swift-subprocess uses, is not

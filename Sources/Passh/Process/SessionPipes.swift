@@ -24,12 +24,10 @@ enum SessionPipes {
     /// and returns how the session ended once its output is read.
     ///
     /// When `session` returns, the readers stop at the first "no data right now" instead of
-    /// waiting for an end of file that a grandchild holding a pipe may never send — at once when
-    /// `endOfFileWait` is `nil` (a process that exited has written all it will), else after waiting
-    /// that long for the end of file (an OpenSSH master may report a session's exit status before
-    /// it has written the session's last output).
+    /// waiting for an end of file that a grandchild holding a pipe may never send: a process that
+    /// exited has written all it will.
     static func run(
-        host: Host, options: SessionOptions, endOfFileWait: Duration? = nil,
+        host: Host, options: SessionOptions,
         deliver: @escaping @Sendable (OutputChunk) async -> Void,
         session: (consuming SessionStreams) async -> Termination
     ) async -> Termination {
@@ -75,25 +73,10 @@ enum SessionPipes {
             let termination = await session(
                 SessionStreams(stdin: stdin, stdout: FileDescriptor(rawValue: out.write), stderr: FileDescriptor(rawValue: err.write)))
             feeder?.stop()
-            let stopReaders = { @Sendable in
-                ended.set()
-                Poller.shared.wake(out.read)
-                Poller.shared.wake(err.read)
-            }
-            if let endOfFileWait, !Task.isCancelled {
-                let deadline = Task {
-                    // Only when the wait ran out: once cancelled, the readers are done and their
-                    // descriptors may be closed and their numbers reused — a late wake-up would make
-                    // the next wait on that number return at once.
-                    guard (try? await Task.sleep(for: endOfFileWait)) != nil else { return }
-                    stopReaders()
-                }
-                await group.waitForAll()
-                deadline.cancel()
-            } else {
-                stopReaders()
-                await group.waitForAll()
-            }
+            ended.set()
+            Poller.shared.wake(out.read)
+            Poller.shared.wake(err.read)
+            await group.waitForAll()
             for fd in [out.read, err.read] {
                 Poller.shared.deregister(fd)
                 close(fd)
