@@ -135,6 +135,9 @@ public struct ParallelSSH: Sendable {
             throw PasshError(.invalidOption, "the maximum line length must be positive")
         }
         try Self.validate(options.rollout)
+        if options.terminal && options.sudo?.password != nil {
+            throw PasshError(.invalidOption, "a sudo password cannot be sent to a command that has a terminal: the terminal would echo it")
+        }
     }
 
     private static func validate(_ rollout: Rollout) throws(PasshError) {

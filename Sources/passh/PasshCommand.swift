@@ -59,6 +59,9 @@ struct PasshCommand: AsyncParsableCommand {
     @OptionGroup(title: "Rolling out")
     var rolloutFlags: RolloutFlags
 
+    @OptionGroup(title: "sudo")
+    var sudoFlags: SudoFlags
+
     @OptionGroup(title: "Output")
     var outputFlags: OutputFlags
 
@@ -117,6 +120,9 @@ struct PasshCommand: AsyncParsableCommand {
         if runFlags.terminal && sshFlags.local {
             throw ValidationError("--local runs no ssh: it cannot be used with --tty.")
         }
+        if runFlags.terminal && sudoFlags.sudo {
+            throw ValidationError("--sudo cannot be used with --tty: the host's terminal would echo the password.")
+        }
         let runsCommand = !hostFlags.listHosts && !sshFlags.persistStop
         if copyFlags.copies && !runsCommand {
             throw ValidationError("\(hostFlags.listHosts ? "--list-hosts" : "--persist-stop") takes no \(copyFlags.name).")
@@ -159,6 +165,14 @@ struct PasshCommand: AsyncParsableCommand {
             }
             var options = runFlags.runOptions
             options.rollout = rolloutFlags.rollout
+            do {
+                options.sudo = try await sudoFlags.makeSudo(
+                    probe: { await sudoRunsWithoutPassword(on: list.hosts[0], transport: transport, options: options) },
+                    firstHost: list.hosts[0].name)
+            } catch {
+                printError("passh: \(error.message)")
+                return 1
+            }
             let limit = OpenFileLimit.raise()
             guard limit >= OpenFileLimit.minimum else {
                 printError("passh: the open-file limit is \(limit): passh needs at least \(OpenFileLimit.minimum) (raise it with ulimit -n)")
@@ -198,6 +212,16 @@ struct PasshCommand: AsyncParsableCommand {
             return report(error)
         }
     }
+}
+
+/// Whether sudo runs on `host` without asking for a password (a `NOPASSWD` rule, a valid
+/// credential): the run's connection settings, nothing printed.
+private func sudoRunsWithoutPassword(on host: Host, transport: any Transport, options: RunOptions) async -> Bool {
+    var probe = RunOptions()
+    probe.commandTimeout = options.commandTimeout
+    probe.terminationGrace = options.terminationGrace
+    let results = try? await ParallelSSH(options: probe, transport: transport).run(["sudo", "-n", "true"], on: [host])
+    return results?.first?.outcome == .exited(0)
 }
 
 /// `--list-hosts`: the hosts, one per line; a write error is a message and exit status 1 (141 for

@@ -40,6 +40,16 @@ public enum TestCluster {
         getuid() == 0 ? "passhtest" : shell("id -un").text.split(separator: "\n").first.map(String.init) ?? ""
     }
 
+    /// The password sudo asks the cluster's account for (`nopw*` hosts need none); `nil` when the
+    /// cluster has no sudo rules (it was not started as root).
+    public static var sudoPassword: String? {
+        guard getuid() == 0 else { return nil }
+        _ = config
+        let path = config.split(separator: "/").dropLast().joined(separator: "/")
+        let text = readText("/" + path + "/sudo_password")?.split(separator: "\n").first.map(String.init)
+        return text.flatMap { $0.isEmpty ? nil : $0 }
+    }
+
     /// The port where nothing listens (the `refused` alias).
     public static var refusedPort: String {
         _ = config
@@ -66,34 +76,31 @@ public func shell(_ command: String) -> (text: String, status: Int32) {
 /// `named` when given (`ssh` finds the local ssh clients, not the remote commands of the test
 /// cluster, which run on this machine too).
 public func processes(matching marker: String, named: String? = nil) -> [Int32] {
+    let me = getpid()
+    return processIDs().filter { pid in
+        guard pid != me, let bytes = readBytes("/proc/\(pid)/cmdline") else { return false }
+        let cmdline = String(decoding: bytes.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
+        guard cmdline.contains(marker) else { return false }
+        return named == nil || readText("/proc/\(pid)/comm") == named! + "\n"
+    }
+}
+
+/// The IDs of the processes running now.
+public func processIDs() -> [Int32] {
     guard let dir = opendir("/proc") else { return [] }
     defer { closedir(dir) }
     var found: [Int32] = []
-    let me = getpid()
     while let entry = readdir(dir) {
         let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
             String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
         }
-        guard let pid = Int32(name), pid != me else { continue }
-        guard let file = fopen("/proc/\(pid)/cmdline", "r") else { continue }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = fread(&buffer, 1, buffer.count, file)
-            if n <= 0 { break }
-            bytes += buffer[..<n]
-        }
-        fclose(file)
-        let cmdline = String(decoding: bytes.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
-        guard cmdline.contains(marker) else { continue }
-        if let named, readText("/proc/\(pid)/comm") != named + "\n" { continue }
-        found.append(pid)
+        if let pid = Int32(name) { found.append(pid) }
     }
     return found
 }
 
-/// The contents of a (small) text file, or `nil`.
-public func readText(_ path: String) -> String? {
+/// The contents of a (small) file, or `nil`.
+public func readBytes(_ path: String) -> [UInt8]? {
     guard let file = fopen(path, "r") else { return nil }
     defer { fclose(file) }
     var bytes: [UInt8] = []
@@ -103,7 +110,12 @@ public func readText(_ path: String) -> String? {
         if n <= 0 { break }
         bytes += buffer[..<n]
     }
-    return String(decoding: bytes, as: UTF8.self)
+    return bytes
+}
+
+/// The contents of a (small) text file, or `nil`.
+public func readText(_ path: String) -> String? {
+    readBytes(path).map { String(decoding: $0, as: UTF8.self) }
 }
 
 /// A string unique to this test process and call, to find a test's processes by their command line.

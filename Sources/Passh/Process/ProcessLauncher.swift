@@ -30,7 +30,7 @@ struct ProcessLauncher: Sendable {
         let environment = Environment.custom(launch.variables + extraVariables)
         let arguments = Arguments(self.arguments)
         let name = launch.executable
-        let sendsInput = options.stdinFile != nil
+        let sendsInput = options.stdinFile != nil || !options.stdinPreamble.isEmpty
         let emergencyStop = options.emergencyStop
 
         return await SessionPipes.run(host: host, options: options, deliver: deliver) { streams in

@@ -31,18 +31,26 @@ enum SessionPipes {
         deliver: @escaping @Sendable (OutputChunk) async -> Void,
         session: (consuming SessionStreams) async -> Termination
     ) async -> Termination {
-        // A regular file is fed through a pipe (StdinFeeder); anything else is given as it is.
+        // A regular file, and the preamble, are fed through a pipe (StdinFeeder); anything else
+        // is given as it is.
         let stdin: FileDescriptor
         var feeder: StdinFeeder?
         do {
             let file = try FileDescriptor.open(
                 options.stdinFile ?? "/dev/null", .readOnly, options: [.closeOnExec], retryOnInterrupt: true)
             var info = stat()
-            if options.stdinFile != nil, fstat(file.rawValue, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG,
-                let pipe = makePipe(nonBlockingWrite: true)
-            {
-                feeder = StdinFeeder(file: file.rawValue, pipe: pipe.write)
+            let regular = options.stdinFile != nil && fstat(file.rawValue, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+            if regular || !options.stdinPreamble.isEmpty, let pipe = makePipe(nonBlockingWrite: true) {
+                var fed: Int32? = file.rawValue
+                if options.stdinFile == nil {
+                    try? file.close()
+                    fed = nil
+                }
+                feeder = StdinFeeder(file: fed, preamble: options.stdinPreamble, pipe: pipe.write)
                 stdin = FileDescriptor(rawValue: pipe.read)
+            } else if !options.stdinPreamble.isEmpty {
+                try? file.close()
+                return .failed(HostFailure(.cannotStart, "cannot create a pipe: \(Errno(rawValue: errno))"))
             } else {
                 stdin = file
             }

@@ -1,9 +1,11 @@
 import Glibc
 import CPasshShims
 import Synchronization
+import SystemPackage
 
-/// Feeds a regular file into one host's stdin pipe with `splice(2)`: the kernel moves the file's
-/// pages into the pipe; nothing passes through passh's memory.
+/// Feeds one host's stdin pipe: first the preamble (``SessionOptions/stdinPreamble``), then the
+/// stdin file with `splice(2)`: the kernel moves the file's pages into the pipe; nothing passes
+/// through passh's memory.
 ///
 /// Why not give ssh the file itself, as the original did: with ssh and sshd sharing a machine's
 /// cores, ssh reading a regular file (always readable) ran slower than ssh reading a pipe
@@ -14,7 +16,8 @@ import Synchronization
 /// of the file (the host then sees its stdin end), when the host stops reading (`EPIPE`), or when
 /// ``stop()`` is called because the host's session is over.
 final class StdinFeeder: Sendable {
-    private let file: Int32
+    private let file: Int32?
+    private let preamble: [UInt8]
     private let pipe: Int32
     private struct State {
         var stopped = false
@@ -23,8 +26,10 @@ final class StdinFeeder: Sendable {
 
     private let state = Mutex(State())
 
-    init(file: Int32, pipe: Int32) {
+    /// A feeder of `preamble`, then of `file` (if any), into `pipe`, whose write end is non-blocking.
+    init(file: Int32?, preamble: [UInt8] = [], pipe: Int32) {
         self.file = file
+        self.preamble = preamble
         self.pipe = pipe
     }
 
@@ -34,9 +39,10 @@ final class StdinFeeder: Sendable {
                 state.closed = true
                 Poller.shared.deregister(pipe)
                 close(pipe)
-                close(file)
+                if let file { close(file) }
             }
         }
+        guard await feedPreamble(), let file else { return }
         var offset: Int64 = 0
         while !state.withLock({ $0.stopped }) {
             let moved = passh_splice_to_pipe(file, &offset, pipe, 1 << 16)
@@ -48,6 +54,24 @@ final class StdinFeeder: Sendable {
             default: return  // EPIPE: the host stopped reading
             }
         }
+    }
+
+    /// Writes the preamble; `false` when the host stopped reading or the feeder was stopped.
+    private func feedPreamble() async -> Bool {
+        let pipe = FileDescriptor(rawValue: self.pipe)
+        var rest = preamble[...]
+        while !rest.isEmpty {
+            if state.withLock({ $0.stopped }) { return false }
+            do {
+                let written = try rest.withUnsafeBytes { try pipe.write($0, retryOnInterrupt: true) }
+                rest = rest.dropFirst(written)
+            } catch .wouldBlock {
+                await Poller.shared.waitWritable(self.pipe)
+            } catch {
+                return false  // EPIPE: the host stopped reading
+            }
+        }
+        return true
     }
 
     /// Makes ``run()`` return soon, if it has not yet.
@@ -64,7 +88,7 @@ final class StdinFeeder: Sendable {
             guard !state.closed else { return }
             state.closed = true
             close(pipe)
-            close(file)
+            if let file { close(file) }
         }
     }
 }

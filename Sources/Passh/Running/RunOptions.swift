@@ -35,6 +35,8 @@ public struct RunOptions: Sendable {
     public var terminal: Bool = false
     /// Canaries, waves, a failure budget, retries; by default every host in one wave, once.
     public var rollout = Rollout()
+    /// Run each command (or copy) as root through `sudo`; `nil`: as the login user.
+    public var sudo: Sudo?
 
     /// What the transport needs of these options.
     public var session: SessionOptions {
@@ -44,6 +46,7 @@ public struct RunOptions: Sendable {
         session.maximumLineLength = maximumLineLength
         session.emergencyStop = emergencyStop
         session.terminal = terminal
+        session.stdinPreamble = sudo?.stdinPreamble ?? []
         return session
     }
 

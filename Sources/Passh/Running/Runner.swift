@@ -19,7 +19,8 @@ struct Runner: Sendable {
         var results = [HostResult?](repeating: nil, count: hosts.count)
         // Never more hosts at once than there are descriptors for: a host that cannot get a pipe
         // would fail with "Too many open files".
-        let perHost = transport.descriptorsPerHost(sendingStdin: operation.sendsStdin(options)) + operation.descriptorsPerJob
+        let perHost = transport.descriptorsPerHost(
+            sendingStdin: operation.sendsStdin(options) || options.sudo?.password != nil) + operation.descriptorsPerJob
         let fanout = OpenFileLimit.hostsAtOnce(options.requestedHostsAtOnce(of: hosts.count), descriptorsPerHost: perHost)
         let rollout = options.rollout
         let waves = rollout.waves(count: hosts.count)
@@ -130,7 +131,7 @@ struct Runner: Sendable {
             }
         }
         let session = job.session(options.session)
-        let command = job.command
+        let command = options.sudo.map { $0.wrap(job.command) } ?? job.command
         let (termination, timedOut) = await runSession(limit: options.commandTimeout, stop: stop) {
             await transport.run(command, on: host, options: session, output: deliver)
         }

@@ -55,6 +55,8 @@ struct MuxProxySession: ~Copyable {
     private var failure: HostFailure?
 
     private var stdinFile: Int32 = -1
+    /// What stdin starts with (``SessionOptions/stdinPreamble``), while it is not all queued.
+    private var preamble: [UInt8] = []
     private var stdinOffset = 0
     private var eofSent = false
 
@@ -78,6 +80,7 @@ struct MuxProxySession: ~Copyable {
     mutating func run(
         _ command: String, options: SessionOptions, output: @escaping @Sendable (OutputChunk) async -> Void
     ) async -> Termination {
+        preamble = options.stdinPreamble
         if let path = options.stdinFile {
             stdinFile = open(path.string, O_RDONLY | O_CLOEXEC)
             if stdinFile < 0 {
@@ -241,7 +244,7 @@ struct MuxProxySession: ~Copyable {
             case .success:
                 if phase == .executing {
                     phase = .running
-                    if stdinFile < 0 { sendEOF() }
+                    if stdinFile < 0 && preamble.isEmpty { sendEOF() }
                 }
             case .failure:
                 if phase == .executing {
@@ -285,10 +288,26 @@ struct MuxProxySession: ~Copyable {
         queue(eof)
     }
 
-    /// Queues as much of the stdin file as the server's window takes; EOF at its end.
+    /// Queues the preamble, then as much of the stdin file as the server's window takes; EOF at
+    /// the end.
     private mutating func feedStdin() {
-        guard phase == .running, stdinFile >= 0, let remoteID, !closeReceived else { return }
+        guard phase == .running, stdinFile >= 0 || !preamble.isEmpty, let remoteID, !closeReceived else { return }
         let size = min(remoteMaxPacket, Int(Self.maxPacket))
+        if !preamble.isEmpty {
+            let count = min(remoteWindow, size, preamble.count)
+            guard count > 0 else { return }
+            var data = Payload(.data)
+            data.u32(remoteID)
+            data.string(preamble[..<count])
+            queue(data)
+            preamble.removeFirst(count)
+            remoteWindow -= count
+            if !preamble.isEmpty { return }
+            if stdinFile < 0 {
+                sendEOF()
+                return
+            }
+        }
         while remoteWindow > 0, size > 0, outbox.pending < Self.outboxLimit {
             let want = min(remoteWindow, size)
             let got = readBuffer.withUnsafeMutableBytes { pread(stdinFile, $0.baseAddress!, want, stdinOffset) }

@@ -17,6 +17,10 @@ public enum Termination: Sendable, Hashable {
 public struct SessionOptions: Sendable {
     /// A regular file every host gets as its stdin, whole; `nil`: stdin is empty.
     public var stdinFile: FilePath?
+    /// Bytes the command's stdin starts with, ahead of the stdin file (a sudo password, say).
+    /// Transports send them on stdin only — never in an argument list or the environment — and
+    /// never with a ``terminal``, which would echo them.
+    public var stdinPreamble: [UInt8] = []
     /// How long a stopped session's command gets to end after being asked to (SIGTERM) before it
     /// is killed.
     public var terminationGrace: Duration = .milliseconds(500)

@@ -53,6 +53,8 @@ final class LibSSHSession {
     fileprivate var closed = false
 
     private var stdinFile: Int32 = -1
+    /// What stdin starts with (``SessionOptions/stdinPreamble``), while it is not all sent.
+    private var preamble: [UInt8] = []
     private var stdinOffset = 0
     private var stdinBuffer: [UInt8] = []
 
@@ -280,12 +282,13 @@ final class LibSSHSession {
             return finish(.failed(isBroken ? lostFailure() : HostFailure(.other, "the host refused to run the command: \(libSSHError(session))")))
         }
         phase = .running
+        preamble = job.session.stdinPreamble
         if let path = job.session.stdinFile {
             stdinFile = open(path.string, O_RDONLY | O_CLOEXEC)
             if stdinFile < 0 {
                 return finish(.failed(HostFailure(.cannotStart, "cannot open \(path.string): \(String(cString: strerror(errno)))")))
             }
-        } else {
+        } else if preamble.isEmpty {
             ssh_channel_send_eof(channel)
         }
     }
@@ -342,10 +345,21 @@ final class LibSSHSession {
         job.bridge.markKillSent()
     }
 
-    /// Writes as much of the stdin file as the channel's window and libssh's output buffer take;
-    /// sends EOF at its end.
+    /// Writes the preamble, then as much of the stdin file as the channel's window and libssh's
+    /// output buffer take; sends EOF at the end.
     private func feedStdin(_ channel: OpaquePointer) {
-        guard stdinFile >= 0, let session, ssh_get_poll_flags(session) & SSH_WRITE_PENDING == 0 else { return }
+        guard stdinFile >= 0 || !preamble.isEmpty, let session, ssh_get_poll_flags(session) & SSH_WRITE_PENDING == 0
+        else { return }
+        if !preamble.isEmpty {
+            let count = min(Int(ssh_channel_window_size(channel)), preamble.count)
+            guard count > 0 else { return }
+            let written = preamble.withUnsafeBytes { ssh_channel_write(channel, $0.baseAddress!, UInt32(count)) }
+            if written < 0 { return finish(.failed(lostFailure())) }
+            preamble.removeFirst(Int(written))
+            if !preamble.isEmpty { return }
+            if stdinFile < 0 { ssh_channel_send_eof(channel) }
+            return
+        }
         // Up to 128 KiB per step while libssh had flushed everything: what the socket does not
         // take at once waits in libssh's buffer (bounded so) until the socket is writable again.
         for _ in 0..<Self.stdinWritesPerStep {
