@@ -81,6 +81,28 @@ struct RemoteStopTests {
         #expect(try await processesLeft(matching: marker, within: Self.bound).isEmpty)
     }
 
+    /// Cancelled within milliseconds of the first host's command starting: the other host may still be
+    /// starting its master, opening its channel or running its command; each must end cancelled, and
+    /// no command be left.
+    @Test(arguments: RemoteStopMode.allCases)
+    func aRunCancelledAsItsFirstCommandStartsStopsEveryHost(_ mode: RemoteStopMode) async throws {
+        for delay in [0, 1, 2, 5, 10] {
+            let (sleep, marker) = uniqueSleep(seconds: 30)
+            let passh = mode.passh()
+            let run = Task { try await passh.run(["echo started; \(sleep)"], on: Self.hosts) }
+            let deadline = ContinuousClock.now + .seconds(5)
+            while processes(matching: marker, named: "sleep").isEmpty && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .microseconds(200))
+            }
+            #expect(!processes(matching: marker, named: "sleep").isEmpty)
+            if delay > 0 { try await Task.sleep(for: .milliseconds(delay)) }
+            run.cancel()
+            let results = try await run.value
+            #expect(results.map(\.outcome) == [.cancelled, .cancelled], "\(delay) ms")
+            #expect(try await processesLeft(matching: marker, within: Self.bound).isEmpty, "\(delay) ms")
+        }
+    }
+
     @Test(arguments: RemoteStopMode.allCases, RemoteCommand.allCases)
     func aTimeoutStopsTheRemoteCommand(_ mode: RemoteStopMode, _ kind: RemoteCommand) async throws {
         let (command, marker) = kind.make()

@@ -16,9 +16,10 @@ struct Interrupted {
 /// Starts passh on the cluster in the background, waits until its stdout has `lines` lines, sends
 /// `signal`, and reports the exit status and how long passh took to exit after the signal.
 ///
-/// `settle`: seconds to wait after those lines before the signal.
+/// `running`: also wait (at most 5 s) until that many `sleep` processes carry the marker.
 func interruptPassh(
-    _ arguments: String, after lines: Int, signal: String, second: Bool = false, settle: Double = 0
+    _ arguments: String, after lines: Int, signal: String, second: Bool = false,
+    running: (marker: String, count: Int)? = nil
 ) throws -> Interrupted {
     let dir = "/tmp/passh-signal-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     let script = """
@@ -28,7 +29,7 @@ func interruptPassh(
         pid=$!
         i=0
         while [ "$(wc -l <out)" -lt \(lines) ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
-        \(settle > 0 ? "sleep \(settle)" : "")
+        \(running.map { "j=0; while [ \"$(pgrep -c -f '^sleep \($0.marker)')\" -lt \($0.count) ] && [ $j -lt 500 ]; do sleep 0.01; j=$((j+1)); done" } ?? "")
         start=$(date +%s%N)
         kill -\(signal) $pid
         \(second ? "sleep 0.1; kill -\(signal) $pid" : "")
