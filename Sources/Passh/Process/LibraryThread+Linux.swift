@@ -4,11 +4,11 @@ import Glibc
 /// Runs `body` on a new detached thread named `name` (it ends when `body` returns), with every
 /// signal blocked.
 ///
-/// A program watches its signals (passh's ^C) with `signalfd` or a dispatch source, which need the
-/// signal blocked in every thread and ignored: a thread of the library that left it unblocked could
-/// be picked by the kernel to take the signal, and would drop it, unseen — passh then went on
-/// after a ^C. So the library's own threads (the poller, the output writer, libssh's engine) take
-/// no signals.
+/// The library's own threads (the poller, the output writer, libssh's engine) take no signals, so
+/// that a program embedding it decides alone which of its threads handle them — a program that
+/// watches its signals with `signalfd` needs them blocked in every thread. (A dispatch source, as
+/// passh's CLI uses, does not: libdispatch's handler passes a signal on to its own thread from
+/// whichever thread took it.)
 func startLibraryThread(named name: String, _ body: @escaping @Sendable () -> Void) {
     final class Box {
         let name: String
