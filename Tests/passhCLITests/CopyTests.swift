@@ -177,6 +177,48 @@ struct CopyTests {
         #expect(readText(destination + "/mixed/h3/single.txt") == "one\n")
     }
 
+    #if LIBSSH
+    /// `--copy` over libssh: the archive goes through libssh's channel instead of an ssh process's
+    /// stdin; the tree arrives byte for byte, with its modes, times and links.
+    @Test(.enabled(if: cluster, "no OpenSSH server for scripts/testcluster"))
+    func pushOverLibSSH() async throws {
+        let source = Self.makeSource()
+        defer { shell("rm -rf '\(source)'") }
+        let base = temporaryPath("copy-dest-libssh")
+        defer { shell("rm -rf '\(base)-h1' '\(base)-h2'") }
+        for host in ["h1", "h2"] {
+            let out = try await passhOnCluster([
+                "--transport", "libssh", host, "--copy", source + "/tree", "--copy", source + "/single.txt", "--dest", base + "-" + host,
+            ])
+            #expect(out.status == 0)
+            #expect(out.stdoutText == "")
+            #expect(out.stderrText == "")
+            #expect(Self.describe(base + "-" + host) == Self.describe(source))
+        }
+    }
+
+    /// `--rcopy` over libssh: each host's tar stream comes through libssh's channel into
+    /// `DIR/HOST/`, byte for byte.
+    @Test(.enabled(if: cluster, "no OpenSSH server for scripts/testcluster"))
+    func gatherOverLibSSH() async throws {
+        let source = Self.makeSource(readableByAll: true)
+        let destination = temporaryPath("gather-libssh")
+        defer { shell("rm -rf '\(source)' '\(destination)'") }
+        let out = try await passhOnCluster([
+            "--transport", "libssh", "--json", "h1,h2", "--rcopy", source + "/tree", "--rcopy", source + "/single.txt", "--dest", destination,
+        ])
+        #expect(out.status == 0)
+        #expect(out.stderrText == "")
+        let lines = Self.withoutDurations(out.stdoutText)
+        #expect(lines.count == 6)
+        for host in ["h1", "h2"] {
+            #expect(lines.contains(#"{"event":"finished","host":"\#(host)","status":"ok","exit_code":0,"signal":null,"signal_number":null,"error":null,"failure":null,"started":true,"attempts":1,"duration_ms":D,"duration_ns":D,"files":5,"bytes":2097164}"#))
+            #expect(Self.describe(destination + "/" + host) == Self.describe(source))
+        }
+        #expect(shell("ls '\(destination)'").text == "h1\nh2\n")
+    }
+    #endif
+
     @Test func badInputIsRefusedBeforeAnythingStarts() async throws {
         let file = temporaryPath("copy-file")
         try writeFile(file, Array("x\n".utf8))
