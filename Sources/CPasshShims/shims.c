@@ -14,6 +14,10 @@ int passh_pipe_cloexec(int fds[2]) {
     return pipe2(fds, O_CLOEXEC);
 }
 
+int passh_set_pipe_size(int fd, int size) {
+    return fcntl(fd, F_SETPIPE_SZ, size);
+}
+
 int passh_unix_connect(const char *path) {
     struct sockaddr_un address;
     memset(&address, 0, sizeof(address));

@@ -76,6 +76,48 @@ struct CopyTests {
         #expect(Self.describe(destination + "/tree") == Self.describe(source + "/tree"))
     }
 
+    /// A second copy into the same place writes the existing files in place (GNU tar's
+    /// `--overwrite`): hosts sharing a destination then never lose the unlink-then-create race
+    /// (bench/shared-destination shows the race itself). A link at the destination is replaced,
+    /// never written through; a file the remote user may not write stays as it was, as with scp.
+    @Test(.enabled(if: cluster, "no OpenSSH server for scripts/testcluster"))
+    func aSecondCopyWritesInPlaceButNeverThroughALink() async throws {
+        let source = temporaryPath("copy-src")
+        let destination = temporaryPath("copy-dest")
+        let victim = temporaryPath("copy-victim")
+        let otherName = temporaryPath("copy-hard-link")
+        defer { shell("rm -rf '\(source)' '\(destination)' '\(victim)' '\(otherName)'") }
+        #expect(shell("mkdir -p '\(source)/d' && echo one > '\(source)/d/f' && echo one > '\(source)/d/g' && chmod -R a+rX '\(source)'").status == 0)
+        let first = try await passhOnCluster(["h1", "--copy", source + "/d", "--dest", destination])
+        #expect(first.status == 0)
+        #expect(first.stderrText == "")
+        // Between the copies: new contents; a second name for the destination's f (written in
+        // place, it shows the new contents too; unlinked and made anew, it keeps the old); the
+        // destination's g turned into a link to a file the remote user could write.
+        #expect(shell("""
+            ln '\(destination)/d/f' '\(otherName)' && echo two > '\(source)/d/f' && echo two > '\(source)/d/g' && echo victim > '\(victim)' && chmod 0666 '\(victim)' \
+            && rm '\(destination)/d/g' && ln -s '\(victim)' '\(destination)/d/g'
+            """).status == 0)
+        let second = try await passhOnCluster(["h1", "--copy", source + "/d", "--dest", destination])
+        #expect(second.status == 0)
+        #expect(second.stderrText == "")
+        #expect(readText(destination + "/d/f") == "two\n")
+        #expect(readText(otherName) == "two\n")
+        #expect(shell("stat -c %F '\(destination)/d/g'").text == "regular file\n")
+        #expect(readText(destination + "/d/g") == "two\n")
+        #expect(readText(victim) == "victim\n")
+
+        #expect(shell("chmod 0444 '\(destination)/d/f' && echo three > '\(source)/d/f'").status == 0)
+        let readOnly = try await passhOnCluster(["h1", "--copy", source + "/d", "--dest", destination])
+        #expect(readOnly.status == 2)
+        #expect(lines(readOnly.stderr) == [
+            "[h1] tar: d/f: Cannot open: Permission denied",
+            "[h1] tar: Exiting with failure status due to previous errors",
+            "failed at: h1",
+        ])
+        #expect(readText(destination + "/d/f") == "two\n")
+    }
+
     /// JSON lines with every duration written `D`.
     static func withoutDurations(_ text: String) -> [String] {
         text.split(separator: "\n").map { line in
@@ -135,6 +177,48 @@ struct CopyTests {
         #expect(readText(destination + "/mixed/h3/single.txt") == "one\n")
     }
 
+    #if LIBSSH
+    /// `--copy` over libssh: the archive goes through libssh's channel instead of an ssh process's
+    /// stdin; the tree arrives byte for byte, with its modes, times and links.
+    @Test(.enabled(if: cluster, "no OpenSSH server for scripts/testcluster"))
+    func pushOverLibSSH() async throws {
+        let source = Self.makeSource()
+        defer { shell("rm -rf '\(source)'") }
+        let base = temporaryPath("copy-dest-libssh")
+        defer { shell("rm -rf '\(base)-h1' '\(base)-h2'") }
+        for host in ["h1", "h2"] {
+            let out = try await passhOnCluster([
+                "--transport", "libssh", host, "--copy", source + "/tree", "--copy", source + "/single.txt", "--dest", base + "-" + host,
+            ])
+            #expect(out.status == 0)
+            #expect(out.stdoutText == "")
+            #expect(out.stderrText == "")
+            #expect(Self.describe(base + "-" + host) == Self.describe(source))
+        }
+    }
+
+    /// `--rcopy` over libssh: each host's tar stream comes through libssh's channel into
+    /// `DIR/HOST/`, byte for byte.
+    @Test(.enabled(if: cluster, "no OpenSSH server for scripts/testcluster"))
+    func gatherOverLibSSH() async throws {
+        let source = Self.makeSource(readableByAll: true)
+        let destination = temporaryPath("gather-libssh")
+        defer { shell("rm -rf '\(source)' '\(destination)'") }
+        let out = try await passhOnCluster([
+            "--transport", "libssh", "--json", "h1,h2", "--rcopy", source + "/tree", "--rcopy", source + "/single.txt", "--dest", destination,
+        ])
+        #expect(out.status == 0)
+        #expect(out.stderrText == "")
+        let lines = Self.withoutDurations(out.stdoutText)
+        #expect(lines.count == 6)
+        for host in ["h1", "h2"] {
+            #expect(lines.contains(#"{"event":"finished","host":"\#(host)","status":"ok","exit_code":0,"signal":null,"signal_number":null,"error":null,"failure":null,"started":true,"attempts":1,"duration_ms":D,"duration_ns":D,"files":5,"bytes":2097164}"#))
+            #expect(Self.describe(destination + "/" + host) == Self.describe(source))
+        }
+        #expect(shell("ls '\(destination)'").text == "h1\nh2\n")
+    }
+    #endif
+
     @Test func badInputIsRefusedBeforeAnythingStarts() async throws {
         let file = temporaryPath("copy-file")
         try writeFile(file, Array("x\n".utf8))
@@ -169,9 +253,10 @@ struct CopyTests {
         _ = try await passh(["--ssh", fakeSSH, "h1", "--copy", file, "--preserve-owner", "--dest", "~/in/home"])
         _ = try await passh(["--ssh", fakeSSH, "h1", "--rcopy", "/var/log/app/", "--rcopy", "-odd name", "--rcopy", "~/x", "--dest", "/tmp/d"])
         let options = "-T -o LogLevel=ERROR -o ConnectTimeout=6 -o BatchMode=yes -- h1"
+        let gnu = "o= && case $(tar --version 2>/dev/null) in *GNU*) o=--overwrite;; esac"
         #expect(readText(log) == """
-            \(options) mkdir -p -- 'it'\\''s ~/here' && tar -xpf - --no-same-owner -C 'it'\\''s ~/here'
-            \(options) mkdir -p -- "$HOME"/'in/home' && tar -xpf - -C "$HOME"/'in/home'
+            \(options) mkdir -p -- 'it'\\''s ~/here' && \(gnu) && tar -xpf - $o --no-same-owner -C 'it'\\''s ~/here'
+            \(options) mkdir -p -- "$HOME"/'in/home' && \(gnu) && tar -xpf - $o -C "$HOME"/'in/home'
             \(options) tar -cf - -C '/var/log' 'app' -C '.' './-odd name' -C "$HOME" 'x'
 
             """)

@@ -18,6 +18,10 @@ int passh_name_this_thread(const char *name);
 /// pipe2(fds, O_CLOEXEC): both ends close-on-exec from the start.
 int passh_pipe_cloexec(int fds[2]);
 
+/// Asks for pipe `fd` to hold `size` bytes (F_SETPIPE_SZ): the capacity granted, or -1 (errno set:
+/// above /proc/sys/fs/pipe-max-size, or the user's pipe pages spent).
+int passh_set_pipe_size(int fd, int size);
+
 /// A connected, blocking, close-on-exec Unix-domain stream socket to `path`, or -1 (errno set).
 int passh_unix_connect(const char *path);
 

@@ -4,10 +4,10 @@
 /// Making the operation makes the archive, once: the local `tar` packs every path
 /// (`tar -cf - -C PARENT BASE …`, so each lands in the destination under its own name) into a
 /// private temporary file, which every host then reads whole as its stdin, the way a stdin file
-/// reaches every host. Each host runs `mkdir -p -- DIR && tar -xpf - --no-same-owner -C DIR`:
-/// it needs only a POSIX shell and `tar`. Modes and modification times are kept and symbolic
-/// links stay links; ownership is kept only with ``preserveOwner`` on hosts where the remote user
-/// is root.
+/// reaches every host. Each host runs `mkdir -p -- DIR && tar -xpf - --no-same-owner -C DIR`
+/// (with `--overwrite` for GNU tar, see ``remoteCommand``): it needs only a POSIX shell and
+/// `tar`. Modes and modification times are kept and symbolic links stay links; ownership is kept
+/// only with ``preserveOwner`` on hosts where the remote user is root.
 ///
 /// ```swift
 /// let copy = try await CopyOperation(paths: ["/etc/app/conf.d", "/etc/app/app.toml"], destination: "/etc/app")
@@ -57,9 +57,18 @@ public struct CopyOperation: Sendable {
     public var archiveSize: Int64 { archive.size }
 
     /// The command each host runs, for its remote shell.
+    ///
+    /// GNU tar is told `--overwrite` (found by `tar --version`; other tars are left to their own
+    /// ways): it then writes an existing file in place, as scp does, instead of unlinking it and
+    /// creating it anew. Several hosts unpacking into one shared directory (an NFS home) race on
+    /// that unlink-then-create, and the losers fail (`Cannot open: File exists`); writing in place
+    /// they all succeed. GNU tar still opens the file without following a symbolic link there (it
+    /// replaces the link), but a file the remote user may not write, or a running program, is no
+    /// longer replaced: `Permission denied`, `Text file busy`, as with scp.
     public var remoteCommand: String {
         let directory = RemoteShell.quote(destination)
-        return "mkdir -p -- \(directory) && tar -xpf -\(preserveOwner ? "" : " --no-same-owner") -C \(directory)"
+        return "mkdir -p -- \(directory) && o= && case $(tar --version 2>/dev/null) in *GNU*) o=--overwrite;; esac"
+            + " && tar -xpf - $o\(preserveOwner ? "" : " --no-same-owner") -C \(directory)"
     }
 }
 

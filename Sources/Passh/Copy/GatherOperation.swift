@@ -82,8 +82,10 @@ extension GatherOperation: HostOperation {
 
 /// One host's gather: its stdout goes into the extractor.
 final class GatherJob: HostJob {
-    /// The largest piece of stdout handed on at once (stdout is not text: no need to gather lines).
-    static let pieceSize = 64 << 10
+    /// The largest piece of stdout handed on at once: stdout is not text, so it is handed on as it
+    /// is read (``SessionOptions/binaryStdout``), from a pipe of this size where the system allows.
+    /// Large pieces keep ssh's own buffer small: emptied in few large writes, not many small ones.
+    static let pieceSize = SessionOptions.binaryPipeSize
 
     let command: [String]
 
@@ -105,6 +107,7 @@ final class GatherJob: HostJob {
         var options = options
         options.stdinFile = nil
         options.maximumLineLength = Swift.min(options.maximumLineLength, Self.pieceSize)
+        options.binaryStdout = true
         return options
     }
 

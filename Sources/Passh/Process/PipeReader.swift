@@ -18,7 +18,8 @@ final class ExitLatch: Sendable {
 /// Memory per reader: nothing while waiting; while data flows, one read buffer (64 KiB, or the
 /// length of the line being assembled, up to ``RunOptions/maximumLineLength``). The next read does
 /// not start until `deliver` returns: that is the backpressure from the output sink to the pipe
-/// (and, through the full pipe, to ssh and the remote command).
+/// (and, through the full pipe, to ssh and the remote command). A binary stream (a gather's) is
+/// handed on as read, one buffer of what the pipe holds (up to `maximumLineLength`) per read.
 struct PipeReader {
     static let readSize = 64 << 10
 
@@ -26,8 +27,12 @@ struct PipeReader {
     let host: Host
     let stream: OutputStreamKind
     let maximumLineLength: Int
+    /// The stream is data, not text: each read is handed on as it is (at most
+    /// `maximumLineLength` bytes), without looking for line ends.
+    var binary = false
 
     func run(until exited: ExitLatch, deliver: (OutputChunk) async -> Void) async {
+        if binary { return await runBinary(until: exited, deliver: deliver) }
         var pending: [UInt8] = []  // the start of a line whose newline has not arrived yet
         await Poller.shared.waitReadable(fd)
         while true {
@@ -75,6 +80,36 @@ struct PipeReader {
             // End of file, or the process is gone and nothing more is buffered, or a read error.
             if !pending.isEmpty {
                 await deliver(OutputChunk(host: host, stream: stream, bytes: pending[...], endsWithNewline: false))
+            }
+            return
+        }
+    }
+
+    /// ``run(until:deliver:)`` for data: every read is one chunk of what the pipe holds (at most
+    /// `maximumLineLength` bytes), in a buffer of that size: no line search, no bytes carried over
+    /// from one read to the next.
+    private func runBinary(until exited: ExitLatch, deliver: (OutputChunk) async -> Void) async {
+        await Poller.shared.waitReadable(fd)
+        while true {
+            var available: Int32 = 0
+            let asked = ioctl(fd, UInt(FIONREAD), &available)
+            let want = asked == 0 ? Swift.max(1, Swift.min(Int(available), maximumLineLength)) : Self.readSize
+            var result = 0
+            var readErrno: Int32 = 0
+            let buffer = [UInt8](unsafeUninitializedCapacity: want) { space, count in
+                result = read(fd, space.baseAddress!, want)
+                if result < 0 { readErrno = errno }
+                count = Swift.max(result, 0)
+            }
+            if result > 0 {
+                await deliver(OutputChunk(host: host, stream: stream, bytes: buffer[...], endsWithNewline: false))
+                await Task.yield()
+                continue
+            }
+            if result < 0 && readErrno == EINTR { continue }
+            if result < 0 && (readErrno == EAGAIN || readErrno == EWOULDBLOCK) && !exited.isSet {
+                await Poller.shared.waitReadable(fd)
+                continue
             }
             return
         }

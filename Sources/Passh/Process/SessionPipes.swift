@@ -57,7 +57,7 @@ enum SessionPipes {
         } catch {
             return .failed(HostFailure(.cannotStart, "cannot open \(options.stdinFile?.string ?? "/dev/null"): \(error)"))
         }
-        guard let out = makePipe() else {
+        guard let out = makePipe(size: options.binaryStdout ? SessionOptions.binaryPipeSize : nil) else {
             try? stdin.close()
             feeder?.abandon()
             return .failed(HostFailure(.cannotStart, "cannot create a pipe: \(Errno(rawValue: errno))"))
@@ -75,7 +75,9 @@ enum SessionPipes {
                 group.addTask { await feeder.run() }
             }
             for (fd, stream) in [(out.read, OutputStreamKind.stdout), (err.read, .stderr)] {
-                let reader = PipeReader(fd: fd, host: host, stream: stream, maximumLineLength: options.maximumLineLength)
+                let reader = PipeReader(
+                    fd: fd, host: host, stream: stream, maximumLineLength: options.maximumLineLength,
+                    binary: stream == .stdout && options.binaryStdout)
                 group.addTask { await reader.run(until: ended, deliver: deliver) }
             }
             let termination = await session(
@@ -94,10 +96,13 @@ enum SessionPipes {
     }
 
     /// A pipe whose ends are close-on-exec, with a non-blocking read end — or, for a pipe passh
-    /// writes to, a non-blocking write end.
-    private static func makePipe(nonBlockingWrite: Bool = false) -> (read: Int32, write: Int32)? {
+    /// writes to, a non-blocking write end. `size`: the capacity to ask for, as far as the system
+    /// allows (`/proc/sys/fs/pipe-max-size`, and an unprivileged user's total); refused, the pipe
+    /// keeps its default.
+    private static func makePipe(nonBlockingWrite: Bool = false, size: Int? = nil) -> (read: Int32, write: Int32)? {
         var fds: [Int32] = [-1, -1]
         guard passh_pipe_cloexec(&fds) == 0 else { return nil }
+        if let size { _ = passh_set_pipe_size(fds[0], Int32(size)) }
         let ours = nonBlockingWrite ? fds[1] : fds[0]
         _ = fcntl(ours, F_SETFL, fcntl(ours, F_GETFL) | O_NONBLOCK)
         return (fds[0], fds[1])

@@ -26,6 +26,12 @@ public struct SessionOptions: Sendable {
     public var terminationGrace: Duration = .milliseconds(500)
     /// Lines longer than this are passed on in pieces of this size.
     public var maximumLineLength: Int = 16 << 20
+    /// Stdout is data, not text (a gather's tar stream): it may be handed on as it arrives, in
+    /// pieces of at most ``maximumLineLength`` bytes cut anywhere, without looking for line ends;
+    /// a transport reading it from a pipe makes that pipe large (up to ``binaryPipeSize``).
+    public var binaryStdout: Bool = false
+    /// The size asked for a pipe carrying binary stdout (the system may cap it).
+    public static let binaryPipeSize = 1 << 20
     /// The run's emergency stop: once triggered, sessions are killed at once, without the grace.
     public var emergencyStop: EmergencyStop?
     /// Ask the host for a terminal (a pseudo-terminal) for the command: its stderr then comes
