@@ -12,6 +12,8 @@ final class RunControl: Sendable {
     private struct State {
         var task: Task<[HostResult], any Error>?
         var reason: StopReason?
+        /// A second signal came: the watcher ends the process, and nothing else may print.
+        var exiting = false
     }
 
     private let state = Mutex(State())
@@ -41,14 +43,25 @@ final class RunControl: Sendable {
         return first
     }
 
+    /// Returns unless a second signal is ending the process; then waits for that end (the run it
+    /// killed has returned, but its report would come after the last word).
+    func waitUnlessExiting() async {
+        while state.withLock({ $0.exiting }) {
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+
     /// Watches SIGINT, SIGTERM and SIGHUP: the first stops the run gracefully (every ssh gets
     /// SIGTERM, then SIGKILL after a short grace); a second one kills every ssh at once and exits.
     func watch(_ signals: UnixSignalsSequence) async {
         var first: Int32?
         for await signal in signals {
             if let first {
-                emergencyStop.trigger()
+                // Marked before the kill: the run then ends at once, and the report must not
+                // race this message and the exit.
+                state.withLock { $0.exiting = true }
                 printError("passh: killed every process at once")
+                emergencyStop.trigger()
                 _exit(128 + first)
             }
             first = signal.rawValue

@@ -52,6 +52,7 @@ struct Session {
         let results: [HostResult]
         do {
             results = try await run.value
+            await control.waitUnlessExiting()
         } catch {
             ticker?.cancel()
             await writer.flush()
