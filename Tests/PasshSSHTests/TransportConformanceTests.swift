@@ -183,6 +183,22 @@ struct TransportConformanceTests {
         #expect(results.map { text($0.stdout) } == Array(repeating: expected, count: 20))
     }
 
+    /// A file past the size from which a plain ssh gets it as its stdin itself, not through a pipe.
+    @Test(arguments: TransportKind.allCases)
+    func aLargeStdinFileArrivesWholeAndFromItsStartOnEveryHost(_ kind: TransportKind) async throws {
+        let path = "/tmp/passh-conformance-large-\(getpid())-\(kind.rawValue)"
+        try writeFile(path, (0..<(17 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 16) })
+        defer { unlink(path) }
+        try await kind.prepare(["h1", "h2", "h3"])
+        let results = try await kind.passh { $0.stdinFile = FilePath(path) }.run(["cksum"], on: ["h1", "h3"])
+        let expected = shell("cksum < \(path)").text
+        #expect(results.map { text($0.stdout) } == [expected, expected])
+        // A host that reads only the start of it ends well.
+        let short = try await kind.passh { $0.stdinFile = FilePath(path) }.run(["head -c 5 | od -An -tx1"], on: ["h2"])
+        #expect(text(short[0].stdout) == shell("head -c 5 \(path) | od -An -tx1").text)
+        #expect(short[0].outcome == .exited(0))
+    }
+
     @Test(arguments: TransportKind.allCases)
     func cancellationTearsTheProcessesDown(_ kind: TransportKind) async throws {
         let (sleep, marker) = uniqueSleep(seconds: 8)

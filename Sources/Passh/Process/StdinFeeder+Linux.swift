@@ -10,7 +10,8 @@ import SystemPackage
 /// Why not give ssh the file itself, as the original did: with ssh and sshd sharing a machine's
 /// cores, ssh reading a regular file (always readable) ran slower than ssh reading a pipe
 /// (bench/run case 3; figures in bench/RESULTS.md and its history). The pipe also bounds how far
-/// ahead of the host passh reads: 64 KiB.
+/// ahead of the host passh reads: 64 KiB. From ``SessionPipes/directStdinSize`` on, it is the other
+/// way round (bench/run case 8), and the session gets the file itself.
 ///
 /// The feeder owns the file and the pipe's write end, and closes both when it is done: at the end
 /// of the file (the host then sees its stdin end), when the host stops reading (`EPIPE`), or when
