@@ -30,10 +30,5 @@ int passh_unix_connect(const char *path);
 #include <sys/types.h>
 ssize_t passh_splice_to_pipe(int from, long long *offset, int to, size_t length);
 
-/// From now on, the child of every fork() of this process starts with no signal blocked (the
-/// threads that fork, such as libssh's for a ProxyCommand, block most signals, and a child inherits
-/// its parent thread's mask). Registered once; posix_spawn, which swift-subprocess uses, is not
-/// affected (it sets the child's mask itself).
-void passh_unblock_signals_in_forked_children(void);
 
 #endif

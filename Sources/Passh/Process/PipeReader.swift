@@ -72,11 +72,7 @@ struct PipeReader {
                 await Task.yield()
                 continue
             }
-            if result < 0 && readErrno == EINTR { continue }
-            if result < 0 && (readErrno == EAGAIN || readErrno == EWOULDBLOCK) && !exited.isSet {
-                await Poller.shared.waitReadable(fd)
-                continue
-            }
+            if await readsAgain(after: result, errno: readErrno, until: exited) { continue }
             // End of file, or the process is gone and nothing more is buffered, or a read error.
             if !pending.isEmpty {
                 await deliver(OutputChunk(host: host, stream: stream, bytes: pending[...], endsWithNewline: false))
@@ -106,13 +102,20 @@ struct PipeReader {
                 await Task.yield()
                 continue
             }
-            if result < 0 && readErrno == EINTR { continue }
-            if result < 0 && (readErrno == EAGAIN || readErrno == EWOULDBLOCK) && !exited.isSet {
-                await Poller.shared.waitReadable(fd)
-                continue
-            }
+            if await readsAgain(after: result, errno: readErrno, until: exited) { continue }
             return
         }
+    }
+
+    /// After a read that gave no data: whether to read again — it was interrupted, or the pipe is
+    /// empty while the process runs (then once there is data) — or stop: end of file, the process
+    /// gone and nothing buffered, or a read error.
+    private func readsAgain(after result: Int, errno readErrno: Int32, until exited: ExitLatch) async -> Bool {
+        guard result < 0 else { return false }
+        if readErrno == EINTR { return true }
+        guard readErrno == EAGAIN || readErrno == EWOULDBLOCK, !exited.isSet else { return false }
+        await Poller.shared.waitReadable(fd)
+        return true
     }
 
     private func split(
