@@ -350,11 +350,12 @@ final class LibSSHSession {
     private func feedStdin(_ channel: OpaquePointer) {
         guard stdinFile >= 0 || !preamble.isEmpty, let session, ssh_get_poll_flags(session) & SSH_WRITE_PENDING == 0
         else { return }
+        if closed || ssh_channel_is_closed(channel) != 0 { return dropStdin() }
         if !preamble.isEmpty {
             let count = min(Int(ssh_channel_window_size(channel)), preamble.count)
             guard count > 0 else { return }
             let written = preamble.withUnsafeBytes { ssh_channel_write(channel, $0.baseAddress!, UInt32(count)) }
-            if written < 0 { return finish(.failed(lostFailure())) }
+            if written < 0 { return writeFailed() }
             preamble.removeFirst(Int(written))
             if !preamble.isEmpty { return }
             if stdinFile < 0 { ssh_channel_send_eof(channel) }
@@ -370,18 +371,32 @@ final class LibSSHSession {
             let count = stdinBuffer.withUnsafeMutableBytes { pread(stdinFile, $0.baseAddress!, size, stdinOffset) }
             if count < 0 && errno == EINTR { continue }
             if count <= 0 {  // the end of the file (or a read error: the host sees its stdin end)
-                close(stdinFile)
-                stdinFile = -1
-                stdinBuffer = []
+                dropStdin()
                 ssh_channel_send_eof(channel)
                 return
             }
             let written = stdinBuffer.withUnsafeBytes { ssh_channel_write(channel, $0.baseAddress!, UInt32(count)) }
-            if written < 0 { return finish(.failed(lostFailure())) }
+            if written < 0 { return writeFailed() }
             stdinOffset += Int(written)
             if written < count { return }
         }
         wantsStep = true  // the budget ran out, not the window: go on after the other sessions
+    }
+
+    /// A write of stdin failed: the connection is gone, or the host closed the channel because the
+    /// command ended without reading all of its stdin (`head -c 5`), which is no failure: as ssh
+    /// does, passh stops sending and reports the command's own exit.
+    private func writeFailed() {
+        if isBroken { return finish(.failed(lostFailure())) }
+        dropStdin()
+    }
+
+    /// Sends no more stdin (at its end, or when the command has gone).
+    private func dropStdin() {
+        preamble = []
+        if stdinFile >= 0 { close(stdinFile) }
+        stdinFile = -1
+        stdinBuffer = []
     }
 
     /// Reads what one stream has, while the consumer keeps up; `false` when the session ended.
