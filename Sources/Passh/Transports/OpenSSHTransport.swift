@@ -43,30 +43,40 @@ public struct OpenSSHTransport: Transport {
 
     /// A session in proxy mode through the master at `path`, started first when none answers there;
     /// `closing`: the master is asked to exit after the session.
+    ///
+    /// A master at the end of its `ControlPersist` may answer and then be gone (and `ssh -N` then
+    /// exits 0 for it): before the command is sent, so once more from the start is safe.
     private func runThroughMaster(
         at path: String, persist: Int, closing: Bool, _ command: [String], on host: Host, options: SessionOptions,
         output: @escaping @Sendable (OutputChunk) async -> Void
     ) async -> Termination {
-        var connected = await MuxClient.connect(path: path)
-        if connected == nil {
-            let started = await startMaster(at: path, persist: persist, for: host, options: options, output: output)
-            guard started == nil else { return started! }
-            connected = await MuxClient.connect(path: path)
+        var tries = 0
+        while true {
+            tries += 1
+            let mayRetry = tries == 1
+            var connected = await MuxClient.connect(path: path)
+            if connected == nil {
+                let started = await startMaster(at: path, persist: persist, for: host, options: options, output: output)
+                guard started == nil else { return started! }
+                connected = await MuxClient.connect(path: path)
+            }
+            guard var master = connected.take() else {
+                if mayRetry { continue }
+                return .failed(HostFailure(.connectionLost, "the master connection to \(host.hostname) did not answer"))
+            }
+            do throws(MuxClient.Failure) {
+                try await master.startProxy()
+            } catch {
+                if mayRetry { continue }
+                return .failed(HostFailure(.connectionLost, error.reason))
+            }
+            var session = MuxProxySession(master, host: host, maximumLineLength: options.maximumLineLength)
+            let termination = await session.run(command.joined(separator: " "), options: options, output: output)
+            if closing, var master = await MuxClient.connect(path: path) {
+                try? await master.terminate()
+            }
+            return termination
         }
-        guard var master = connected.take() else {
-            return .failed(HostFailure(.connectionLost, "the master connection to \(host.hostname) did not answer"))
-        }
-        do throws(MuxClient.Failure) {
-            try await master.startProxy()
-        } catch {
-            return .failed(HostFailure(.connectionLost, error.reason))
-        }
-        var session = MuxProxySession(master, host: host, maximumLineLength: options.maximumLineLength)
-        let termination = await session.run(command.joined(separator: " "), options: options, output: output)
-        if closing, var master = await MuxClient.connect(path: path) {
-            try? await master.terminate()
-        }
-        return termination
     }
 
     /// Runs `ssh -N` to start the master connection; `nil` once it listens at `path`, else how the
