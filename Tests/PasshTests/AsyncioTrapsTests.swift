@@ -140,9 +140,14 @@ struct AsyncioTrapsTests {
         while let event = try await iterator.next() {
             if case .line = event { break }
         }
+        // The shell may still be in its exec of sleep, when /proc shows it without a command line.
+        let clock = ContinuousClock()
+        let started = clock.now + .seconds(3)
+        while processes(matching: marker).count != 1 && clock.now < started {
+            try await Task.sleep(for: .milliseconds(10))
+        }
         #expect(processes(matching: marker).count == 1)
         iterator = localPassh().events(["true"], on: []).makeAsyncIterator()  // drop the first run's iterator
-        let clock = ContinuousClock()
         let deadline = clock.now + .seconds(3)
         while !processes(matching: marker).isEmpty && clock.now < deadline {
             try await Task.sleep(for: .milliseconds(50))

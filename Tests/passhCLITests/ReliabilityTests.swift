@@ -31,12 +31,18 @@ struct ReliabilityTests {
         let out = try bash("""
             mkdir -p \(dir); cd \(dir)
             ulimit -Sn 1024
+            /usr/bin/time -f %M -o rss-one \(passhPath) -F \(cluster) -t 60 h0001 'echo ok' >/dev/null 2>&1
             /usr/bin/time -f %M -o rss \(passhPath) -F \(cluster) -t 60 -n 0 'h[0001-1000]' 'echo ok' >out 2>err
             echo "status $?"; sort out | uniq -c; wc -c <err; cat err | head -5
             """)
         defer { shell("rm -rf \(dir)") }
         #expect(out == ["status 0"] + (1...1000).map { String(format: "h%04d", $0) }.map { "      1 [\($0)] ok" }.sorted() + ["0"])
-        #expect(peakKiB(dir + "/rss") < 64 * 1024, "peak RSS \(peakKiB(dir + "/rss")) KiB")
+        // What the hosts add to a one-host run of the same binary: under 48 KiB each (measured: about
+        // 40 KiB in a debug build). The one-host figure differs by build (the libssh trait maps libssh
+        // and OpenSSL: +3 MB), which a bound on the total would count.
+        #expect(peakKiB(dir + "/rss-one") < 32 * 1024, "one host: peak RSS \(peakKiB(dir + "/rss-one")) KiB")
+        let perHost = (peakKiB(dir + "/rss") - peakKiB(dir + "/rss-one")) / 1000
+        #expect(perHost < 48, "peak RSS \(peakKiB(dir + "/rss")) KiB, one host \(peakKiB(dir + "/rss-one")) KiB")
     }
 
     @Test func aLimitTooLowForTheFanoutLowersItAndSaysSo() throws {
