@@ -391,7 +391,7 @@ final class LibSSHSession {
         dropStdin()
     }
 
-    /// Sends no more stdin (at its end, or when the command has gone).
+    /// Sends no more stdin (at its end, when the command has gone, or when the session ends).
     private func dropStdin() {
         preamble = []
         if stdinFile >= 0 { close(stdinFile) }
@@ -456,8 +456,7 @@ final class LibSSHSession {
         for last in [stdout, stderr].compactMap({ $0.ended ? nil : $0.splitter.finish($0.pending) }) {
             job.bridge.push([last])
         }
-        if stdinFile >= 0 { close(stdinFile) }
-        stdinFile = -1
+        dropStdin()
         if let channel {
             ssh_remove_channel_callbacks(channel, callbacks)
             ssh_channel_free(channel)
