@@ -26,7 +26,8 @@ guard arguments.count >= 2 else {
 
 var options = RunOptions()
 options.collectOutput = true
-let passh = local
+let passh =
+    local
     ? ParallelSSH(options: options, transport: LocalTransport())
     : ParallelSSH(options: options, ssh: ssh)
 
@@ -35,7 +36,9 @@ do {
     for round in 1...2 {
         for result in try passh.runBlocking(Array(arguments.dropFirst()), on: hosts) {
             let output = String(decoding: result.stdout ?? [], as: UTF8.self)
-            print("round \(round) \(result.host): \(result.outcome.status.rawValue) \(output.split(separator: "\n").joined(separator: "|"))")
+            print(
+                "round \(round) \(result.host): \(result.outcome.status.rawValue) \(output.split(separator: "\n").joined(separator: "|"))"
+            )
         }
     }
 } catch {

@@ -11,7 +11,9 @@ extension ParallelSSH {
     public func copy(
         _ operation: CopyOperation, to hosts: [Host], sink: (any OutputSink)? = nil
     ) async throws(PasshError) -> [HostResult] {
-        try await run(operation, on: hosts, sink: sink, refusingStdin: "a copy sends its archive as every host's stdin: it takes no stdin file")
+        try await run(
+            operation, on: hosts, sink: sink,
+            refusingStdin: "a copy sends its archive as every host's stdin: it takes no stdin file")
     }
 
     /// Fetches `operation`'s files from every host into its own directory (see

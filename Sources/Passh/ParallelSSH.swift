@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Dispatch
 import Synchronization
 import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Runs one command over SSH on many hosts at once.
 ///
@@ -136,7 +137,9 @@ public struct ParallelSSH: Sendable {
         }
         try Self.validate(options.rollout)
         if options.terminal && options.sudo?.password != nil {
-            throw PasshError(.invalidOption, "a sudo password cannot be sent to a command that has a terminal: the terminal would echo it")
+            throw PasshError(
+                .invalidOption,
+                "a sudo password cannot be sent to a command that has a terminal: the terminal would echo it")
         }
     }
 
@@ -184,7 +187,8 @@ public struct ParallelSSH: Sendable {
         }
         if (info.st_mode & S_IFMT) != S_IFREG {
             // A pipe or a device can be read once, not once per host: every host would get a part.
-            throw PasshError(.unreadableFile, "Not a regular file: \(path.string) can be read only once, not by every host")
+            throw PasshError(
+                .unreadableFile, "Not a regular file: \(path.string) can be read only once, not by every host")
         }
         var probe: UInt8 = 0
         if read(fd.rawValue, &probe, 0) < 0 {

@@ -4,16 +4,29 @@ import SystemPackage
 
 /// Copying files instead of running a command: `--copy` sends, `--rcopy` fetches.
 struct CopyFlags: ParsableArguments {
-    @Option(name: .customLong("copy"), help: ArgumentHelp("Send PATH (a file or a directory, recursively) to every host, into --dest; repeatable. Takes the place of COMMAND.", valueName: "PATH"))
+    @Option(
+        name: .customLong("copy"),
+        help: ArgumentHelp(
+            "Send PATH (a file or a directory, recursively) to every host, into --dest; repeatable. Takes the place of COMMAND.",
+            valueName: "PATH"))
     var copy: [String] = []
 
-    @Option(name: .customLong("rcopy"), help: ArgumentHelp("Fetch PATH from every host into --dest/HOST/; repeatable. Takes the place of COMMAND.", valueName: "PATH"))
+    @Option(
+        name: .customLong("rcopy"),
+        help: ArgumentHelp(
+            "Fetch PATH from every host into --dest/HOST/; repeatable. Takes the place of COMMAND.", valueName: "PATH"))
     var rcopy: [String] = []
 
-    @Option(name: .customLong("dest"), help: ArgumentHelp("With --copy: the directory on every host (created when missing). With --rcopy: the local directory.", valueName: "DIR"))
+    @Option(
+        name: .customLong("dest"),
+        help: ArgumentHelp(
+            "With --copy: the directory on every host (created when missing). With --rcopy: the local directory.",
+            valueName: "DIR"))
     var dest: String?
 
-    @Flag(name: .customLong("preserve-owner"), help: "With --copy: keep owners and groups (where the remote user is root).")
+    @Flag(
+        name: .customLong("preserve-owner"),
+        help: "With --copy: keep owners and groups (where the remote user is root).")
     var preserveOwner = false
 
     /// Whether files are copied instead of a command run.
@@ -43,7 +56,9 @@ struct CopyFlags: ParsableArguments {
                 value = String(word[word.index(after: equals)...])
                 index += 1
             } else if Self.valued.contains(word) {
-                guard index + 1 < command.count else { throw ValidationError("Missing value for '\(word) <\(word == "--dest" ? "DIR" : "PATH")>'") }
+                guard index + 1 < command.count else {
+                    throw ValidationError("Missing value for '\(word) <\(word == "--dest" ? "DIR" : "PATH")>'")
+                }
                 name = word
                 value = command[index + 1]
                 index += 2

@@ -8,19 +8,33 @@ import Glibc
 
 /// Which hosts: patterns, host files, exclusions, groups.
 struct HostFlags: ParsableArguments {
-    @Option(name: .customShort("h"), help: ArgumentHelp("Read hosts from FILE, one host or pattern per line (# comments); repeatable. Replaces the HOSTS argument.", valueName: "FILE"))
+    @Option(
+        name: .customShort("h"),
+        help: ArgumentHelp(
+            "Read hosts from FILE, one host or pattern per line (# comments); repeatable. Replaces the HOSTS argument.",
+            valueName: "FILE"))
     var hostFiles: [String] = []
 
-    @Option(name: .customShort("x"), help: ArgumentHelp("Leave out these hosts (patterns and @groups allowed); repeatable.", valueName: "HOSTS"))
+    @Option(
+        name: .customShort("x"),
+        help: ArgumentHelp("Leave out these hosts (patterns and @groups allowed); repeatable.", valueName: "HOSTS"))
     var exclude: [String] = []
 
-    @Option(name: .customShort("l"), help: ArgumentHelp("Log in as USER on hosts that do not name a user (user@host).", valueName: "USER"))
+    @Option(
+        name: .customShort("l"),
+        help: ArgumentHelp("Log in as USER on hosts that do not name a user (user@host).", valueName: "USER"))
     var user: String?
 
-    @Flag(name: .customLong("list-hosts"), help: "Print the final host list, one per line, and exit without running anything.")
+    @Flag(
+        name: .customLong("list-hosts"),
+        help: "Print the final host list, one per line, and exit without running anything.")
     var listHosts = false
 
-    @Flag(name: .customLong("list-groups"), help: "Print the groups of every group source (or of the source given in place of HOSTS), one per line as @NAME or @SOURCE:NAME, and exit.")
+    @Flag(
+        name: .customLong("list-groups"),
+        help:
+            "Print the groups of every group source (or of the source given in place of HOSTS), one per line as @NAME or @SOURCE:NAME, and exit."
+    )
     var listGroups = false
 
     /// The name of the groups file's source: `@NAME` names its groups.
@@ -42,7 +56,8 @@ struct HostFlags: ParsableArguments {
         let directory = configDirectory()
         return HostGroups(defaultSource: fileSource) { () throws(PasshError) in
             let groupsFile = FilePath(directory + "/groups")
-            let fileGroups: any GroupSource = exists(groupsFile) ? try GroupFileSource(contentsOf: groupsFile) : StaticGroupSource([:])
+            let fileGroups: any GroupSource =
+                exists(groupsFile) ? try GroupFileSource(contentsOf: groupsFile) : StaticGroupSource([:])
             var sources: [(name: String, source: any GroupSource)] = [(fileSource, fileGroups)]
             let sourcesFile = FilePath(directory + "/sources")
             if exists(sourcesFile) {

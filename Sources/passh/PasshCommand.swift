@@ -71,10 +71,14 @@ struct PasshCommand: AsyncParsableCommand {
     @OptionGroup(title: "Copying files")
     var copyFlags: CopyFlags
 
-    @Argument(help: ArgumentHelp("Hosts, patterns or @groups, comma-separated (omit it when -h gives the hosts).", valueName: "HOSTS"))
+    @Argument(
+        help: ArgumentHelp(
+            "Hosts, patterns or @groups, comma-separated (omit it when -h gives the hosts).", valueName: "HOSTS"))
     var hosts: String?
 
-    @Argument(parsing: .captureForPassthrough, help: ArgumentHelp("The command to run on every host, and its arguments.", valueName: "COMMAND"))
+    @Argument(
+        parsing: .captureForPassthrough,
+        help: ArgumentHelp("The command to run on every host, and its arguments.", valueName: "COMMAND"))
     var command: [String] = []
 
     static func main() async {
@@ -110,7 +114,8 @@ struct PasshCommand: AsyncParsableCommand {
         command = words
         if hostFlags.listGroups {
             if !hostFlags.hostFiles.isEmpty || hostFlags.listHosts || sshFlags.persistStop || !command.isEmpty {
-                throw ValidationError("--list-groups takes at most a SOURCE: no -h, --list-hosts, --persist-stop or COMMAND.")
+                throw ValidationError(
+                    "--list-groups takes at most a SOURCE: no -h, --list-hosts, --persist-stop or COMMAND.")
             }
             return
         }
@@ -125,7 +130,8 @@ struct PasshCommand: AsyncParsableCommand {
         }
         let runsCommand = !hostFlags.listHosts && !sshFlags.persistStop
         if copyFlags.copies && !runsCommand {
-            throw ValidationError("\(hostFlags.listHosts ? "--list-hosts" : "--persist-stop") takes no \(copyFlags.name).")
+            throw ValidationError(
+                "\(hostFlags.listHosts ? "--list-hosts" : "--persist-stop") takes no \(copyFlags.name).")
         }
         try copyFlags.check(command: command, runFlags: runFlags)
         if runsCommand && command.isEmpty && !copyFlags.copies {
@@ -157,7 +163,9 @@ struct PasshCommand: AsyncParsableCommand {
                 return 64
             }
             if sshFlags.insecure && !sshFlags.local {
-                printError("passh: warning: --insecure: host keys are not checked, so anyone between you and the hosts can pose as them")
+                printError(
+                    "passh: warning: --insecure: host keys are not checked, so anyone between you and the hosts can pose as them"
+                )
             }
             let transport = try sshFlags.transport(defaultUser: hostFlags.user)
             if sshFlags.persistStop {
@@ -175,16 +183,20 @@ struct PasshCommand: AsyncParsableCommand {
             }
             let limit = OpenFileLimit.raise()
             guard limit >= OpenFileLimit.minimum else {
-                printError("passh: the open-file limit is \(limit): passh needs at least \(OpenFileLimit.minimum) (raise it with ulimit -n)")
+                printError(
+                    "passh: the open-file limit is \(limit): passh needs at least \(OpenFileLimit.minimum) (raise it with ulimit -n)"
+                )
                 return 1
             }
             let requested = options.requestedHostsAtOnce(of: list.hosts.count)
-            let perHost = transport.descriptorsPerHost(
-                sendingStdin: options.stdinFile != nil || runFlags.broadcastStdin || !copyFlags.copy.isEmpty)
+            let perHost =
+                transport.descriptorsPerHost(
+                    sendingStdin: options.stdinFile != nil || runFlags.broadcastStdin || !copyFlags.copy.isEmpty)
                 + (copyFlags.rcopy.isEmpty ? 0 : GatherOperation.descriptorsPerHost)
             let capacity = OpenFileLimit.hostsAtOnce(requested, descriptorsPerHost: perHost)
             if requested > capacity {
-                printError("passh: running at most \(capacity) hosts at once: the open-file limit is \(OpenFileLimit.current)")
+                printError(
+                    "passh: running at most \(capacity) hosts at once: the open-file limit is \(OpenFileLimit.current)")
             }
             // Stdin that can be read only once (-I, or -i naming a pipe) is copied first.
             let spool: StdinSpool?
@@ -201,13 +213,13 @@ struct PasshCommand: AsyncParsableCommand {
             let work = try await copyFlags.work() ?? .command(command)
             let writer = OutputWriter.standard
             let sink = try outputFlags.sink(writer: writer, groups: groups)
-            var session = Session(
+            var invocation = Invocation(
                 passh: ParallelSSH(options: options, transport: transport), hosts: list.hosts, work: work,
                 sink: sink, writer: writer, failedTo: runFlags.failedTo.map { FilePath($0) }, maxRC: outputFlags.maxRC)
-            session.explainHosts = !outputFlags.json
-            session.openSSH = sshFlags.usesOpenSSH
-            if let files = sink as? FileSink { session.outputFailures = { Set(files.failures.keys) } }
-            return await session.run()
+            invocation.explainHosts = !outputFlags.json
+            invocation.openSSH = sshFlags.usesOpenSSH
+            if let files = sink as? FileSink { invocation.outputFailures = { Set(files.failures.keys) } }
+            return await invocation.run()
         } catch {
             return report(error)
         }

@@ -1,15 +1,17 @@
+import SystemPackage
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import SystemPackage
 
 /// Asks for a password on the controlling terminal (`/dev/tty`, whatever stdin and stderr are),
 /// with echo off; ^C, ^\ or a hang-up while it waits puts the terminal back before passh ends.
 enum PasswordPrompt {
     /// The password typed (without its line end); `nil` when there is no terminal to ask on.
     static func read(prompt: String) -> [UInt8]? {
-        guard let tty = try? FileDescriptor.open(
-            "/dev/tty", .readWrite, options: [.closeOnExec], retryOnInterrupt: true)
+        guard
+            let tty = try? FileDescriptor.open(
+                "/dev/tty", .readWrite, options: [.closeOnExec], retryOnInterrupt: true)
         else { return nil }
         defer { try? tty.close() }
         var saved = termios()
@@ -32,7 +34,8 @@ enum PasswordPrompt {
         var line: [UInt8] = []
         var byte: UInt8 = 0
         // A byte at a time: nothing after the line end is taken from the terminal.
-        while line.count < 4096, let count = try? withUnsafeMutableBytes(of: &byte, { try tty.read(into: $0, retryOnInterrupt: true) }),
+        while line.count < 4096,
+            let count = try? withUnsafeMutableBytes(of: &byte, { try tty.read(into: $0, retryOnInterrupt: true) }),
             count == 1, byte != 0x0A
         {
             line.append(byte)

@@ -7,7 +7,10 @@ func stopMasters(on hosts: [Host], ssh: OpenSSHOptions) async -> Int32 {
     let results = await ParallelSSH.stopMasters(on: hosts, ssh: ssh, sink: PrefixedSink(writer: writer))
     let failed = results.filter { !$0.isSuccess }
     if !failed.isEmpty {
-        let lines = failed.map { "[\($0.host.name)] passh: \($0.outcome)" } + ["failed at: " + failed.map(\.host.name).joined(separator: " ")]
+        let lines =
+            failed.map { "[\($0.host.name)] passh: \($0.outcome)" } + [
+                "failed at: " + failed.map(\.host.name).joined(separator: " ")
+            ]
         await writer.write(Array((lines.joined(separator: "\n") + "\n").utf8), to: .stderr)
     }
     await writer.flush()

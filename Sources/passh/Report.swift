@@ -38,7 +38,8 @@ struct Report {
             }
             let notStarted = results.filter { !$0.started }.map(\.host.name)
             if interrupted == nil, !notStarted.isEmpty {
-                lines.append("passh: not started: " + HostFolding.fold(notStarted) + (whyNotStarted.map { " (\($0))" } ?? ""))
+                lines.append(
+                    "passh: not started: " + HostFolding.fold(notStarted) + (whyNotStarted.map { " (\($0))" } ?? ""))
             }
         }
         lines += hostKeyAdvice
@@ -53,15 +54,17 @@ struct Report {
                 }
             }.map(\.host.name)
             if !stopped.isEmpty {
-                lines.append("passh: the copy was stopped on \(HostFolding.fold(stopped)): \(pushDestination) there may hold "
-                    + "partial files")
+                lines.append(
+                    "passh: the copy was stopped on \(HostFolding.fold(stopped)): \(pushDestination) there may hold "
+                        + "partial files")
             }
         }
         if let interrupted {
             let failed = failedHosts.filter { host in results.first { $0.host == host }?.outcome != .cancelled }
             if !failed.isEmpty { lines.append("failed at: " + failed.map(\.name).joined(separator: " ")) }
-            lines.append("passh: interrupted by \(Signal(number: interrupted).name); did not finish: "
-                + results.filter { $0.outcome == .cancelled }.map(\.host.name).joined(separator: " "))
+            lines.append(
+                "passh: interrupted by \(Signal(number: interrupted).name); did not finish: "
+                    + results.filter { $0.outcome == .cancelled }.map(\.host.name).joined(separator: " "))
         } else if !failedHosts.isEmpty {
             lines.append("failed at: " + failedHosts.map(\.name).joined(separator: " "))
         }
@@ -109,25 +112,30 @@ struct Report {
     /// What to do about unknown and changed host keys: one line for each, naming the hosts.
     private var hostKeyAdvice: [String] {
         func hosts(_ kind: HostFailure.Kind) -> [Host] {
-            results.filter { if case .failed(let failure) = $0.outcome { failure.kind == kind } else { false } }.map(\.host)
+            results.filter { if case .failed(let failure) = $0.outcome { failure.kind == kind } else { false } }.map(
+                \.host)
         }
         var lines: [String] = []
         let unknown = hosts(.hostKeyUnknown)
         if unknown.count == 1, let host = unknown.first {
-            lines.append("passh: the host key of \(host.hostname) is not known: check its fingerprint, then add it to "
-                + "known_hosts (ssh-keyscan \(host.hostname) >> ~/.ssh/known_hosts), or skip the check with --insecure")
+            lines.append(
+                "passh: the host key of \(host.hostname) is not known: check its fingerprint, then add it to "
+                    + "known_hosts (ssh-keyscan \(host.hostname) >> ~/.ssh/known_hosts), or skip the check with --insecure"
+            )
         } else if unknown.count > 1 {
-            lines.append("passh: the host keys of \(HostFolding.fold(unknown.map(\.hostname))) are not known: check their "
-                + "fingerprints, then add them to known_hosts (ssh-keyscan HOST >> ~/.ssh/known_hosts), or skip the "
-                + "check with --insecure")
+            lines.append(
+                "passh: the host keys of \(HostFolding.fold(unknown.map(\.hostname))) are not known: check their "
+                    + "fingerprints, then add them to known_hosts (ssh-keyscan HOST >> ~/.ssh/known_hosts), or skip the "
+                    + "check with --insecure")
         }
         let changed = hosts(.hostKeyChanged)
         if !changed.isEmpty {
             let names = HostFolding.fold(changed.map(\.hostname))
             let one = changed.count == 1
-            lines.append("passh: the host key\(one ? "" : "s") of \(names) \(one ? "has" : "have") changed: if that was "
-                + "expected, remove the old key\(one ? "" : "s") (ssh-keygen -R \(one ? names : "HOST")) and connect again; "
-                + "if not, someone may be posing as \(one ? "the host" : "them")")
+            lines.append(
+                "passh: the host key\(one ? "" : "s") of \(names) \(one ? "has" : "have") changed: if that was "
+                    + "expected, remove the old key\(one ? "" : "s") (ssh-keygen -R \(one ? names : "HOST")) and connect again; "
+                    + "if not, someone may be posing as \(one ? "the host" : "them")")
         }
         return lines
     }

@@ -3,19 +3,38 @@ import Passh
 
 /// Canaries, waves, a failure budget and retries: how a change rolls out across the hosts.
 struct RolloutFlags: ParsableArguments {
-    @Option(name: .customLong("canary"), parsing: .unconditional, help: ArgumentHelp("Run the first N hosts alone first; go on to the rest only if all of them succeed.", valueName: "N"))
+    @Option(
+        name: .customLong("canary"), parsing: .unconditional,
+        help: ArgumentHelp(
+            "Run the first N hosts alone first; go on to the rest only if all of them succeed.", valueName: "N"))
     var canaries: Int?
 
-    @Option(name: .customLong("batch"), parsing: .unconditional, help: ArgumentHelp("Run the hosts in waves of SIZE (a count, or a percentage such as 10%); a wave starts when the previous one has finished.", valueName: "SIZE"))
+    @Option(
+        name: .customLong("batch"), parsing: .unconditional,
+        help: ArgumentHelp(
+            "Run the hosts in waves of SIZE (a count, or a percentage such as 10%); a wave starts when the previous one has finished.",
+            valueName: "SIZE"))
     var batch: String?
 
-    @Option(name: .customLong("max-failures"), parsing: .unconditional, help: ArgumentHelp("Once more than N hosts (a count or a percentage) have failed, start no more; running hosts finish.", valueName: "N"))
+    @Option(
+        name: .customLong("max-failures"), parsing: .unconditional,
+        help: ArgumentHelp(
+            "Once more than N hosts (a count or a percentage) have failed, start no more; running hosts finish.",
+            valueName: "N"))
     var maxFailures: String?
 
-    @Option(name: .customLong("retry"), parsing: .unconditional, help: ArgumentHelp("Try a host whose connection failed (refused, timed out, unreachable, cut before its command started) up to N more times.", valueName: "N"))
+    @Option(
+        name: .customLong("retry"), parsing: .unconditional,
+        help: ArgumentHelp(
+            "Try a host whose connection failed (refused, timed out, unreachable, cut before its command started) up to N more times.",
+            valueName: "N"))
     var retries: Int?
 
-    @Option(name: .customLong("retry-delay"), parsing: .unconditional, help: ArgumentHelp("Wait SECONDS before the first retry (default 1), twice as long before each next one, give or take a quarter.", valueName: "SECONDS"))
+    @Option(
+        name: .customLong("retry-delay"), parsing: .unconditional,
+        help: ArgumentHelp(
+            "Wait SECONDS before the first retry (default 1), twice as long before each next one, give or take a quarter.",
+            valueName: "SECONDS"))
     var retryDelay: Double?
 
     /// The largest number of retries: beyond it, the doubling delays last for ever.
@@ -27,14 +46,18 @@ struct RolloutFlags: ParsableArguments {
         }
         if let batch {
             guard let size = HostCount(parsing: batch), size != .hosts(0) else {
-                throw ValidationError("--batch must be a number of hosts (1 or more) or a percentage (1% to 100%), not \(batch).")
+                throw ValidationError(
+                    "--batch must be a number of hosts (1 or more) or a percentage (1% to 100%), not \(batch).")
             }
         }
         if let maxFailures, HostCount(parsing: maxFailures) == nil {
-            throw ValidationError("--max-failures must be a number of hosts (0 or more) or a percentage (1% to 100%), not \(maxFailures).")
+            throw ValidationError(
+                "--max-failures must be a number of hosts (0 or more) or a percentage (1% to 100%), not \(maxFailures)."
+            )
         }
         if let retries, !(0...Self.maximumRetries).contains(retries) {
-            throw ValidationError("--retry must be a number of retries from 0 to \(Self.maximumRetries), not \(retries).")
+            throw ValidationError(
+                "--retry must be a number of retries from 0 to \(Self.maximumRetries), not \(retries).")
         }
         if let retryDelay {
             if retries == nil { throw ValidationError("--retry-delay needs --retry.") }

@@ -4,37 +4,65 @@ import SystemPackage
 
 /// How passh calls ssh.
 struct SSHFlags: ParsableArguments {
-    @Option(name: .customShort("F"), help: ArgumentHelp("Use this ssh_config file instead of ~/.ssh/config.", valueName: "CONFIG"))
+    @Option(
+        name: .customShort("F"),
+        help: ArgumentHelp("Use this ssh_config file instead of ~/.ssh/config.", valueName: "CONFIG"))
     var configFile: String?
 
-    @Option(name: .customShort("o"), help: ArgumentHelp("Pass -o OPTION to ssh (repeatable); yours come first, so they win.", valueName: "OPTION"))
+    @Option(
+        name: .customShort("o"),
+        help: ArgumentHelp("Pass -o OPTION to ssh (repeatable); yours come first, so they win.", valueName: "OPTION"))
     var sshOptions: [String] = []
 
-    @Option(name: .customShort("t"), parsing: .unconditional, help: ArgumentHelp("Give up connecting after SECONDS (ssh's ConnectTimeout).", valueName: "SECONDS"))
+    @Option(
+        name: .customShort("t"), parsing: .unconditional,
+        help: ArgumentHelp("Give up connecting after SECONDS (ssh's ConnectTimeout).", valueName: "SECONDS"))
     var connectTimeout: Int = 6
 
-    @Option(name: .customLong("ssh"), help: ArgumentHelp("The ssh client to run (default: $PASSH_SSH, else ssh).", valueName: "PATH"))
+    @Option(
+        name: .customLong("ssh"),
+        help: ArgumentHelp("The ssh client to run (default: $PASSH_SSH, else ssh).", valueName: "PATH"))
     var sshPath: String?
 
     @Flag(help: "Do not check host keys (StrictHostKeyChecking=no, UserKnownHostsFile=/dev/null).")
     var insecure = false
 
-    @Flag(name: .customLong("persist"), help: "Keep each connection open after the run (--persist-seconds, default 60), so the next run skips the handshake: OpenSSH multiplexing, sockets in a private directory.")
+    @Flag(
+        name: .customLong("persist"),
+        help:
+            "Keep each connection open after the run (--persist-seconds, default 60), so the next run skips the handshake: OpenSSH multiplexing, sockets in a private directory."
+    )
     var persist = false
 
-    @Option(name: .customLong("persist-seconds"), parsing: .unconditional, help: ArgumentHelp("With --persist: how long an idle connection stays open (default 60).", valueName: "SECONDS"))
+    @Option(
+        name: .customLong("persist-seconds"), parsing: .unconditional,
+        help: ArgumentHelp("With --persist: how long an idle connection stays open (default 60).", valueName: "SECONDS")
+    )
     var persistSeconds: Int?
 
-    @Flag(name: .customLong("persist-stop"), help: "Close the connections --persist left open to HOSTS, and exit (no COMMAND).")
+    @Flag(
+        name: .customLong("persist-stop"),
+        help: "Close the connections --persist left open to HOSTS, and exit (no COMMAND).")
     var persistStop = false
 
-    @Flag(name: .customLong("stop-remote"), help: "OpenSSH: run each host through a master connection of its own (ssh -M -N), so that ^C, --timeout and --fail-fast stop the remote command (SIGTERM, then SIGKILL) and a command killed by a signal is reported as such. --persist always does.")
+    @Flag(
+        name: .customLong("stop-remote"),
+        help:
+            "OpenSSH: run each host through a master connection of its own (ssh -M -N), so that ^C, --timeout and --fail-fast stop the remote command (SIGTERM, then SIGKILL) and a command killed by a signal is reported as such. --persist always does."
+    )
     var stopRemote = false
 
-    @Option(name: .customLong("transport"), help: ArgumentHelp("How hosts are reached: openssh (an ssh process per host) or libssh (in-process, in a build with --traits LibSSH); default $PASSH_TRANSPORT, else openssh.", valueName: "NAME"))
+    @Option(
+        name: .customLong("transport"),
+        help: ArgumentHelp(
+            "How hosts are reached: openssh (an ssh process per host) or libssh (in-process, in a build with --traits LibSSH); default $PASSH_TRANSPORT, else openssh.",
+            valueName: "NAME"))
     var transportName: String?
 
-    @Flag(help: "Run the command on this machine, once per host, with /bin/sh (PASSH_HOST names the host): to try passh without ssh.")
+    @Flag(
+        help:
+            "Run the command on this machine, once per host, with /bin/sh (PASSH_HOST names the host): to try passh without ssh."
+    )
     var local = false
 
     /// The transports passh knows by name.
@@ -56,15 +84,20 @@ struct SSHFlags: ParsableArguments {
             }
             #if !LIBSSH
             if choice == .libssh {
-                throw ValidationError("\(source): this passh was built without libssh; rebuild it with `swift build --traits LibSSH` (needs libssh-dev).")
+                throw ValidationError(
+                    "\(source): this passh was built without libssh; rebuild it with `swift build --traits LibSSH` (needs libssh-dev)."
+                )
             }
             #endif
             if choice == .libssh && !local {
                 if persist || persistStop {
-                    throw ValidationError("\(persist ? "--persist" : "--persist-stop") uses OpenSSH's connection sharing (ControlMaster): it cannot be used with \(source).")
+                    throw ValidationError(
+                        "\(persist ? "--persist" : "--persist-stop") uses OpenSSH's connection sharing (ControlMaster): it cannot be used with \(source)."
+                    )
                 }
                 if stopRemote {
-                    throw ValidationError("--stop-remote is for the OpenSSH transport: libssh always stops remote commands.")
+                    throw ValidationError(
+                        "--stop-remote is for the OpenSSH transport: libssh always stops remote commands.")
                 }
                 if sshPath != nil {
                     throw ValidationError("--ssh names an ssh client: it cannot be used with \(source).")
@@ -80,7 +113,8 @@ struct SSHFlags: ParsableArguments {
         if let persistSeconds {
             if !persist { throw ValidationError("--persist-seconds needs --persist.") }
             if !(1...maximumSeconds).contains(persistSeconds) {
-                throw ValidationError("--persist-seconds must be a number of seconds from 1 to \(maximumSeconds), not \(persistSeconds).")
+                throw ValidationError(
+                    "--persist-seconds must be a number of seconds from 1 to \(maximumSeconds), not \(persistSeconds).")
             }
         }
         if persist && persistStop {
@@ -104,7 +138,8 @@ struct SSHFlags: ParsableArguments {
         options.defaultUser = defaultUser
         options.privateMasters = stopRemote
         if persist || persistStop {
-            options.multiplexing = Multiplexing(directory: try Multiplexing.privateDirectory(), seconds: persistSeconds ?? 60)
+            options.multiplexing = Multiplexing(
+                directory: try Multiplexing.privateDirectory(), seconds: persistSeconds ?? 60)
         }
         return options
     }

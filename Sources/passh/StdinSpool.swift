@@ -47,7 +47,8 @@ final class StdinSpool {
         var template = Array("\(directory)/passh-stdin-XXXXXX".utf8CString)
         let raw = mkstemp(&template)  // mode 0600
         guard raw >= 0 else {
-            throw PasshError(.unreadableFile, "Cannot create a temporary file in \(directory): \(Errno(rawValue: errno))")
+            throw PasshError(
+                .unreadableFile, "Cannot create a temporary file in \(directory): \(Errno(rawValue: errno))")
         }
         template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
         _ = fcntl(raw, F_SETFD, FD_CLOEXEC)

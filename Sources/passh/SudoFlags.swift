@@ -8,10 +8,18 @@ import Glibc
 
 /// `--sudo`: run as root on every host, with sudo's password asked once or read from a file.
 struct SudoFlags: ParsableArguments {
-    @Flag(name: .customLong("sudo"), help: "Run the command (or the copy) as root through sudo on every host. The password is asked once, on the terminal, if the first host's sudo wants one; it reaches each host on its stdin, ahead of any -i/-I data.")
+    @Flag(
+        name: .customLong("sudo"),
+        help:
+            "Run the command (or the copy) as root through sudo on every host. The password is asked once, on the terminal, if the first host's sudo wants one; it reaches each host on its stdin, ahead of any -i/-I data."
+    )
     var sudo = false
 
-    @Option(name: .customLong("sudo-password-file"), help: ArgumentHelp("Read sudo's password from the first line of FILE, which only you may read or write (mode 0600 or 0400), instead of asking.", valueName: "FILE"))
+    @Option(
+        name: .customLong("sudo-password-file"),
+        help: ArgumentHelp(
+            "Read sudo's password from the first line of FILE, which only you may read or write (mode 0600 or 0400), instead of asking.",
+            valueName: "FILE"))
     var passwordFile: String?
 
     /// The longest password taken.
@@ -33,7 +41,10 @@ struct SudoFlags: ParsableArguments {
         if let passwordFile { return Sudo(password: try Self.password(from: passwordFile)) }
         if await probe() { return Sudo() }
         guard let typed = PasswordPrompt.read(prompt: "[passh] sudo password: ") else {
-            throw Refusal(message: "sudo on \(firstHost) asks for a password, and there is no terminal to ask it on: give it with --sudo-password-file")
+            throw Refusal(
+                message:
+                    "sudo on \(firstHost) asks for a password, and there is no terminal to ask it on: give it with --sudo-password-file"
+            )
         }
         do {
             return Sudo(password: try SudoPassword(typed))
@@ -49,7 +60,8 @@ struct SudoFlags: ParsableArguments {
         do {
             file = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec, .nonBlocking])
         } catch {
-            throw Refusal(message: (error as? Errno) == .noSuchFileOrDirectory ? "\(named): no such file" : "\(named): \(error)")
+            throw Refusal(
+                message: (error as? Errno) == .noSuchFileOrDirectory ? "\(named): no such file" : "\(named): \(error)")
         }
         defer { try? file.close() }
         var info = stat()
@@ -57,17 +69,23 @@ struct SudoFlags: ParsableArguments {
             throw Refusal(message: "\(named): not a regular file")
         }
         guard info.st_uid == geteuid() else {
-            throw Refusal(message: "\(named): the file is not yours: it must belong to you and be readable by you alone (mode 0600)")
+            throw Refusal(
+                message:
+                    "\(named): the file is not yours: it must belong to you and be readable by you alone (mode 0600)")
         }
         guard info.st_mode & 0o077 == 0 else {
             let mode = String(info.st_mode & 0o7777, radix: 8)
-            throw Refusal(message: "\(named): mode 0\(mode) lets others at it: it must be readable by you alone (chmod 600 \(path))")
+            throw Refusal(
+                message:
+                    "\(named): mode 0\(mode) lets others at it: it must be readable by you alone (chmod 600 \(path))")
         }
         var bytes = [UInt8](repeating: 0, count: maximumLength + 2)
         var count = 0
         do {
             while count < bytes.count {
-                let read = try bytes[count...].withUnsafeMutableBytes { try file.read(into: $0, retryOnInterrupt: true) }
+                let read = try bytes[count...].withUnsafeMutableBytes {
+                    try file.read(into: $0, retryOnInterrupt: true)
+                }
                 if read == 0 { break }
                 count += read
             }

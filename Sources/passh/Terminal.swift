@@ -46,7 +46,8 @@ final class Progress: Sendable {
     var line: String {
         let counts = self.counts.withLock { $0 }
         let wave = counts.wave.map { "wave \($0.number)/\($0.total), " } ?? ""
-        return "passh: \(wave)\(counts.done)/\(total) done, \(counts.failed) failed, \(counts.started - counts.done) running, "
+        return
+            "passh: \(wave)\(counts.done)/\(total) done, \(counts.failed) failed, \(counts.started - counts.done) running, "
             + (copies ? String(bytes: counts.bytes) + ", " : "") + String(seconds: elapsed)
     }
 }

@@ -12,16 +12,19 @@ import Glibc
 struct CopyConformanceTests {
     /// Every entry under `path`, sorted: type, mode, mtime or link target; then checksums.
     static func describe(_ path: String) -> String {
-        shell("""
+        shell(
+            """
             cd '\(path)' && find . -mindepth 1 \\( -type l -printf '%p %y -> %l\\n' \\) -o -printf '%p %y %m %T@\\n' | sort \
             && find . -type f -exec sha256sum {} + | sort -k 2
-            """).text
+            """
+        ).text
     }
 
     /// `SRC/data/…`: 3 MB of zeros (no newline at all), a line of 100 KB, random bytes, a link.
     static func makeSource() -> String {
         let source = temporaryPath("copy-lib-src")
-        let made = shell("""
+        let made = shell(
+            """
             set -e; mkdir -p '\(source)/data/sub' && cd '\(source)/data'
             head -c 3000000 /dev/zero > zeros; head -c 100000 /dev/zero | tr '\\0' x > sub/long; head -c 300000 /dev/urandom > sub/random
             ln -s sub/random link; chmod -R a+rX '\(source)'; chmod 0640 sub/long
@@ -62,7 +65,8 @@ struct CopyConformanceTests {
         let destination = work + "/out"
         defer { shell("rm -rf '\(work)'") }
         // A member named "../escape.txt": it would land in `out/`, beside the host's directory.
-        let made = shell("""
+        let made = shell(
+            """
             set -e; mkdir -p '\(work)/sub' && echo pwned > '\(work)/escape.txt'
             cd '\(work)/sub' && tar -cPf '\(work)/evil.tar' ../escape.txt && chmod -R a+rX '\(work)'
             """)
@@ -89,15 +93,19 @@ struct CopyConformanceTests {
         defer { shell("rm -rf '\(destination)'") }
         // A stream that starts and then stalls: the timeout ends the host, and nothing is left running.
         let (sleep, marker) = uniqueSleep(seconds: 8)  // over OpenSSH the remote command outlives its ssh
-        let stalled = try GatherOperation(command: "head -c 512 /dev/zero; \(sleep)", destination: FilePath(destination))
+        let stalled = try GatherOperation(
+            command: "head -c 512 /dev/zero; \(sleep)", destination: FilePath(destination))
         let started = ContinuousClock.now
-        let timed = try await kind.passh { $0.commandTimeout = .milliseconds(800) }.gather(stalled, from: try ParallelSSH.hosts(["h01"]))
+        let timed = try await kind.passh { $0.commandTimeout = .milliseconds(800) }.gather(
+            stalled, from: try ParallelSSH.hosts(["h01"]))
         #expect(timed.map(\.outcome) == [.timedOut])
         #expect(ContinuousClock.now - started < .seconds(10))
         guard kind == .local else { return }
         // A host whose command fails stops the others with fail-fast (PASSH_HOST: local only).
-        let failing = try GatherOperation(command: "[ \"$PASSH_HOST\" = h01 ] && exit 3; \(sleep)", destination: FilePath(destination))
-        let results = try await kind.passh { $0.failFast = true }.gather(failing, from: try ParallelSSH.hosts(["h01", "h02"]))
+        let failing = try GatherOperation(
+            command: "[ \"$PASSH_HOST\" = h01 ] && exit 3; \(sleep)", destination: FilePath(destination))
+        let results = try await kind.passh { $0.failFast = true }.gather(
+            failing, from: try ParallelSSH.hosts(["h01", "h02"]))
         #expect(results.map(\.outcome) == [.exited(3), .cancelled])
         #expect(try await processesLeft(matching: marker).isEmpty)
     }

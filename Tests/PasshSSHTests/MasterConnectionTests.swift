@@ -20,7 +20,9 @@ struct MasterConnectionTests {
         ssh.configFile = FilePath(TestCluster.config)
         ssh.multiplexing = Multiplexing(directory: FilePath(directory), seconds: 2)
         let path = try #require(ssh.controlPath(for: try Host("h1")))
-        defer { shell("ssh -F \(TestCluster.config) -o ControlPath=\(path) -O exit h1 >/dev/null 2>&1; rm -rf \(directory)") }
+        defer {
+            shell("ssh -F \(TestCluster.config) -o ControlPath=\(path) -O exit h1 >/dev/null 2>&1; rm -rf \(directory)")
+        }
         let standIn = """
             import socket, struct, sys
             path = sys.argv[1]
@@ -43,7 +45,9 @@ struct MasterConnectionTests {
         shell("python3 \(script) \(path) >/dev/null 2>&1 &")
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(5)
-        while access(path + ".ready", F_OK) != 0 && clock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        while access(path + ".ready", F_OK) != 0 && clock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
 
         var options = RunOptions()
         options.collectOutput = true

@@ -175,7 +175,11 @@ struct RemoteStopTests {
         let results = try await RemoteStopMode.privateMaster.passh().run(["true"], on: ["refused", "noauth", "h01"])
         let refused = "ssh: connect to host 127.0.0.1 port \(TestCluster.refusedPort): Connection refused"
         #expect(results[0].outcome == .failed(HostFailure(.connectionRefused, refused)))
-        #expect(results[1].outcome == .failed(HostFailure(.authenticationRefused, "passh-no-such-user@127.0.0.1: Permission denied (publickey).")))
+        #expect(
+            results[1].outcome
+                == .failed(
+                    HostFailure(.authenticationRefused, "passh-no-such-user@127.0.0.1: Permission denied (publickey)."))
+        )
         #expect(results[2].outcome == .exited(0))
     }
 }

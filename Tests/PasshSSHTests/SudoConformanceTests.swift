@@ -6,7 +6,9 @@ import Testing
 extension Trait where Self == ConditionTrait {
     /// The test needs the test cluster's sudo rules (it was started as root).
     static var needsTestSudo: Self {
-        .enabled(if: TestCluster.isAvailable && TestCluster.sudoPassword != nil, "the test cluster has no sudo rules: run the tests as root")
+        .enabled(
+            if: TestCluster.isAvailable && TestCluster.sudoPassword != nil,
+            "the test cluster has no sudo rules: run the tests as root")
     }
 }
 
@@ -58,7 +60,8 @@ struct SudoConformanceTests {
         }.run(["cat"], on: ["h01"])
         #expect(results[0].outcome == .exited(1))
         #expect(text(results[0].stdout) == "")
-        #expect(text(results[0].stderr) == "Sorry, try again.\nSorry, try again.\nsudo: 3 incorrect password attempts\n")
+        #expect(
+            text(results[0].stderr) == "Sorry, try again.\nSorry, try again.\nsudo: 3 incorrect password attempts\n")
         #expect(results[0].errorMessage == "sudo: 3 incorrect password attempts")
     }
 }
@@ -85,7 +88,11 @@ struct SudoOptionTests {
         var options = RunOptions()
         options.terminal = true
         options.sudo = Sudo(password: try SudoPassword(Array("x".utf8)))
-        await #expect(throws: PasshError(.invalidOption, "a sudo password cannot be sent to a command that has a terminal: the terminal would echo it")) {
+        await #expect(
+            throws: PasshError(
+                .invalidOption,
+                "a sudo password cannot be sent to a command that has a terminal: the terminal would echo it")
+        ) {
             try await ParallelSSH(options: options, transport: LocalTransport()).run(["true"], on: ["h1"])
         }
     }

@@ -45,7 +45,9 @@ enum TransportKind: String, CaseIterable, CustomTestStringConvertible, Sendable 
     var ssh: OpenSSHOptions {
         var ssh = OpenSSHOptions()
         ssh.configFile = FilePath(TestCluster.config)
-        if self == .openSSHMultiplexed { ssh.multiplexing = Multiplexing(directory: Self.controlDirectory, seconds: 20) }
+        if self == .openSSHMultiplexed {
+            ssh.multiplexing = Multiplexing(directory: Self.controlDirectory, seconds: 20)
+        }
         return ssh
     }
 
@@ -137,7 +139,9 @@ struct TransportConformanceTests {
         let (sleep, marker) = uniqueSleep(seconds: 8)
         try await kind.prepare(["h01", "h02"])
         let stop = EmergencyStop()
-        let passh = kind.passh { $0.terminationGrace = .seconds(30); $0.emergencyStop = stop }
+        let passh = kind.passh {
+            $0.terminationGrace = .seconds(30); $0.emergencyStop = stop
+        }
         let other = kind.passh { $0.terminationGrace = .seconds(30) }
         let (otherSleep, otherMarker) = uniqueSleep(seconds: 3)
         let bystander = Task { try await other.run(["\(otherSleep); echo survived"], on: ["h01"]) }
@@ -177,8 +181,10 @@ struct TransportConformanceTests {
         try writeFile(path, (0..<300_000).map { UInt8(truncatingIfNeeded: $0) })
         defer { unlink(path) }
         try await kind.prepare((1...20).map { "h\($0)" })
-        let results = try await kind.passh { $0.stdinFile = FilePath(path); $0.fanout = 0 }
-            .run(["cksum"], on: (1...20).map { "h\($0)" })
+        let results = try await kind.passh {
+            $0.stdinFile = FilePath(path); $0.fanout = 0
+        }
+        .run(["cksum"], on: (1...20).map { "h\($0)" })
         let expected = shell("cksum < \(path)").text
         #expect(results.map { text($0.stdout) } == Array(repeating: expected, count: 20))
     }
@@ -246,7 +252,11 @@ struct TransportFailureTests {
         #expect(results[0].outcome == .failed(HostFailure(.connectionRefused, refused)))
         #expect(results[1].outcome == .failed(HostFailure(.hostKeyUnknown, "Host key verification failed.")))
         #expect(results[2].outcome == .failed(HostFailure(.hostKeyChanged, "Host key verification failed.")))
-        #expect(results[3].outcome == .failed(HostFailure(.authenticationRefused, "passh-no-such-user@127.0.0.1: Permission denied (publickey).")))
+        #expect(
+            results[3].outcome
+                == .failed(
+                    HostFailure(.authenticationRefused, "passh-no-such-user@127.0.0.1: Permission denied (publickey)."))
+        )
         if case .failed(let failure) = results[4].outcome {
             #expect(failure.kind == .hostUnreachable)
             #expect(failure.message.hasPrefix("ssh: Could not resolve hostname nosuchhost.invalid: "))
@@ -254,9 +264,12 @@ struct TransportFailureTests {
             Issue.record("nosuchhost.invalid: \(results[4].outcome)")
         }
         #expect(results[5].outcome == .exited(0))
-        #expect(results.map(\.errorMessage) == [refused, "Host key verification failed.", "Host key verification failed.",
-                                               "passh-no-such-user@127.0.0.1: Permission denied (publickey).",
-                                               results[4].errorMessage, nil])
+        #expect(
+            results.map(\.errorMessage) == [
+                refused, "Host key verification failed.", "Host key verification failed.",
+                "passh-no-such-user@127.0.0.1: Permission denied (publickey).",
+                results[4].errorMessage, nil,
+            ])
     }
 
     @Test func aHostThatNeverSpeaksSSHTimesOut() async throws {
@@ -265,7 +278,9 @@ struct TransportFailureTests {
         var ssh = TransportKind.openSSH.ssh
         ssh.connectTimeout = 1
         let results = try await ParallelSSH(ssh: ssh).run(["true"], on: [silent.host])
-        #expect(results[0].outcome == .failed(HostFailure(.connectionTimedOut, "Connection timed out during banner exchange")))
+        #expect(
+            results[0].outcome
+                == .failed(HostFailure(.connectionTimedOut, "Connection timed out during banner exchange")))
     }
 
     @Test(arguments: [TransportKind.local, .openSSH])
@@ -280,7 +295,9 @@ struct TransportFailureTests {
         }
         let results = try await passh.run(["true"], on: ["h01"])
         let program = kind == .local ? "/nonexistent/sh" : "/nonexistent/ssh"
-        #expect(results[0].outcome == .failed(HostFailure(.cannotStart, "cannot run \(program): no such executable", program: program)))
+        #expect(
+            results[0].outcome
+                == .failed(HostFailure(.cannotStart, "cannot run \(program): no such executable", program: program)))
     }
 
     @Test func aCommandKilledByASignalIsThatSignalWhereTheTransportCanTell() async throws {
@@ -304,7 +321,8 @@ struct LibSSHTransportTests {
     /// must check host keys all the same.
     static func laxConfig() throws -> String {
         let path = temporaryPath("libssh-lax-config")
-        try writeFile(path, Array(("Host *\n    StrictHostKeyChecking no\n\n" + (readText(TestCluster.config) ?? "")).utf8))
+        try writeFile(
+            path, Array(("Host *\n    StrictHostKeyChecking no\n\n" + (readText(TestCluster.config) ?? "")).utf8))
         return path
     }
 
@@ -318,10 +336,17 @@ struct LibSSHTransportTests {
 
     @Test func failuresAreClassified() async throws {
         let results = try await passh().run(["true"], on: ["refused", "noauth", "nosuchhost.invalid", "h01"])
-        #expect(results[0].outcome == .failed(HostFailure(
-            .connectionRefused, "connect to host 127.0.0.1 port \(TestCluster.refusedPort): Connection refused")))
-        #expect(results[1].outcome == .failed(HostFailure(
-            .authenticationRefused, "passh-no-such-user@127.0.0.1: Permission denied (publickey).")))
+        #expect(
+            results[0].outcome
+                == .failed(
+                    HostFailure(
+                        .connectionRefused,
+                        "connect to host 127.0.0.1 port \(TestCluster.refusedPort): Connection refused")))
+        #expect(
+            results[1].outcome
+                == .failed(
+                    HostFailure(
+                        .authenticationRefused, "passh-no-such-user@127.0.0.1: Permission denied (publickey).")))
         if case .failed(let failure) = results[2].outcome {
             #expect(failure.kind == .hostUnreachable)
             #expect(failure.message.hasPrefix("connect to host nosuchhost.invalid port 22: "))
@@ -338,21 +363,37 @@ struct LibSSHTransportTests {
         defer { unlink(config); unlink(empty); unlink(changed) }
         try writeFile(empty, [])
         let directory = String(TestCluster.config.prefix(upTo: TestCluster.config.lastIndex(of: "/")!))
-        let otherKey = (readText(directory + "/other_host_ed25519.pub") ?? "").split(separator: " ").prefix(2).joined(separator: " ")
-        try writeFile(changed, Array("[127.0.0.1]:\(readText(directory + "/port")!.split(separator: "\n")[0]) \(otherKey)\n".utf8))
+        let otherKey = (readText(directory + "/other_host_ed25519.pub") ?? "").split(separator: " ").prefix(2).joined(
+            separator: " ")
+        try writeFile(
+            changed, Array("[127.0.0.1]:\(readText(directory + "/port")!.split(separator: "\n")[0]) \(otherKey)\n".utf8)
+        )
 
-        let unknown = try await passh { $0.configFile = FilePath(config); $0.options = ["UserKnownHostsFile=\(empty)"] }
-            .run(["true"], on: ["h01"])
-        #expect(unknown[0].outcome == .failed(HostFailure(
-            .hostKeyUnknown, "Host key verification failed: the host key of h01 is not known")))
-        let changedResult = try await passh { $0.configFile = FilePath(config); $0.options = ["UserKnownHostsFile \(changed)"] }
-            .run(["true"], on: ["h01"])
-        #expect(changedResult[0].outcome == .failed(HostFailure(
-            .hostKeyChanged,
-            "Host key verification failed: the host key of h01 has changed (known_hosts holds another key: the host may be an impostor)")))
+        let unknown = try await passh {
+            $0.configFile = FilePath(config); $0.options = ["UserKnownHostsFile=\(empty)"]
+        }
+        .run(["true"], on: ["h01"])
+        #expect(
+            unknown[0].outcome
+                == .failed(
+                    HostFailure(
+                        .hostKeyUnknown, "Host key verification failed: the host key of h01 is not known")))
+        let changedResult = try await passh {
+            $0.configFile = FilePath(config); $0.options = ["UserKnownHostsFile \(changed)"]
+        }
+        .run(["true"], on: ["h01"])
+        #expect(
+            changedResult[0].outcome
+                == .failed(
+                    HostFailure(
+                        .hostKeyChanged,
+                        "Host key verification failed: the host key of h01 has changed (known_hosts holds another key: the host may be an impostor)"
+                    )))
         // --insecure is the way round.
-        let insecure = try await passh { $0.configFile = FilePath(config); $0.options = ["UserKnownHostsFile=\(changed)"]; $0.insecure = true }
-            .run(["echo reached"], on: ["h01"])
+        let insecure = try await passh {
+            $0.configFile = FilePath(config); $0.options = ["UserKnownHostsFile=\(changed)"]; $0.insecure = true
+        }
+        .run(["echo reached"], on: ["h01"])
         #expect(insecure[0].outcome == .exited(0))
         #expect(text(insecure[0].stdout) == "reached\n")
     }
@@ -364,10 +405,15 @@ struct LibSSHTransportTests {
         // Given first, it is skipped; the configuration's key then logs in.
         let results = try await passh { $0.options = ["IdentityFile=\(key)"] }.run(["echo in"], on: ["h01", "noauth"])
         #expect(results[0].outcome == .exited(0))
-        #expect(results[1].outcome == .failed(HostFailure(.authenticationRefused, """
-            passh-no-such-user@127.0.0.1: Permission denied (publickey). Not tried: \(key) (a key that needs a passphrase, \
-            or no private key: passh never asks for a passphrase; add the key to ssh-agent).
-            """)))
+        #expect(
+            results[1].outcome
+                == .failed(
+                    HostFailure(
+                        .authenticationRefused,
+                        """
+                        passh-no-such-user@127.0.0.1: Permission denied (publickey). Not tried: \(key) (a key that needs a passphrase, \
+                        or no private key: passh never asks for a passphrase; add the key to ssh-agent).
+                        """)))
     }
 
     @Test func aSilentHostTimesOut() async throws {
@@ -376,7 +422,9 @@ struct LibSSHTransportTests {
         let clock = ContinuousClock()
         let started = clock.now
         let results = try await passh { $0.connectTimeout = 1 }.run(["true"], on: [silent.host])
-        #expect(results[0].outcome == .failed(HostFailure(.connectionTimedOut, "Connection timed out during banner exchange")))
+        #expect(
+            results[0].outcome
+                == .failed(HostFailure(.connectionTimedOut, "Connection timed out during banner exchange")))
         #expect(clock.now - started < .seconds(3))
     }
 
@@ -387,9 +435,13 @@ struct LibSSHTransportTests {
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+        }
         _ = listen(fd, 4)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
         let port = UInt16(bigEndian: address.sin_port)
         let greeter = Task.detached {
             let client = accept(fd, nil, nil)
@@ -401,9 +453,14 @@ struct LibSSHTransportTests {
         defer { greeter.cancel(); close(fd) }
         let clock = ContinuousClock()
         let started = clock.now
-        let results = try await passh { $0.connectTimeout = 1; $0.handshakeTimeout = 1 }.run(["true"], on: ["127.0.0.1:\(port)"])
-        #expect(results[0].outcome == .failed(HostFailure(
-            .connectionTimedOut, "Connection timed out during the key exchange with 127.0.0.1")))
+        let results = try await passh {
+            $0.connectTimeout = 1; $0.handshakeTimeout = 1
+        }.run(["true"], on: ["127.0.0.1:\(port)"])
+        #expect(
+            results[0].outcome
+                == .failed(
+                    HostFailure(
+                        .connectionTimedOut, "Connection timed out during the key exchange with 127.0.0.1")))
         #expect(clock.now - started < .seconds(4))
     }
 
@@ -414,7 +471,9 @@ struct LibSSHTransportTests {
         let run = Task { try await passh.run(["echo $PPID; exec \(sleep)"], on: ["h01"]) }
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(5)
-        while processes(matching: marker).isEmpty && clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        while processes(matching: marker).isEmpty && clock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         // The shell's parent is the sshd process serving the session: killing it breaks the connection.
         let session = processes(matching: marker).first.flatMap { readText("/proc/\($0)/stat") }
             .map { $0.split(separator: ")").last!.split(separator: " ")[1] }.flatMap { Int32($0) }
@@ -439,13 +498,21 @@ struct LibSSHTransportTests {
     @Test func anOptionLibSSHDoesNotKnowIsRefusedBeforeAnythingStarts() throws {
         var options = TransportKind.libSSHOptions
         options.options = ["ServerAliveInterval=5"]
-        #expect(throws: PasshError(.invalidOption,
-            "-o ServerAliveInterval=5: ServerAliveInterval is not an option the libssh transport understands (use --transport openssh)")) {
+        #expect(
+            throws: PasshError(
+                .invalidOption,
+                "-o ServerAliveInterval=5: ServerAliveInterval is not an option the libssh transport understands (use --transport openssh)"
+            )
+        ) {
             _ = try LibSSHTransport(options: options)
         }
         options.options = ["StrictHostKeyChecking=no"]
-        #expect(throws: PasshError(.invalidOption,
-            "-o StrictHostKeyChecking=no: the libssh transport always checks host keys: use --insecure to skip checking")) {
+        #expect(
+            throws: PasshError(
+                .invalidOption,
+                "-o StrictHostKeyChecking=no: the libssh transport always checks host keys: use --insecure to skip checking"
+            )
+        ) {
             _ = try LibSSHTransport(options: options)
         }
     }

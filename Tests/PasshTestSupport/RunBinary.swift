@@ -18,7 +18,9 @@ public struct BinaryOutput: Sendable {
 
 /// The lines of `bytes`, each without its newline byte (a last line without one is kept).
 public func lines(_ bytes: [UInt8]) -> [String] {
-    var lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+    var lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: false).map {
+        String(decoding: $0, as: UTF8.self)
+    }
     if bytes.last == 0x0A { lines.removeLast() }
     return lines
 }
@@ -31,7 +33,9 @@ public func runBinary(
     let stdin = try FileDescriptor.open(FilePath(stdinPath), .readOnly)
     var env = Environment.inherit
     if !environment.isEmpty {
-        env = env.updating(Dictionary(uniqueKeysWithValues: environment.map { (Environment.Key(rawValue: $0.key)!, Optional($0.value)) }))
+        env = env.updating(
+            Dictionary(
+                uniqueKeysWithValues: environment.map { (Environment.Key(rawValue: $0.key)!, Optional($0.value)) }))
     }
     let result = try await Subprocess.run(
         .path(FilePath(executable)), arguments: Arguments(arguments), environment: env,
@@ -46,18 +50,23 @@ public func runBinary(
 }
 
 /// Runs the built `passh` with `arguments`.
-public func passh(_ arguments: [String], stdinPath: String = "/dev/null", environment: [String: String] = [:]) async throws -> BinaryOutput {
+public func passh(_ arguments: [String], stdinPath: String = "/dev/null", environment: [String: String] = [:])
+    async throws -> BinaryOutput
+{
     try await runBinary(passhPath, arguments, stdinPath: stdinPath, environment: environment)
 }
 
 /// Runs the built `passh` against the test cluster: `-F CONFIG` comes first.
-public func passhOnCluster(_ arguments: [String], stdinPath: String = "/dev/null", environment: [String: String] = [:]) async throws -> BinaryOutput {
+public func passhOnCluster(_ arguments: [String], stdinPath: String = "/dev/null", environment: [String: String] = [:])
+    async throws -> BinaryOutput
+{
     try await passh(["-F", TestCluster.config] + arguments, stdinPath: stdinPath, environment: environment)
 }
 
 /// Writes `bytes` to a new file at `path` (mode 0600).
 public func writeFile(_ path: String, _ bytes: [UInt8]) throws {
-    let fd = try FileDescriptor.open(FilePath(path), .writeOnly, options: [.create, .truncate], permissions: [.ownerReadWrite])
+    let fd = try FileDescriptor.open(
+        FilePath(path), .writeOnly, options: [.create, .truncate], permissions: [.ownerReadWrite])
     defer { try? fd.close() }
     _ = try fd.writeAll(bytes)
 }

@@ -53,7 +53,8 @@ public enum TestCluster {
     /// The port where nothing listens (the `refused` alias).
     public static var refusedPort: String {
         _ = config
-        return shell("cat \"$(dirname \(config))/refused_port\"").text.split(separator: "\n").first.map(String.init) ?? ""
+        return shell("cat \"$(dirname \(config))/refused_port\"").text.split(separator: "\n").first.map(String.init)
+            ?? ""
     }
 }
 
@@ -149,7 +150,9 @@ public struct SilentListener: Sendable {
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let fd = self.fd
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+        }
         _ = listen(fd, 16)
         _ = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }

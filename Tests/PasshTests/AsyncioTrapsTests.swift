@@ -22,7 +22,8 @@ struct AsyncioTrapsTests {
         func plainProgram() throws -> [String] {
             var seen: [String] = []
             for round in 1...2 {
-                let results = try localPassh().runBlocking(["echo \(round)-$PASSH_HOST"], on: ParallelSSH.hosts(["a", "b"]))
+                let results = try localPassh().runBlocking(
+                    ["echo \(round)-$PASSH_HOST"], on: ParallelSSH.hosts(["a", "b"]))
                 seen += results.map { text($0.stdout) }
             }
             return seen
@@ -40,7 +41,9 @@ struct AsyncioTrapsTests {
         }
         try await withThrowingTaskGroup(of: [String].self) { group in
             for round in 1...4 {
-                group.addTask { try await passh.run(["echo \(round)-$PASSH_HOST"], on: ["a", "b"]).map { text($0.stdout) } }
+                group.addTask {
+                    try await passh.run(["echo \(round)-$PASSH_HOST"], on: ["a", "b"]).map { text($0.stdout) }
+                }
             }
             var all: [String] = []
             for try await outputs in group { all += outputs }
@@ -55,14 +58,20 @@ struct AsyncioTrapsTests {
         options.collectOutput = true
         let passh = ParallelSSH(options: options, transport: LocalTransport(shell: "/nonexistent/sh"))
         let results = try await passh.run(["true"], on: ["a", "b"])
-        let failure = HostFailure(.cannotStart, "cannot run /nonexistent/sh: no such executable", program: "/nonexistent/sh")
+        let failure = HostFailure(
+            .cannotStart, "cannot run /nonexistent/sh: no such executable", program: "/nonexistent/sh")
         #expect(results.map(\.outcome) == [.failed(failure), .failed(failure)])
-        #expect(results.map(\.errorMessage) == Array(repeating: "cannot run /nonexistent/sh: no such executable", count: 2))
+        #expect(
+            results.map(\.errorMessage) == Array(repeating: "cannot run /nonexistent/sh: no such executable", count: 2))
         var ssh = OpenSSHOptions()
         ssh.sshPath = "no-such-ssh-\(getpid())"
         let viaSSH = try await ParallelSSH(ssh: ssh).run(["true"], on: ["a"])
-        #expect(viaSSH[0].outcome == .failed(HostFailure(
-            .cannotStart, "cannot run no-such-ssh-\(getpid()): no such executable (searched PATH)", program: "no-such-ssh-\(getpid())")))
+        #expect(
+            viaSSH[0].outcome
+                == .failed(
+                    HostFailure(
+                        .cannotStart, "cannot run no-such-ssh-\(getpid()): no such executable (searched PATH)",
+                        program: "no-such-ssh-\(getpid())")))
     }
 
     // 4. Stopping at the first error: fail-fast starts no more hosts and tears the running ones
@@ -71,7 +80,9 @@ struct AsyncioTrapsTests {
         let (sleep, marker) = uniqueSleep()
         let clock = ContinuousClock()
         let started = clock.now
-        let results = try await localPassh { $0.failFast = true; $0.fanout = 3 }.run(
+        let results = try await localPassh {
+            $0.failFast = true; $0.fanout = 3
+        }.run(
             ["if [ $PASSH_HOST = h2 ]; then sleep 0.2; exit 3; fi; exec \(sleep)"],
             on: (1...6).map { "h\($0)" })
         let elapsed = clock.now - started
@@ -120,7 +131,9 @@ struct AsyncioTrapsTests {
 
     @Test func eventsStreamInOrderPerHost() async throws {
         var events: [String] = []
-        for try await event in localPassh().events(["echo one-$PASSH_HOST; printf two"], on: try ParallelSSH.hosts(["a", "b"])) {
+        for try await event in localPassh().events(
+            ["echo one-$PASSH_HOST; printf two"], on: try ParallelSSH.hosts(["a", "b"]))
+        {
             switch event {
             case .started(let host): events.append("started \(host)")
             case .line(let line): events.append("\(line.host) \(line.stream.rawValue) \(line.text) \(line.hadNewline)")
@@ -128,15 +141,18 @@ struct AsyncioTrapsTests {
             }
         }
         for host in ["a", "b"] {
-            #expect(events.filter { $0.hasPrefix(host) || $0.hasSuffix(" \(host)") || $0.contains(" \(host) ") } == [
-                "started \(host)", "\(host) stdout one-\(host) true", "\(host) stdout two false", "finished \(host) ok",
-            ])
+            #expect(
+                events.filter { $0.hasPrefix(host) || $0.hasSuffix(" \(host)") || $0.contains(" \(host) ") } == [
+                    "started \(host)", "\(host) stdout one-\(host) true", "\(host) stdout two false",
+                    "finished \(host) ok",
+                ])
         }
     }
 
     @Test func abandoningTheEventStreamCancelsTheRun() async throws {
         let (sleep, marker) = uniqueSleep()
-        var iterator = localPassh().events(["echo first; exec \(sleep)"], on: try ParallelSSH.hosts(["a"])).makeAsyncIterator()
+        var iterator = localPassh().events(["echo first; exec \(sleep)"], on: try ParallelSSH.hosts(["a"]))
+            .makeAsyncIterator()
         while let event = try await iterator.next() {
             if case .line = event { break }
         }

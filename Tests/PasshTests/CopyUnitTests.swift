@@ -1,6 +1,7 @@
-@testable import Passh
 import SystemPackage
 import Testing
+
+@testable import Passh
 
 #if canImport(Glibc)
 import Glibc
@@ -26,7 +27,10 @@ struct CopyUnitTests {
         for path in ["", "/", "//", ".", "..", "a/..", "a/./"] {
             #expect(throws: PasshError.self, "\(path)") { try CopyPath(path) }
         }
-        #expect(throws: PasshError(.invalidOption, "\"a/x\" and \"b/x/\" have the same name, \"x\": they would land on each other")) {
+        #expect(
+            throws: PasshError(
+                .invalidOption, "\"a/x\" and \"b/x/\" have the same name, \"x\": they would land on each other")
+        ) {
             try CopyPath.split(["a/x", "b/x/"])
         }
         #expect(throws: PasshError(.invalidOption, "no paths to copy")) { try CopyPath.split([]) }
@@ -38,12 +42,15 @@ struct CopyUnitTests {
         #expect(RemoteShell.quote("~") == #""$HOME""#)
         #expect(RemoteShell.quote("~/a b") == #""$HOME"/'a b'"#)
         #expect(RemoteShell.quote("~user/x") == "'~user/x'")
-        #expect(CopyPath.remoteTarArguments([try! CopyPath("/v/l'og"), try! CopyPath("-x")]) == #"-C '/v' 'l'\''og' -C '.' './-x'"#)
+        #expect(
+            CopyPath.remoteTarArguments([try! CopyPath("/v/l'og"), try! CopyPath("-x")])
+                == #"-C '/v' 'l'\''og' -C '.' './-x'"#)
     }
 
     @Test func theArchiveIsCounted() async throws {
         let source = "/tmp/passh-copy-unit-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let made = system("""
+        let made = system(
+            """
             set -e; mkdir -p '\(source)/d/e'; head -c 5000 /dev/zero > '\(source)/d/five'; : > '\(source)/d/e/empty'
             ln -s five '\(source)/d/link'; ln '\(source)/d/five' '\(source)/d/hard'
             head -c 1025 /dev/zero > '\(source)/d/e/\(String(repeating: "long", count: 40))'
@@ -54,7 +61,10 @@ struct CopyUnitTests {
         // A hard link is a link entry, not a second copy of the bytes.
         #expect(copy.totals == TransferTotals(files: 3, bytes: 6025))
         #expect(copy.archiveSize % 512 == 0 && copy.archiveSize > 6025)
-        #expect(copy.remoteCommand == "mkdir -p -- 'x' && o= && case $(tar --version 2>/dev/null) in *GNU*) o=--overwrite;; esac && tar -xpf - $o --no-same-owner -C 'x'")
+        #expect(
+            copy.remoteCommand
+                == "mkdir -p -- 'x' && o= && case $(tar --version 2>/dev/null) in *GNU*) o=--overwrite;; esac && tar -xpf - $o --no-same-owner -C 'x'"
+        )
         await #expect(throws: PasshError(.unreadableFile, "No such file: \(source)/nope")) {
             try await CopyOperation(paths: [source + "/d", source + "/nope"], destination: "x")
         }
@@ -64,7 +74,8 @@ struct CopyUnitTests {
         let (writer, read) = try captureWriter()
         let sink = JSONLinesSink(writer: writer)
         let host = try Host("web1")
-        let result = HostResult(host: host, outcome: .exited(0), duration: .milliseconds(5), transfer: TransferTotals(files: 2, bytes: 7))
+        let result = HostResult(
+            host: host, outcome: .exited(0), duration: .milliseconds(5), transfer: TransferTotals(files: 2, bytes: 7))
         let plain = HostResult(host: try Host("web2"), outcome: .exited(1), duration: .milliseconds(5))
         await sink.hostFinished(result)
         await sink.hostFinished(plain)
@@ -82,14 +93,18 @@ struct CopyUnitTests {
     /// A writer into a temporary file, and a function reading back what it holds.
     private func captureWriter() throws -> (OutputWriter, () throws -> [UInt8]) {
         let path = "/tmp/passh-copy-json-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = try FileDescriptor.open(FilePath(path), .readWrite, options: [.create, .truncate], permissions: [.ownerReadWrite])
+        let fd = try FileDescriptor.open(
+            FilePath(path), .readWrite, options: [.create, .truncate], permissions: [.ownerReadWrite])
         unlink(path)
         let writer = OutputWriter(stdout: fd, stderr: fd)
-        return (writer, {
-            let size = try fd.seek(offset: 0, from: .end)
-            var bytes = [UInt8](repeating: 0, count: Int(size))
-            _ = try bytes.withUnsafeMutableBytes { try fd.read(fromAbsoluteOffset: 0, into: $0) }
-            return bytes
-        })
+        return (
+            writer,
+            {
+                let size = try fd.seek(offset: 0, from: .end)
+                var bytes = [UInt8](repeating: 0, count: Int(size))
+                _ = try bytes.withUnsafeMutableBytes { try fd.read(fromAbsoluteOffset: 0, into: $0) }
+                return bytes
+            }
+        )
     }
 }

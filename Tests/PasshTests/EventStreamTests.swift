@@ -18,7 +18,9 @@ struct EventStreamTests {
         let marker = uniqueMarker("events-break")
         let hosts = try ParallelSSH.hosts((1...5).map { "h\($0)" })
         var first: String?
-        for try await event in localPassh({ $0.collectOutput = false }).events(["seq 1 100000000; echo \(marker)"], on: hosts) {
+        for try await event in localPassh({ $0.collectOutput = false }).events(
+            ["seq 1 100000000; echo \(marker)"], on: hosts)
+        {
             if case .line(let line) = event {
                 first = line.text
                 break

@@ -70,12 +70,13 @@ struct FileSinkTests {
         #expect(readText(victim + "/new") == nil)
         #expect(readText(out + "/h5") == "pwned\n")
         let messages = await test.messages()
-        #expect(messages == [
-            "[h1] passh: cannot write \(out)/h1: Is a symbolic link",
-            "[h2] passh: cannot write \(out)/h2: Is a symbolic link",
-            "[h3] passh: cannot write \(out)/h3: Is a directory",
-            "[h4] passh: cannot write \(out)/h4: Not a regular file",
-        ])
+        #expect(
+            messages == [
+                "[h1] passh: cannot write \(out)/h1: Is a symbolic link",
+                "[h2] passh: cannot write \(out)/h2: Is a symbolic link",
+                "[h3] passh: cannot write \(out)/h3: Is a directory",
+                "[h4] passh: cannot write \(out)/h4: Not a regular file",
+            ])
         let failures = test.sink.failures
         #expect(failures.count == 4)
         #expect(failures[try Host("h1")] == "passh: cannot write \(out)/h1: Is a symbolic link")
@@ -106,14 +107,15 @@ struct FileSinkTests {
         let test = try SinkUnderTest(stdout: out, stderr: err, scratch: scratch)
         _ = try await test.run("echo o; echo e >&2", on: [".", "..", long, "ok"])
         let messages = await test.messages()
-        #expect(messages == [
-            "[..] passh: cannot write \(err)/..: Not a valid file name",
-            "[..] passh: cannot write \(out)/..: Not a valid file name",
-            "[.] passh: cannot write \(err)/.: Not a valid file name",
-            "[.] passh: cannot write \(out)/.: Not a valid file name",
-            "[\(long)] passh: cannot write \(err)/\(long): File name too long",
-            "[\(long)] passh: cannot write \(out)/\(long): File name too long",
-        ])
+        #expect(
+            messages == [
+                "[..] passh: cannot write \(err)/..: Not a valid file name",
+                "[..] passh: cannot write \(out)/..: Not a valid file name",
+                "[.] passh: cannot write \(err)/.: Not a valid file name",
+                "[.] passh: cannot write \(out)/.: Not a valid file name",
+                "[\(long)] passh: cannot write \(err)/\(long): File name too long",
+                "[\(long)] passh: cannot write \(out)/\(long): File name too long",
+            ])
         #expect(Set(test.sink.failures.keys) == [try Host("."), try Host(".."), try Host(long)])
         #expect(test.sink.failures[try Host(".")] == "passh: cannot write \(out)/.: Not a valid file name")
         #expect(readText(out + "/ok") == "o\n" && readText(err + "/ok") == "e\n")

@@ -1,12 +1,13 @@
+import Passh
+import PasshTestSupport
+import SystemPackage
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import Passh
-import PasshTestSupport
-import SystemPackage
-import Testing
 
 @Suite("Host groups: @NAME and @SOURCE:NAME in HostList")
 struct HostGroupTests {
@@ -91,14 +92,24 @@ struct HostGroupTests {
         let groups = HostGroups(sources: [("local", StaticGroupSource(["web": "w[1-6]", "two": "@web,@web"]))])
         var list = HostList(limit: 10, groups: groups)
         try list.add("a1")
-        #expect(error { try list.add("@two") } == PasshError(
-            .invalidPattern, "host pattern \"@two\" expands to 12 hosts, more than the limit of 10"))
-        #expect(error { try list.add("@two,a2") } == PasshError(
-            .invalidPattern, "host pattern \"@two,a2\" expands to at least 12 hosts, more than the limit of 10"))
-        #expect(error { try list.add("@web,@two") } == PasshError(
-            .invalidPattern, "host pattern \"@web,@two\" expands to at least 12 hosts, more than the limit of 10"))
-        #expect(error { try list.add("@web,b[1-5]") } == PasshError(
-            .invalidPattern, "host pattern \"@web,b[1-5]\" expands to 11 hosts, more than the limit of 10"))
+        #expect(
+            error { try list.add("@two") }
+                == PasshError(
+                    .invalidPattern, "host pattern \"@two\" expands to 12 hosts, more than the limit of 10"))
+        #expect(
+            error { try list.add("@two,a2") }
+                == PasshError(
+                    .invalidPattern, "host pattern \"@two,a2\" expands to at least 12 hosts, more than the limit of 10")
+        )
+        #expect(
+            error { try list.add("@web,@two") }
+                == PasshError(
+                    .invalidPattern,
+                    "host pattern \"@web,@two\" expands to at least 12 hosts, more than the limit of 10"))
+        #expect(
+            error { try list.add("@web,b[1-5]") }
+                == PasshError(
+                    .invalidPattern, "host pattern \"@web,b[1-5]\" expands to 11 hosts, more than the limit of 10"))
         #expect(list.names == ["a1"])  // a call that throws leaves the list as it was
         try list.add("@web,a1")
         #expect(list.names == ["a1", "w1", "w2", "w3", "w4", "w5", "w6"])
@@ -112,10 +123,14 @@ struct HostGroupTests {
             var list = HostList(groups: HostGroups(sources: [("local", file)]))
             try list.add("@all")
             #expect(list.names == ["web1", "web2", "db1", "db2"])
-            #expect(error { try list.add("@bad") } == PasshError(
-                .invalidPattern, "\(directory)/groups:6: invalid host pattern \"w[1-\": missing ']'"))
-            #expect(error { try list.add("@weird") } == PasshError(
-                .invalidHost, "\(directory)/groups:7: invalid host \"-x\": a host must not begin with '-'"))
+            #expect(
+                error { try list.add("@bad") }
+                    == PasshError(
+                        .invalidPattern, "\(directory)/groups:6: invalid host pattern \"w[1-\": missing ']'"))
+            #expect(
+                error { try list.add("@weird") }
+                    == PasshError(
+                        .invalidHost, "\(directory)/groups:7: invalid host \"-x\": a host must not begin with '-'"))
         }
     }
 
@@ -123,13 +138,19 @@ struct HostGroupTests {
         try withDirectory(["groups": "web: web1\nall: @web,@db\n", "hosts": "h1\n@web\n@all\n"]) { directory in
             let file = try GroupFileSource(contentsOf: FilePath("\(directory)/groups"))
             var list = HostList(groups: HostGroups(sources: [("local", file)]))
-            #expect(error { try list.add(contentsOfFile: FilePath("\(directory)/hosts")) } == PasshError(
-                .invalidGroup, "\(directory)/groups:2: unknown group \"@db\""))
-            #expect(error { try list.add(contentsOfFile: FilePath("\(directory)/hosts2")) } == PasshError(
-                .unreadableFile, "No such file: \(directory)/hosts2"))
+            #expect(
+                error { try list.add(contentsOfFile: FilePath("\(directory)/hosts")) }
+                    == PasshError(
+                        .invalidGroup, "\(directory)/groups:2: unknown group \"@db\""))
+            #expect(
+                error { try list.add(contentsOfFile: FilePath("\(directory)/hosts2")) }
+                    == PasshError(
+                        .unreadableFile, "No such file: \(directory)/hosts2"))
             try writeFile("\(directory)/hosts", Array("h1\n@web\n@nope\n".utf8))
-            #expect(error { try list.add(contentsOfFile: FilePath("\(directory)/hosts")) } == PasshError(
-                .invalidGroup, "\(directory)/hosts:3: unknown group \"@nope\""))
+            #expect(
+                error { try list.add(contentsOfFile: FilePath("\(directory)/hosts")) }
+                    == PasshError(
+                        .invalidGroup, "\(directory)/hosts:3: unknown group \"@nope\""))
             #expect(list.names == [])
         }
     }
@@ -143,8 +164,10 @@ struct HostGroupTests {
             ("web: a\ndb: b\nweb: c\n", "groups:3: group \"web\" is already defined at line 1"),
         ] {
             try withDirectory(["groups": text]) { directory in
-                #expect(error { _ = try GroupFileSource(contentsOf: FilePath("\(directory)/groups")) } == PasshError(
-                    .invalidGroup, "\(directory)/\(message)"))
+                #expect(
+                    error { _ = try GroupFileSource(contentsOf: FilePath("\(directory)/groups")) }
+                        == PasshError(
+                            .invalidGroup, "\(directory)/\(message)"))
             }
         }
     }
@@ -160,7 +183,8 @@ struct HostGroupTests {
                         _ = try CommandGroupSource.sources(contentsOf: FilePath(path))
                     }
                 }
-                let refused = PasshError(.unreadableFile, "Not private: \(path) must be owned by you and writable by no one else")
+                let refused = PasshError(
+                    .unreadableFile, "Not private: \(path) must be owned by you and writable by no one else")
                 #expect(error(load) == nil)
                 for mode: mode_t in [0o620, 0o602, 0o660] {
                     chmod(path, mode)
@@ -173,8 +197,10 @@ struct HostGroupTests {
                     #expect(error(load) == refused)
                 }
             }
-            #expect(error { _ = try GroupFileSource(contentsOf: FilePath(directory)) } == PasshError(
-                .unreadableFile, "Cannot read file: \(directory): not a regular file"))
+            #expect(
+                error { _ = try GroupFileSource(contentsOf: FilePath(directory)) }
+                    == PasshError(
+                        .unreadableFile, "Cannot read file: \(directory): not a regular file"))
         }
     }
 
@@ -198,18 +224,27 @@ struct HostGroupTests {
 
     @Test func aFailingSourceCommandIsAnErrorWithItsStderr() {
         let source = CommandGroupSource(
-            name: "slurm", command: "echo n1; echo; echo 'sinfo: error: no partition \"'$GROUP'\"' >&2; echo more >&2; exit 3",
+            name: "slurm",
+            command: "echo n1; echo; echo 'sinfo: error: no partition \"'$GROUP'\"' >&2; echo more >&2; exit 3",
             listCommand: "kill -9 $$")
         let silent = CommandGroupSource(name: "quiet", command: "test \"$GROUP\" = ok && echo h1; exit 0")
         let groups = HostGroups(sources: [("slurm", source), ("quiet", silent)])
         var list = HostList(groups: groups)
-        #expect(error { try list.add("h1,@slurm:batch") } == PasshError(
-            .invalidGroup, "group source \"slurm\" failed on group \"batch\": exit 3: sinfo: error: no partition \"batch\""))
-        #expect(error { _ = try groups.groups() } == PasshError(
-            .invalidGroup, "group source \"slurm\" failed to list its groups: killed by signal 9"))
-        #expect(error { _ = try groups.groups(of: "quiet") } == PasshError(
-            .invalidGroup, "group source \"quiet\" cannot list its groups: it has no list command"))
-        #expect(error { _ = try groups.groups(of: "nope") } == PasshError(.invalidGroup, "unknown group source \"nope\""))
+        #expect(
+            error { try list.add("h1,@slurm:batch") }
+                == PasshError(
+                    .invalidGroup,
+                    "group source \"slurm\" failed on group \"batch\": exit 3: sinfo: error: no partition \"batch\""))
+        #expect(
+            error { _ = try groups.groups() }
+                == PasshError(
+                    .invalidGroup, "group source \"slurm\" failed to list its groups: killed by signal 9"))
+        #expect(
+            error { _ = try groups.groups(of: "quiet") }
+                == PasshError(
+                    .invalidGroup, "group source \"quiet\" cannot list its groups: it has no list command"))
+        #expect(
+            error { _ = try groups.groups(of: "nope") } == PasshError(.invalidGroup, "unknown group source \"nope\""))
         #expect(error { try list.add("@quiet:nope") } == PasshError(.invalidGroup, "unknown group \"@quiet:nope\""))
         #expect(list.names == [])
         try? list.add("@quiet:ok")
@@ -227,7 +262,10 @@ struct HostGroupTests {
         try withDirectory(["sources": text]) { directory in
             let sources = try CommandGroupSource.sources(contentsOf: FilePath("\(directory)/sources"))
             #expect(sources.map(\.name) == ["slurm", "cmdb"])
-            #expect(sources.map(\.command) == ["sinfo -h -N -o '%N #1' -p \"$GROUP\"", "curl -s \"https://cmdb/groups/$GROUP\""])
+            #expect(
+                sources.map(\.command) == [
+                    "sinfo -h -N -o '%N #1' -p \"$GROUP\"", "curl -s \"https://cmdb/groups/$GROUP\"",
+                ])
             #expect(sources.map(\.listCommand) == [nil, "curl -s https://cmdb/groups"])
         }
         for (text, message) in [
@@ -240,9 +278,11 @@ struct HostGroupTests {
             ("b.list: y\na: x\n", "sources:1: \"b.list\" without a line \"b: COMMAND\""),
         ] {
             try withDirectory(["sources": text]) { directory in
-                #expect(error {
-                    _ = try CommandGroupSource.sources(contentsOf: FilePath("\(directory)/sources"), reservedNames: ["local"])
-                } == PasshError(.invalidGroup, "\(directory)/\(message)"))
+                #expect(
+                    error {
+                        _ = try CommandGroupSource.sources(
+                            contentsOf: FilePath("\(directory)/sources"), reservedNames: ["local"])
+                    } == PasshError(.invalidGroup, "\(directory)/\(message)"))
             }
         }
     }

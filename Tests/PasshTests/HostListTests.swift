@@ -1,12 +1,13 @@
+import Passh
+import PasshTestSupport
+import SystemPackage
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import Passh
-import PasshTestSupport
-import SystemPackage
-import Testing
 
 @Suite("HostList: patterns, host files, exclusions")
 struct HostListTests {
@@ -111,34 +112,54 @@ struct HostListTests {
         #expect(throws: PasshError(.invalidPattern, "invalid host pattern \"node[5-1]\": range 5-1 is inverted")) {
             try list.add("a,node[5-1]")
         }
-        #expect(throws: PasshError(.invalidPattern, "invalid host pattern \"x[\": missing ']'")) { try list.exclude("x[") }
+        #expect(throws: PasshError(.invalidPattern, "invalid host pattern \"x[\": missing ']'")) {
+            try list.exclude("x[")
+        }
         #expect(list.names == [])
     }
 
     @Test func refusesHostileNamesInFilesWithTheLine() throws {
         var list = HostList()
         try withHostFile("ok1\n  -oProxyCommand=touch /tmp/x   # bad\nok2\n") { path throws in
-            #expect(throws: PasshError(.invalidHost, "\(path.string):2: invalid host \"-oProxyCommand=touch /tmp/x\": a host must not begin with '-'")) {
+            #expect(
+                throws: PasshError(
+                    .invalidHost,
+                    "\(path.string):2: invalid host \"-oProxyCommand=touch /tmp/x\": a host must not begin with '-'")
+            ) {
                 try list.add(contentsOfFile: path)
             }
         }
         try withHostFile("ok1\nh1,-oProxyCommand=x\n") { path throws in
-            #expect(throws: PasshError(.invalidHost, "\(path.string):2: invalid host \"-oProxyCommand=x\": a host must not begin with '-'")) {
+            #expect(
+                throws: PasshError(
+                    .invalidHost, "\(path.string):2: invalid host \"-oProxyCommand=x\": a host must not begin with '-'")
+            ) {
                 try list.add(contentsOfFile: path)
             }
         }
         try withHostFile("ok1\n\n# c\nnode[5-1]\n") { path throws in
-            #expect(throws: PasshError(.invalidPattern, "\(path.string):4: invalid host pattern \"node[5-1]\": range 5-1 is inverted")) {
+            #expect(
+                throws: PasshError(
+                    .invalidPattern, "\(path.string):4: invalid host pattern \"node[5-1]\": range 5-1 is inverted")
+            ) {
                 try list.add(contentsOfFile: path)
             }
         }
         try withHostFile("web1 web2\n") { path throws in
-            #expect(throws: PasshError(.invalidHost, "\(path.string):1: invalid host \"web1 web2\": whitespace or control character in host")) {
+            #expect(
+                throws: PasshError(
+                    .invalidHost,
+                    "\(path.string):1: invalid host \"web1 web2\": whitespace or control character in host")
+            ) {
                 try list.add(contentsOfFile: path)
             }
         }
         try withHostFile([UInt8]("ok\nweb\u{0}1\n".utf8)) { path throws in
-            #expect(throws: PasshError(.invalidHost, "\(path.string):2: invalid host \"web\\u{0}1\": whitespace or control character in host")) {
+            #expect(
+                throws: PasshError(
+                    .invalidHost,
+                    "\(path.string):2: invalid host \"web\\u{0}1\": whitespace or control character in host")
+            ) {
                 try list.add(contentsOfFile: path)
             }
         }
@@ -168,8 +189,12 @@ struct HostListTests {
         var list = HostList(limit: 5)
         try list.add("n[1-3]")
         try list.add("n[1-3],m1")  // repeats do not count
-        #expect(throws: PasshError(.invalidPattern, "too many hosts: more than the limit of 5")) { try list.add("m[2-3]") }
-        #expect(throws: PasshError(.invalidPattern, "host pattern \"x[1-6]\" expands to 6 hosts, more than the limit of 5")) {
+        #expect(throws: PasshError(.invalidPattern, "too many hosts: more than the limit of 5")) {
+            try list.add("m[2-3]")
+        }
+        #expect(
+            throws: PasshError(.invalidPattern, "host pattern \"x[1-6]\" expands to 6 hosts, more than the limit of 5")
+        ) {
             try list.add("x[1-6]")
         }
         try withHostFile("m2\nm3\n") { path throws in
@@ -180,7 +205,9 @@ struct HostListTests {
         #expect(list.names == ["n1", "n2", "n3", "m1"])
         try list.add("m2")
         try list.exclude("n[1-5]")
-        #expect(throws: PasshError(.invalidPattern, "too many hosts to leave out: more than the limit of 5")) { try list.exclude("x") }
+        #expect(throws: PasshError(.invalidPattern, "too many hosts to leave out: more than the limit of 5")) {
+            try list.exclude("x")
+        }
         #expect(list.names == ["m1", "m2"])
     }
 
@@ -191,7 +218,11 @@ struct HostListTests {
         var list = HostList()
         try list.add("h1,web[1-2]")  // the HOSTS argument, then a file
         try withHostFile(String(repeating: "h[1-1000000]\n", count: 8)) { path throws in
-            #expect(throws: PasshError(.invalidPattern, "host file \(path.string) expands to at least 2000000 hosts, more than the limit of 1000000")) {
+            #expect(
+                throws: PasshError(
+                    .invalidPattern,
+                    "host file \(path.string) expands to at least 2000000 hosts, more than the limit of 1000000")
+            ) {
                 try list.add(contentsOfFile: path)
             }
         }
@@ -199,24 +230,41 @@ struct HostListTests {
         // counting stops at the second line.
         let huge = (0..<100_000).map { "h\($0)x[1-999999]\n" }.joined()
         try withHostFile(huge) { path throws in
-            #expect(throws: PasshError(.invalidPattern, "host file \(path.string) expands to at least 1999998 hosts, more than the limit of 1000000")) {
+            #expect(
+                throws: PasshError(
+                    .invalidPattern,
+                    "host file \(path.string) expands to at least 1999998 hosts, more than the limit of 1000000")
+            ) {
                 try list.add(contentsOfFile: path)
             }
         }
         // The count of the last line is exact; a line that alone is too many names its line.
         try withHostFile("a\nh[1-999999]\nb[1-2]\n") { path throws in
-            #expect(throws: PasshError(.invalidPattern, "host file \(path.string) expands to 1000002 hosts, more than the limit of 1000000")) {
+            #expect(
+                throws: PasshError(
+                    .invalidPattern, "host file \(path.string) expands to 1000002 hosts, more than the limit of 1000000"
+                )
+            ) {
                 try list.add(contentsOfFile: path)
             }
         }
         try withHostFile("a\nh[1-1000001]\n") { path throws in
-            #expect(throws: PasshError(.invalidPattern, "\(path.string):2: host pattern \"h[1-1000001]\" expands to 1000001 hosts, more than the limit of 1000000")) {
+            #expect(
+                throws: PasshError(
+                    .invalidPattern,
+                    "\(path.string):2: host pattern \"h[1-1000001]\" expands to 1000001 hosts, more than the limit of 1000000"
+                )
+            ) {
                 try list.add(contentsOfFile: path)
             }
         }
         // One pattern list is counted whole, as before.
         let patterns = (0..<100).map { "h\($0)x[1-999999]" }.joined(separator: ",")
-        #expect(throws: PasshError(.invalidPattern, "host pattern \"\(patterns)\" expands to 99999900 hosts, more than the limit of 1000000")) {
+        #expect(
+            throws: PasshError(
+                .invalidPattern,
+                "host pattern \"\(patterns)\" expands to 99999900 hosts, more than the limit of 1000000")
+        ) {
             try list.add(patterns)
         }
         #expect(list.names == ["h1", "web1", "web2"])
@@ -232,7 +280,10 @@ struct HostListTests {
         #expect(list.names == ["n1", "n2", "n3", "n4", "n5"])
         // Within one call, repeats count: 3 + 3 names.
         try withHostFile("n[1-3]\nn[1-3]\n") { path throws in
-            #expect(throws: PasshError(.invalidPattern, "host file \(path.string) expands to 6 hosts, more than the limit of 5")) {
+            #expect(
+                throws: PasshError(
+                    .invalidPattern, "host file \(path.string) expands to 6 hosts, more than the limit of 5")
+            ) {
                 try list.add(contentsOfFile: path)
             }
         }
@@ -248,7 +299,8 @@ struct HostListTests {
 
     @Test func holdsManyHosts() throws {
         #if DEBUG
-        let (all, excluded, kept) = ("node[0000001-0100000]", "node[0000001-0099998]", ["node0099999", "node0100000"])  // a debug build is ten times slower
+        // A debug build is ten times slower
+        let (all, excluded, kept) = ("node[0000001-0100000]", "node[0000001-0099998]", ["node0099999", "node0100000"])
         #else
         let (all, excluded, kept) = ("node[0000001-1000000]", "node[0000001-0999998]", ["node0999999", "node1000000"])
         #endif

@@ -33,7 +33,8 @@ struct HostPatternPropertyTests {
         let alphabet = Array("[[]]--,,//0123456789ab@:.")
         let limit = 500
         for _ in 0..<2_500 {
-            var text = String((0..<Int.random(in: 0...20, using: &random)).map { _ in alphabet.randomElement(using: &random)! })
+            var text = String(
+                (0..<Int.random(in: 0...20, using: &random)).map { _ in alphabet.randomElement(using: &random)! })
             if Int.random(in: 0..<8, using: &random) == 0 {  // now and then, a number too long or too large
                 text += String(repeating: "9", count: Int.random(in: 15...25, using: &random))
             }
@@ -44,7 +45,9 @@ struct HostPatternPropertyTests {
                 #expect(!names.contains { $0.contains(",") }, "seed \(seed): \(text)")
             } catch {
                 #expect(error.code == .invalidPattern, "seed \(seed): \(text)")
-                #expect(error.message.hasPrefix("invalid host pattern \"") || error.message.hasPrefix("host pattern \""), "seed \(seed): \(text)")
+                #expect(
+                    error.message.hasPrefix("invalid host pattern \"") || error.message.hasPrefix("host pattern \""),
+                    "seed \(seed): \(text)")
                 #expect(!error.message.contains("\n"), "seed \(seed): \(text)")
                 #expect(throws: error, "seed \(seed): \(text)") { try HostPattern.count(text, limit: limit) }
             }
@@ -141,7 +144,9 @@ struct HostPatternPropertyTests {
             let padded = Int.random(in: 0..<3, using: &random) == 0
             let negative = !padded && Int.random(in: 0..<4, using: &random) == 0  // -20…-1, ending up to 12 later
             let width = padded ? Int.random(in: 2...4, using: &random) : 1
-            let low = negative ? Int.random(in: -20 ... -1, using: &random) : Int.random(in: 0...(padded ? 30 : 120), using: &random)
+            let low =
+                negative
+                ? Int.random(in: -20 ... -1, using: &random) : Int.random(in: 0...(padded ? 30 : 120), using: &random)
             let high = low + Int.random(in: 0...(Bool.random(using: &random) ? 0 : 12), using: &random)
             let step = Int.random(in: 0..<3, using: &random) == 0 ? Int.random(in: 1...5, using: &random) : 1
             func written(_ value: Int) -> String {
@@ -177,12 +182,31 @@ struct HostPatternPropertyTests {
         ("[-]", .failure(PasshError(.invalidPattern, "invalid host pattern \"[-]\": \"-\" is not a number or range"))),
         ("[,]", .failure(PasshError(.invalidPattern, "invalid host pattern \"[,]\": empty item in [,]"))),
         ("[/]", .failure(PasshError(.invalidPattern, "invalid host pattern \"[/]\": \"/\" is not a number or range"))),
-        ("[1-2/]", .failure(PasshError(.invalidPattern, "invalid host pattern \"[1-2/]\": \"1-2/\" is not a number or range"))),
-        ("[0-1]-[2]0[3]", .failure(PasshError(.invalidPattern, "invalid host pattern \"[0-1]-[2]0[3]\": two brackets must be separated by a non-digit"))),
-        ("a[1-2],,b", .failure(PasshError(.invalidPattern, "invalid host pattern \"a[1-2],,b\": empty name between commas"))),
+        (
+            "[1-2/]",
+            .failure(PasshError(.invalidPattern, "invalid host pattern \"[1-2/]\": \"1-2/\" is not a number or range"))
+        ),
+        (
+            "[0-1]-[2]0[3]",
+            .failure(
+                PasshError(
+                    .invalidPattern,
+                    "invalid host pattern \"[0-1]-[2]0[3]\": two brackets must be separated by a non-digit"))
+        ),
+        (
+            "a[1-2],,b",
+            .failure(PasshError(.invalidPattern, "invalid host pattern \"a[1-2],,b\": empty name between commas"))
+        ),
         ("x,[1-3", .failure(PasshError(.invalidPattern, "invalid host pattern \"[1-3\": missing ']'"))),
         ("a]b[1]", .failure(PasshError(.invalidPattern, "invalid host pattern \"a]b[1]\": ']' without '['"))),
-        ("[0-999999999999999999]", .failure(PasshError(.invalidPattern, "host pattern \"[0-999999999999999999]\" expands to 1000000000000000000 hosts, more than the limit of 1000000"))),
+        (
+            "[0-999999999999999999]",
+            .failure(
+                PasshError(
+                    .invalidPattern,
+                    "host pattern \"[0-999999999999999999]\" expands to 1000000000000000000 hosts, more than the limit of 1000000"
+                ))
+        ),
         ("[1-5/999999999999999999]", .success(["1"])),
         ("[0]", .success(["0"])),
         ("[00]", .success(["00"])),
@@ -206,7 +230,13 @@ struct HostPatternPropertyTests {
         ("n[1-10/9,1-10/3,5]", .success(["n1", "n4", "n5", "n7", "n10"])),
         ("n[0-20/4,0-20/6,3-5]", .success(["n0", "n3", "n4", "n5", "n6", "n8", "n12", "n16", "n18", "n20"])),
         // ClusterShell differs on these: it gives root@195…root@204, and refuses the next two.
-        ("root@1[95-104]", .success(["root@195", "root@196", "root@197", "root@198", "root@199", "root@1100", "root@1101", "root@1102", "root@1103", "root@1104"])),
+        (
+            "root@1[95-104]",
+            .success([
+                "root@195", "root@196", "root@197", "root@198", "root@199", "root@1100", "root@1101", "root@1102",
+                "root@1103", "root@1104",
+            ])
+        ),
         ("n[1-5/2]0", .success(["n10", "n30", "n50"])),
         ("9[0-9/4]5,--", .success(["905", "945", "985", "--"])),
         // ClusterShell accepts these, reading [] and [,,] as nothing.
@@ -216,8 +246,17 @@ struct HostPatternPropertyTests {
         ("-95[-648]", .success(["-95-648"])),
         ("n[-2--1,-1-1]", .success(["n-2", "n-1", "n0", "n1"])),
         // ClusterShell reads these as -2…3 and -8…-4 (it skips the text before a second '-').
-        ("n[1-2-3]", .failure(PasshError(.invalidPattern, "invalid host pattern \"n[1-2-3]\": \"1-2-3\" is not a number or range"))),
-        ("n[1-8-2-4]", .failure(PasshError(.invalidPattern, "invalid host pattern \"n[1-8-2-4]\": \"1-8-2-4\" is not a number or range"))),
+        (
+            "n[1-2-3]",
+            .failure(
+                PasshError(.invalidPattern, "invalid host pattern \"n[1-2-3]\": \"1-2-3\" is not a number or range"))
+        ),
+        (
+            "n[1-8-2-4]",
+            .failure(
+                PasshError(.invalidPattern, "invalid host pattern \"n[1-8-2-4]\": \"1-8-2-4\" is not a number or range")
+            )
+        ),
     ]
 
     @Test(arguments: corpus.indices)

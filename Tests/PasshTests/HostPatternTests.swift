@@ -9,7 +9,10 @@ struct HostPatternTests {
         ("web1", ["web1"]),
         ("a,b,c", ["a", "b", "c"]),
         ("node[1-3,5]", ["node1", "node2", "node3", "node5"]),
-        ("node[01-10]", ["node01", "node02", "node03", "node04", "node05", "node06", "node07", "node08", "node09", "node10"]),
+        (
+            "node[01-10]",
+            ["node01", "node02", "node03", "node04", "node05", "node06", "node07", "node08", "node09", "node10"]
+        ),
         ("n[08-12]", ["n08", "n09", "n10", "n11", "n12"]),
         ("n[09-10]", ["n09", "n10"]),
         ("n[0-3]", ["n0", "n1", "n2", "n3"]),
@@ -134,15 +137,33 @@ struct HostPatternTests {
         ("n[-8--10]", "invalid host pattern \"n[-8--10]\": range -8--10 is inverted"),
         ("n[1--1]", "invalid host pattern \"n[1--1]\": range 1--1 is inverted"),
         ("n[-05]", "invalid host pattern \"n[-05]\": range -05: a range with a negative number cannot be zero-padded"),
-        ("n[-00-02]", "invalid host pattern \"n[-00-02]\": range -00-02: a range with a negative number cannot be zero-padded"),
-        ("n[-03--01]", "invalid host pattern \"n[-03--01]\": range -03--01: a range with a negative number cannot be zero-padded"),
-        ("n[-3--01]", "invalid host pattern \"n[-3--01]\": range -3--01: a range with a negative number cannot be zero-padded"),
-        ("n[-10-05]", "invalid host pattern \"n[-10-05]\": range -10-05: a range with a negative number cannot be zero-padded"),
-        ("n[-9-00]", "invalid host pattern \"n[-9-00]\": range -9-00: a range with a negative number cannot be zero-padded"),
+        (
+            "n[-00-02]",
+            "invalid host pattern \"n[-00-02]\": range -00-02: a range with a negative number cannot be zero-padded"
+        ),
+        (
+            "n[-03--01]",
+            "invalid host pattern \"n[-03--01]\": range -03--01: a range with a negative number cannot be zero-padded"
+        ),
+        (
+            "n[-3--01]",
+            "invalid host pattern \"n[-3--01]\": range -3--01: a range with a negative number cannot be zero-padded"
+        ),
+        (
+            "n[-10-05]",
+            "invalid host pattern \"n[-10-05]\": range -10-05: a range with a negative number cannot be zero-padded"
+        ),
+        (
+            "n[-9-00]",
+            "invalid host pattern \"n[-9-00]\": range -9-00: a range with a negative number cannot be zero-padded"
+        ),
         ("n[-5/2]", "invalid host pattern \"n[-5/2]\": \"-5/2\" has a step but no range"),
         ("n[5/0]", "invalid host pattern \"n[5/0]\": \"5/0\" has a step but no range"),
         ("n[-5--1/0]", "invalid host pattern \"n[-5--1/0]\": range -5--1/0 has a step of 0"),
-        ("n[-1234567890123456789]", "invalid host pattern \"n[-1234567890123456789]\": 1234567890123456789 has more than 18 digits"),
+        (
+            "n[-1234567890123456789]",
+            "invalid host pattern \"n[-1234567890123456789]\": 1234567890123456789 has more than 18 digits"
+        ),
         ("n[1-2-3]", "invalid host pattern \"n[1-2-3]\": \"1-2-3\" is not a number or range"),
         ("n[1-5/2/3]", "invalid host pattern \"n[1-5/2/3]\": \"1-5/2/3\" is not a number or range"),
         ("n[1-5/]", "invalid host pattern \"n[1-5/]\": \"1-5/\" is not a number or range"),
@@ -155,15 +176,42 @@ struct HostPatternTests {
         ("n[1-5/0]", "invalid host pattern \"n[1-5/0]\": range 1-5/0 has a step of 0"),
         ("n[1-5/00]", "invalid host pattern \"n[1-5/00]\": range 1-5/00 has a step of 0"),
         ("n[1/2]", "invalid host pattern \"n[1/2]\": \"1/2\" has a step but no range"),
-        ("n[1-010]", "invalid host pattern \"n[1-010]\": range 1-010: zero-padded ends must have the same number of digits"),
-        ("n[00-3]", "invalid host pattern \"n[00-3]\": range 00-3: zero-padded ends must have the same number of digits"),
-        ("n[01-100]", "invalid host pattern \"n[01-100]\": range 01-100: zero-padded ends must have the same number of digits"),
-        ("n[01-9]", "invalid host pattern \"n[01-9]\": range 01-9: zero-padded ends must have the same number of digits"),
-        ("n[0-010]", "invalid host pattern \"n[0-010]\": range 0-010: zero-padded ends must have the same number of digits"),
-        ("n[7-07]", "invalid host pattern \"n[7-07]\": range 7-07: zero-padded ends must have the same number of digits"),
-        ("n[1234567890123456789]", "invalid host pattern \"n[1234567890123456789]\": 1234567890123456789 has more than 18 digits"),
-        ("n[1-99999999999999999999999]", "invalid host pattern \"n[1-99999999999999999999999]\": 99999999999999999999999 has more than 18 digits"),
-        ("n[1-5/0000000000000000001]", "invalid host pattern \"n[1-5/0000000000000000001]\": 0000000000000000001 has more than 18 digits"),
+        (
+            "n[1-010]",
+            "invalid host pattern \"n[1-010]\": range 1-010: zero-padded ends must have the same number of digits"
+        ),
+        (
+            "n[00-3]",
+            "invalid host pattern \"n[00-3]\": range 00-3: zero-padded ends must have the same number of digits"
+        ),
+        (
+            "n[01-100]",
+            "invalid host pattern \"n[01-100]\": range 01-100: zero-padded ends must have the same number of digits"
+        ),
+        (
+            "n[01-9]",
+            "invalid host pattern \"n[01-9]\": range 01-9: zero-padded ends must have the same number of digits"
+        ),
+        (
+            "n[0-010]",
+            "invalid host pattern \"n[0-010]\": range 0-010: zero-padded ends must have the same number of digits"
+        ),
+        (
+            "n[7-07]",
+            "invalid host pattern \"n[7-07]\": range 7-07: zero-padded ends must have the same number of digits"
+        ),
+        (
+            "n[1234567890123456789]",
+            "invalid host pattern \"n[1234567890123456789]\": 1234567890123456789 has more than 18 digits"
+        ),
+        (
+            "n[1-99999999999999999999999]",
+            "invalid host pattern \"n[1-99999999999999999999999]\": 99999999999999999999999 has more than 18 digits"
+        ),
+        (
+            "n[1-5/0000000000000000001]",
+            "invalid host pattern \"n[1-5/0000000000000000001]\": 0000000000000000001 has more than 18 digits"
+        ),
         ("n[1-2][3-4]", "invalid host pattern \"n[1-2][3-4]\": two brackets must be separated by a non-digit"),
         ("n[1-2]1[3-4]", "invalid host pattern \"n[1-2]1[3-4]\": two brackets must be separated by a non-digit"),
         ("n[01-02]0[1]", "invalid host pattern \"n[01-02]0[1]\": two brackets must be separated by a non-digit"),
@@ -175,21 +223,37 @@ struct HostPatternTests {
     }
 
     @Test func refusesMoreThanTheLimitBeforeExpanding() throws {
-        #expect(throws: PasshError(.invalidPattern, "host pattern \"n[1-1000000]x[1-2]\" expands to 2000000 hosts, more than the limit of 1000000")) {
+        #expect(
+            throws: PasshError(
+                .invalidPattern,
+                "host pattern \"n[1-1000000]x[1-2]\" expands to 2000000 hosts, more than the limit of 1000000")
+        ) {
             try HostPattern.expand("n[1-1000000]x[1-2]")
         }
-        #expect(throws: PasshError(.invalidPattern, "host pattern \"a[1-600000],b[1-600000]\" expands to 1200000 hosts, more than the limit of 1000000")) {
+        #expect(
+            throws: PasshError(
+                .invalidPattern,
+                "host pattern \"a[1-600000],b[1-600000]\" expands to 1200000 hosts, more than the limit of 1000000")
+        ) {
             try HostPattern.expand("a[1-600000],b[1-600000]")
         }
-        #expect(throws: PasshError(.invalidPattern, "host pattern \"n[1-5]\" expands to 5 hosts, more than the limit of 4")) {
+        #expect(
+            throws: PasshError(.invalidPattern, "host pattern \"n[1-5]\" expands to 5 hosts, more than the limit of 4")
+        ) {
             try HostPattern.expand("n[1-5]", limit: 4)
         }
-        #expect(throws: PasshError(.invalidPattern, "host pattern \"a,b\" expands to 2 hosts, more than the limit of 1")) {
+        #expect(
+            throws: PasshError(.invalidPattern, "host pattern \"a,b\" expands to 2 hosts, more than the limit of 1")
+        ) {
             try HostPattern.count("a,b", limit: 1)
         }
         #expect(try HostPattern.expand("n[1-4]", limit: 4).count == 4)
         #expect(try HostPattern.count("n[1-1000000]") == 1_000_000)
-        #expect(throws: PasshError(.invalidPattern, "host pattern \"n[0-1000000]\" expands to 1000001 hosts, more than the limit of 1000000")) {
+        #expect(
+            throws: PasshError(
+                .invalidPattern,
+                "host pattern \"n[0-1000000]\" expands to 1000001 hosts, more than the limit of 1000000")
+        ) {
             try HostPattern.count("n[0-1000000]")
         }
     }
@@ -197,28 +261,48 @@ struct HostPatternTests {
     @Test func countsHugeSetsWithoutExpandingThem() throws {
         let big = "n[0-999999999999999999]"
         #expect(try HostPattern.count(big, limit: .max) == 1_000_000_000_000_000_000)
-        #expect(throws: PasshError(.invalidPattern, "host pattern \"\(big)\" expands to 1000000000000000000 hosts, more than the limit of 1000000")) {
+        #expect(
+            throws: PasshError(
+                .invalidPattern,
+                "host pattern \"\(big)\" expands to 1000000000000000000 hosts, more than the limit of 1000000")
+        ) {
             try HostPattern.expand(big)
         }
         // Overlapping ranges and steps are counted once.
         #expect(try HostPattern.count("n[1-1000000,1-1000000,500000-1000000]") == 1_000_000)
-        #expect(try HostPattern.count("n[1-900000000/2,1-900000000/2,3-700000001/2,2-10/2]", limit: .max) == 450_000_005)
+        #expect(
+            try HostPattern.count("n[1-900000000/2,1-900000000/2,3-700000001/2,2-10/2]", limit: .max) == 450_000_005)
         #expect(try HostPattern.count("n[1-100/2,1-100/3]") == 67)
         #expect(try HostPattern.count("n[1-100/2,1-100/3,50-60]") == 71)
         #expect(try HostPattern.count("n[1-300000/2,1-300000/3]") == 200_000)
         // Products that do not fit in an Int, and steps whose union is counted only up to the limit
         // (666 names of 1 to 3 digits, then more than 1000 of 4 digits).
-        #expect(throws: PasshError(.invalidPattern, "host pattern \"a[1-999999999999999999]b[1-999999999999999999]\" expands to at least 9223372036854775807 hosts, more than the limit of 1000000")) {
+        #expect(
+            throws: PasshError(
+                .invalidPattern,
+                "host pattern \"a[1-999999999999999999]b[1-999999999999999999]\" expands to at least 9223372036854775807 hosts, more than the limit of 1000000"
+            )
+        ) {
             try HostPattern.count("a[1-999999999999999999]b[1-999999999999999999]")
         }
-        #expect(throws: PasshError(.invalidPattern, "host pattern \"n[1-3000/2,1-3000/3]\" expands to at least 1667 hosts, more than the limit of 1000")) {
+        #expect(
+            throws: PasshError(
+                .invalidPattern,
+                "host pattern \"n[1-3000/2,1-3000/3]\" expands to at least 1667 hosts, more than the limit of 1000")
+        ) {
             try HostPattern.expand("n[1-3000/2,1-3000/3]", limit: 1000)
         }
         #expect(try HostPattern.count("n[1-3000/2,1-3000/3]", limit: 2000) == 2000)
         // Negative numbers too.
-        #expect(try HostPattern.count("n[-999999999999999999-999999999999999999]", limit: .max) == 1_999_999_999_999_999_999)
+        #expect(
+            try HostPattern.count("n[-999999999999999999-999999999999999999]", limit: .max) == 1_999_999_999_999_999_999
+        )
         #expect(try HostPattern.count("n[-1000000-1000000/2]", limit: .max) == 1_000_001)
-        #expect(throws: PasshError(.invalidPattern, "host pattern \"n[-500000-500000]\" expands to 1000001 hosts, more than the limit of 1000000")) {
+        #expect(
+            throws: PasshError(
+                .invalidPattern,
+                "host pattern \"n[-500000-500000]\" expands to 1000001 hosts, more than the limit of 1000000")
+        ) {
             try HostPattern.expand("n[-500000-500000]")
         }
     }
@@ -238,7 +322,12 @@ struct HostPatternTests {
         #expect(product[1] == String(repeating: "x0", count: 11) + "x1")
         #expect(product[4095] == String(repeating: "x1", count: 12))
         #expect(Set(product).count == 4096)
-        #expect(throws: PasshError(.invalidPattern, "host pattern \"\(String(repeating: "x[0-1]", count: 20))\" expands to 1048576 hosts, more than the limit of 1000000")) {
+        #expect(
+            throws: PasshError(
+                .invalidPattern,
+                "host pattern \"\(String(repeating: "x[0-1]", count: 20))\" expands to 1048576 hosts, more than the limit of 1000000"
+            )
+        ) {
             try HostPattern.expand(String(repeating: "x[0-1]", count: 20))
         }
     }

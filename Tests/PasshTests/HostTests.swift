@@ -3,18 +3,19 @@ import Testing
 
 @Suite("Host: parsing and validation")
 struct HostTests {
-    @Test(arguments: [
-        ("web1", nil, "web1", nil),
-        ("admin@web1", "admin", "web1", nil),
-        ("web1:2222", nil, "web1", 2222),
-        ("admin@web1:2222", "admin", "web1", 2222),
-        ("[2001:db8::1]:2222", nil, "2001:db8::1", 2222),
-        ("[2001:db8::1]", nil, "2001:db8::1", nil),
-        ("2001:db8::1", nil, "2001:db8::1", nil),
-        ("root@[::1]:22", "root", "::1", 22),
-        ("a@b@c", "a@b", "c", nil),
-        ("web1.example.com", nil, "web1.example.com", nil),
-    ] as [(String, String?, String, Int?)])
+    @Test(
+        arguments: [
+            ("web1", nil, "web1", nil),
+            ("admin@web1", "admin", "web1", nil),
+            ("web1:2222", nil, "web1", 2222),
+            ("admin@web1:2222", "admin", "web1", 2222),
+            ("[2001:db8::1]:2222", nil, "2001:db8::1", 2222),
+            ("[2001:db8::1]", nil, "2001:db8::1", nil),
+            ("2001:db8::1", nil, "2001:db8::1", nil),
+            ("root@[::1]:22", "root", "::1", 22),
+            ("a@b@c", "a@b", "c", nil),
+            ("web1.example.com", nil, "web1.example.com", nil),
+        ] as [(String, String?, String, Int?)])
     func parses(spec: String, user: String?, hostname: String, port: Int?) throws {
         let host = try Host(spec)
         #expect(host.name == spec)

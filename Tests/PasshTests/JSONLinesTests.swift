@@ -1,6 +1,7 @@
-@testable import Passh
 import SystemPackage
 import Testing
+
+@testable import Passh
 
 #if canImport(Glibc)
 import Glibc
@@ -17,7 +18,8 @@ enum SinkCall {
 func jsonLines(_ calls: [SinkCall]) async throws -> [UInt8] {
     let path = "/tmp/passh-json-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     defer { unlink(path) }
-    let fd = try FileDescriptor.open(FilePath(path), .readWrite, options: [.create, .truncate], permissions: [.ownerReadWrite])
+    let fd = try FileDescriptor.open(
+        FilePath(path), .readWrite, options: [.create, .truncate], permissions: [.ownerReadWrite])
     defer { try? fd.close() }
     let writer = OutputWriter(stdout: fd, stderr: fd)
     let sink = JSONLinesSink(writer: writer)
@@ -51,7 +53,10 @@ func events(_ calls: [SinkCall]) -> [RunEvent] {
             var remaining = chunk.lineCount
             return chunk.lines.map { line in
                 remaining -= 1
-                return .line(OutputLine(host: chunk.host, stream: chunk.stream, bytes: line, hadNewline: remaining > 0 || chunk.endsWithNewline))
+                return .line(
+                    OutputLine(
+                        host: chunk.host, stream: chunk.stream, bytes: line,
+                        hadNewline: remaining > 0 || chunk.endsWithNewline))
             }
         }
     }
@@ -72,7 +77,9 @@ struct JSONLinesTests {
     var awkwardOutput: [SinkCall] {
         let everyByte = (0...255).map(UInt8.init).filter { $0 != 0x0A }
         let eachByte: [UInt8] = everyByte.flatMap { byte -> [UInt8] in [byte, 0x0A] }
-        let invalid: [[UInt8]] = [[0xFF, 0xFE], [0xE2, 0x82], [0xC0, 0xAF], [0xED, 0xA0, 0x80], [0x61, 0x80, 0x62]]
+        let invalid: [[UInt8]] = [
+            [0xFF, 0xFE], [0xE2, 0x82], [0xC0, 0xAF], [0xED, 0xA0, 0x80], [0x61, 0x80, 0x62],
+        ]
         return [
             chunk(h1, everyByte + [0x0A]),
             chunk(h1, eachByte),
@@ -87,7 +94,9 @@ struct JSONLinesTests {
     }
 
     /// A host's output and result, with or without the output collected.
-    func run(_ host: Host, outcome: HostOutcome, output: [SinkCall], collect: Bool, errorMessage: String? = nil) -> [SinkCall] {
+    func run(_ host: Host, outcome: HostOutcome, output: [SinkCall], collect: Bool, errorMessage: String? = nil)
+        -> [SinkCall]
+    {
         var stdout: [UInt8] = []
         var stderr: [UInt8] = []
         for case .chunk(let chunk) in output {
@@ -99,14 +108,19 @@ struct JSONLinesTests {
         return [.started(host)] + output + [.finished(result)]
     }
 
-    static let outcomes: [HostOutcome] = [
-        .exited(0), .exited(7), .exited(255),
-        .signaled(Signal(number: 15)), .signaled(Signal(number: 99)), .signaled(Signal(name: "TERM")),
-        .signaled(Signal(name: "FOO")), .signaled(Signal(name: "weird one")),
-        .timedOut, .cancelled,
-    ] + HostFailure.Kind.allCases.map { kind in
-        .failed(HostFailure(kind, "ssh: \(kind.rawValue) \"went\" wrong ✗", program: kind == .cannotStart ? "/usr/bin/ssh" : nil))
-    }
+    static let outcomes: [HostOutcome] =
+        [
+            .exited(0), .exited(7), .exited(255),
+            .signaled(Signal(number: 15)), .signaled(Signal(number: 99)), .signaled(Signal(name: "TERM")),
+            .signaled(Signal(name: "FOO")), .signaled(Signal(name: "weird one")),
+            .timedOut, .cancelled,
+        ]
+        + HostFailure.Kind.allCases.map { kind in
+            .failed(
+                HostFailure(
+                    kind, "ssh: \(kind.rawValue) \"went\" wrong ✗", program: kind == .cannotStart ? "/usr/bin/ssh" : nil
+                ))
+        }
 
     func roundTrip(_ calls: [SinkCall], collect: Bool) async throws {
         let bytes = try await jsonLines(calls)
@@ -129,7 +143,8 @@ struct JSONLinesTests {
         #expect(decoded.results == results)
         #expect(decoded.tool == "passh")
         #expect(decoded.summary?.hosts == results.count)
-        #expect(decoded.summary?.failedHosts == results.filter { !$0.isSuccess && $0.outcome != .notStarted }.map(\.host))
+        #expect(
+            decoded.summary?.failedHosts == results.filter { !$0.isSuccess && $0.outcome != .notStarted }.map(\.host))
     }
 
     @Test(arguments: [false, true])
@@ -146,19 +161,31 @@ struct JSONLinesTests {
         var calls: [SinkCall] = []
         for (index, outcome) in Self.outcomes.enumerated() {
             let host = try Host("host\(index)")
-            let message: String? = switch outcome {
-            case .exited(0), .timedOut, .cancelled: nil
-            case .failed(let failure): failure.message
-            default: "error line \(index)"
-            }
-            calls += run(host, outcome: outcome, output: [chunk(host, Array("x\n".utf8), stream: .stderr)], collect: collect, errorMessage: message)
+            let message: String? =
+                switch outcome {
+                case .exited(0), .timedOut, .cancelled: nil
+                case .failed(let failure): failure.message
+                default: "error line \(index)"
+                }
+            calls += run(
+                host, outcome: outcome, output: [chunk(host, Array("x\n".utf8), stream: .stderr)], collect: collect,
+                errorMessage: message)
         }
         calls.append(.finished(.unstarted(try Host("never"))))
         calls.append(.finished(.unstarted(try Host("skipped"), outcome: .notStarted)))
-        calls.append(.finished(HostResult(
-            host: try Host("flapping"), outcome: .failed(HostFailure(.connectionLost, "kex_exchange_identification: reset", commandMayHaveRun: false)),
-            stdout: collect ? [] : nil, stderr: collect ? [] : nil, errorMessage: "kex_exchange_identification: reset", attempts: 3)))
-        calls.append(.finished(HostResult(host: try Host("odd"), outcome: .timedOut, duration: .milliseconds(5), stdout: collect ? [] : nil, stderr: collect ? [] : nil, errorMessage: "its own")))
+        calls.append(
+            .finished(
+                HostResult(
+                    host: try Host("flapping"),
+                    outcome: .failed(
+                        HostFailure(.connectionLost, "kex_exchange_identification: reset", commandMayHaveRun: false)),
+                    stdout: collect ? [] : nil, stderr: collect ? [] : nil,
+                    errorMessage: "kex_exchange_identification: reset", attempts: 3)))
+        calls.append(
+            .finished(
+                HostResult(
+                    host: try Host("odd"), outcome: .timedOut, duration: .milliseconds(5), stdout: collect ? [] : nil,
+                    stderr: collect ? [] : nil, errorMessage: "its own")))
         try await roundTrip(calls, collect: collect)
     }
 
@@ -166,39 +193,51 @@ struct JSONLinesTests {
         let bytes = try await jsonLines([
             .started(h1),
             chunk(h1, Array("hi\n\u{FF}".utf8) + [0xFF, 0x0A, 0x61], newline: false),
-            .finished(HostResult(
-                host: h1, outcome: .signaled(Signal(number: 15)), duration: .nanoseconds(412_345_678), errorMessage: "Killed")),
-            .finished(HostResult(
-                host: v6, outcome: .failed(HostFailure(.cannotStart, "cannot run ssh: No such file", program: "ssh")))),
+            .finished(
+                HostResult(
+                    host: h1, outcome: .signaled(Signal(number: 15)), duration: .nanoseconds(412_345_678),
+                    errorMessage: "Killed")),
+            .finished(
+                HostResult(
+                    host: v6,
+                    outcome: .failed(HostFailure(.cannotStart, "cannot run ssh: No such file", program: "ssh")))),
             .finished(.unstarted(web)),
         ])
         let text = String(decoding: bytes, as: UTF8.self)
         let lines = text.split(separator: "\n").map(String.init)
         #expect(lines.count == 9)
-        #expect(Array(lines.prefix(8)) == [
-            #"{"event":"start","version":2,"tool":"passh"}"#,
-            #"{"event":"started","host":"h1"}"#,
-            #"{"event":"line","host":"h1","stream":"stdout","line":"hi"}"#,
-            #"{"event":"line","host":"h1","stream":"stdout","line_base64":"w7//"}"#,
-            #"{"event":"line","host":"h1","stream":"stdout","line":"a","newline":false}"#,
-            #"{"event":"finished","host":"h1","status":"failed","exit_code":null,"signal":"SIGTERM","signal_number":15,"error":"Killed","failure":null,"started":true,"attempts":1,"duration_ms":412,"duration_ns":412345678}"#,
-            #"{"event":"finished","host":"[2001:db8::1]:2222","status":"failed","exit_code":null,"signal":null,"signal_number":null,"error":null,"failure":{"kind":"cannot_start","message":"cannot run ssh: No such file","program":"ssh","command_may_have_run":false},"started":true,"attempts":1,"duration_ms":0,"duration_ns":0}"#,
-            #"{"event":"finished","host":"admin@wéb\"1\\:2222","status":"cancelled","exit_code":null,"signal":null,"signal_number":null,"error":"cancelled","failure":null,"started":false,"attempts":0,"duration_ms":0,"duration_ns":0}"#,
-        ])
-        #expect(lines[8].hasPrefix(#"{"event":"summary","summary":{"hosts":3,"ok":0,"failed":2,"timeout":0,"cancelled":1,"not_started":0,"failed_hosts":["h1","[2001:db8::1]:2222","admin@wéb\"1\\:2222"],"duration_ms":"#))
+        #expect(
+            Array(lines.prefix(8)) == [
+                #"{"event":"start","version":2,"tool":"passh"}"#,
+                #"{"event":"started","host":"h1"}"#,
+                #"{"event":"line","host":"h1","stream":"stdout","line":"hi"}"#,
+                #"{"event":"line","host":"h1","stream":"stdout","line_base64":"w7//"}"#,
+                #"{"event":"line","host":"h1","stream":"stdout","line":"a","newline":false}"#,
+                #"{"event":"finished","host":"h1","status":"failed","exit_code":null,"signal":"SIGTERM","signal_number":15,"error":"Killed","failure":null,"started":true,"attempts":1,"duration_ms":412,"duration_ns":412345678}"#,
+                #"{"event":"finished","host":"[2001:db8::1]:2222","status":"failed","exit_code":null,"signal":null,"signal_number":null,"error":null,"failure":{"kind":"cannot_start","message":"cannot run ssh: No such file","program":"ssh","command_may_have_run":false},"started":true,"attempts":1,"duration_ms":0,"duration_ns":0}"#,
+                #"{"event":"finished","host":"admin@wéb\"1\\:2222","status":"cancelled","exit_code":null,"signal":null,"signal_number":null,"error":"cancelled","failure":null,"started":false,"attempts":0,"duration_ms":0,"duration_ns":0}"#,
+            ])
+        #expect(
+            lines[8].hasPrefix(
+                #"{"event":"summary","summary":{"hosts":3,"ok":0,"failed":2,"timeout":0,"cancelled":1,"not_started":0,"failed_hosts":["h1","[2001:db8::1]:2222","admin@wéb\"1\\:2222"],"duration_ms":"#
+            ))
     }
 
     @Test func theStartObjectComesFirstWhoeverWritesFirst() async throws {
         let path = "/tmp/passh-json-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         defer { unlink(path) }
-        let fd = try FileDescriptor.open(FilePath(path), .readWrite, options: [.create, .truncate], permissions: [.ownerReadWrite])
+        let fd = try FileDescriptor.open(
+            FilePath(path), .readWrite, options: [.create, .truncate], permissions: [.ownerReadWrite])
         defer { try? fd.close() }
         let writer = OutputWriter(stdout: fd, stderr: fd)
         let sink = JSONLinesSink(writer: writer, tool: "mytool")
         let hosts = try (0..<50).map { try Host("h\($0)") }
         await withTaskGroup(of: Void.self) { group in
             for host in hosts {
-                group.addTask { await sink.output(OutputChunk(host: host, stream: .stdout, bytes: Array("x\n".utf8)[...], endsWithNewline: true)) }
+                group.addTask {
+                    await sink.output(
+                        OutputChunk(host: host, stream: .stdout, bytes: Array("x\n".utf8)[...], endsWithNewline: true))
+                }
             }
         }
         await writer.flush()
@@ -225,36 +264,64 @@ struct JSONLinesTests {
             """
         let decoded = try JSONLinesDecoder.decode(Array(stream.utf8))
         let result = HostResult(host: h1, outcome: .exited(0), duration: .milliseconds(3))
-        #expect(decoded.events == [
-            .started(h1), .line(OutputLine(host: h1, stream: .stdout, bytes: Array("a/b\u{0}".utf8)[...])), .finished(result),
-        ])
+        #expect(
+            decoded.events == [
+                .started(h1), .line(OutputLine(host: h1, stream: .stdout, bytes: Array("a/b\u{0}".utf8)[...])),
+                .finished(result),
+            ])
         #expect(decoded.results == [result])
         #expect(decoded.summary == nil)
     }
 
     @Test(arguments: [
-        (#"{"event":"start","version":2}"# + "\n" + #"{"event":"line","host":"h1""#,
-         "JSON Lines line 2: unexpected end of line, expected ',' or '}' at column 28"),
-        (#"{"event":"start","version":3,"tool":"passh"}"#,
-         "JSON Lines line 1: schema version 3 is not supported (this decoder reads version 2)"),
-        (#"{"host":"h1","stream":"stdout","line":"old"}"#,
-         "JSON Lines line 1: no \"event\""),
-        (#"{"event":"started","host":"h1"}"#,
-         "JSON Lines line 1: the stream does not begin with a \"start\" object"),
-        (#"{"event":"start","version":2}"# + "\n\n" + #"{"event":"line","host":"h1","stream":"stdout","line":"a"} x"#,
-         "JSON Lines line 3: unexpected 'x' after the value at column 59"),
-        (#"{"event":"start","version":2}"# + "\n" + #"{"event":"line","host":"h1","stream":"stdout","line_base64":"!!"}"#,
-         "JSON Lines line 2: \"line_base64\" is not valid Base64"),
-        (#"{"event":"start","version":2}"# + "\n" + #"{"event":"line","host":"-oProxyCommand=x","stream":"stdout","line":""}"#,
-         "JSON Lines line 2: invalid host \"-oProxyCommand=x\": a host must not begin with '-'"),
-        (#"{"event":"start","version":2}"# + "\n" + #"{"event":"finished","host":"h1","status":"failed"}"#,
-         "JSON Lines line 2: a failed host has no \"exit_code\", \"signal\" or \"failure\""),
-        (#"{"event":"start","version":2}"# + "\n" + #"{"event":"finished","host":"h1","status":"failed","failure":{"kind":"gremlins"}}"#,
-         "JSON Lines line 2: unknown failure kind \"gremlins\""),
-        (#"{"event":"start","version":2}"# + "\n" + #"{"event":"started","host":"h\ud800"}"#,
-         "JSON Lines line 2: a lone UTF-16 surrogate in a \\u escape at column 29"),
-        (#"{"event":"start","version":2}"# + "\n" + "{\"event\":\"started\",\"host\":\"h\u{1}\"}",
-         "JSON Lines line 2: unescaped control character byte 0x1 in a string at column 29"),
+        (
+            #"{"event":"start","version":2}"# + "\n" + #"{"event":"line","host":"h1""#,
+            "JSON Lines line 2: unexpected end of line, expected ',' or '}' at column 28"
+        ),
+        (
+            #"{"event":"start","version":3,"tool":"passh"}"#,
+            "JSON Lines line 1: schema version 3 is not supported (this decoder reads version 2)"
+        ),
+        (
+            #"{"host":"h1","stream":"stdout","line":"old"}"#,
+            "JSON Lines line 1: no \"event\""
+        ),
+        (
+            #"{"event":"started","host":"h1"}"#,
+            "JSON Lines line 1: the stream does not begin with a \"start\" object"
+        ),
+        (
+            #"{"event":"start","version":2}"# + "\n\n"
+                + #"{"event":"line","host":"h1","stream":"stdout","line":"a"} x"#,
+            "JSON Lines line 3: unexpected 'x' after the value at column 59"
+        ),
+        (
+            #"{"event":"start","version":2}"# + "\n"
+                + #"{"event":"line","host":"h1","stream":"stdout","line_base64":"!!"}"#,
+            "JSON Lines line 2: \"line_base64\" is not valid Base64"
+        ),
+        (
+            #"{"event":"start","version":2}"# + "\n"
+                + #"{"event":"line","host":"-oProxyCommand=x","stream":"stdout","line":""}"#,
+            "JSON Lines line 2: invalid host \"-oProxyCommand=x\": a host must not begin with '-'"
+        ),
+        (
+            #"{"event":"start","version":2}"# + "\n" + #"{"event":"finished","host":"h1","status":"failed"}"#,
+            "JSON Lines line 2: a failed host has no \"exit_code\", \"signal\" or \"failure\""
+        ),
+        (
+            #"{"event":"start","version":2}"# + "\n"
+                + #"{"event":"finished","host":"h1","status":"failed","failure":{"kind":"gremlins"}}"#,
+            "JSON Lines line 2: unknown failure kind \"gremlins\""
+        ),
+        (
+            #"{"event":"start","version":2}"# + "\n" + #"{"event":"started","host":"h\ud800"}"#,
+            "JSON Lines line 2: a lone UTF-16 surrogate in a \\u escape at column 29"
+        ),
+        (
+            #"{"event":"start","version":2}"# + "\n" + "{\"event\":\"started\",\"host\":\"h\u{1}\"}",
+            "JSON Lines line 2: unescaped control character byte 0x1 in a string at column 29"
+        ),
         ("[1,2]", "JSON Lines line 1: not a JSON object"),
     ])
     func malformedInputIsNamedByLine(input: String, message: String) {
@@ -269,7 +336,9 @@ struct JSONLinesTests {
     }
 
     @Test func linesOneByOneAndAsAnAsyncSequence() async throws {
-        let calls = run(h1, outcome: .exited(7), output: [chunk(h1, Array("a\nb".utf8), newline: false)], collect: true, errorMessage: "e")
+        let calls = run(
+            h1, outcome: .exited(7), output: [chunk(h1, Array("a\nb".utf8), newline: false)], collect: true,
+            errorMessage: "e")
         let bytes = try await jsonLines(calls)
         let lines = bytes.split(separator: 0x0A).map { Array($0) }
         var decoder = JSONLinesDecoder(collectOutput: true)

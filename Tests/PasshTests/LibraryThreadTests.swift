@@ -17,10 +17,15 @@ import Glibc
         defer { closedir(dir) }
         var found: [(String, UInt64)] = []
         while let entry = readdir(dir) {
-            let tid = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
-            guard Int(tid) != nil, let name = readText("/proc/self/task/\(tid)/comm"), name.hasPrefix("passh-") else { continue }
+            let tid = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            guard Int(tid) != nil, let name = readText("/proc/self/task/\(tid)/comm"), name.hasPrefix("passh-") else {
+                continue
+            }
             let status = readText("/proc/self/task/\(tid)/status") ?? ""
-            let mask = status.split(separator: "\n").first { $0.hasPrefix("SigBlk:") }
+            let mask =
+                status.split(separator: "\n").first { $0.hasPrefix("SigBlk:") }
                 .flatMap { UInt64($0.dropFirst("SigBlk:".count).trimmingPrefix(while: \.isWhitespace), radix: 16) } ?? 0
             found.append((String(name.dropLast()), mask))
         }

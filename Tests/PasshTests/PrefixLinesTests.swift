@@ -1,5 +1,6 @@
-@testable import Passh
 import Testing
+
+@testable import Passh
 
 @Suite("The output path: counting and prefixing lines")
 struct PrefixLinesTests {
@@ -33,7 +34,9 @@ struct PrefixLinesTests {
             var input: [UInt8] = []
             for _ in 0..<500 {
                 let length = Int.random(in: 0...(2 * averageLength), using: &generator)
-                input += (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }.map { $0 == 0x0A ? 0x0B : $0 }
+                input += (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }.map {
+                    $0 == 0x0A ? 0x0B : $0
+                }
                 input.append(0x0A)
             }
             var expected: [UInt8] = []

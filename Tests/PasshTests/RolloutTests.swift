@@ -11,14 +11,19 @@ import Testing
         func hostStarted(_ host: Host) async { events.withLock { $0.append("start \(host.name)") } }
         func output(_ chunk: OutputChunk) async {}
         func hostFinished(_ result: HostResult) async { events.withLock { $0.append("end \(result.host.name)") } }
-        func waveStarted(_ number: Int, of total: Int) async { events.withLock { $0.append("wave \(number)/\(total)") } }
+        func waveStarted(_ number: Int, of total: Int) async {
+            events.withLock { $0.append("wave \(number)/\(total)") }
+        }
     }
 
-    private func run(_ rollout: Rollout, hosts: [String], command: String, sink: OrderSink? = nil) async throws -> [HostResult] {
+    private func run(_ rollout: Rollout, hosts: [String], command: String, sink: OrderSink? = nil) async throws
+        -> [HostResult]
+    {
         var options = RunOptions()
         options.rollout = rollout
         options.fanout = 0
-        return try await ParallelSSH(options: options, transport: LocalTransport()).run([command], on: hosts, sink: sink)
+        return try await ParallelSSH(options: options, transport: LocalTransport()).run(
+            [command], on: hosts, sink: sink)
     }
 
     @Test func hostCountsParse() {
@@ -64,7 +69,11 @@ import Testing
         #expect(events.count == 3 + 10)
         // Each wave's hosts all end before the next wave starts.
         let waves = events.split(whereSeparator: { $0.hasPrefix("wave") }).map { Set($0) }
-        #expect(waves == [["start a", "start b", "end a", "end b"], ["start c", "start d", "end c", "end d"], ["start e", "end e"]])
+        #expect(
+            waves == [
+                ["start a", "start b", "end a", "end b"], ["start c", "start d", "end c", "end d"],
+                ["start e", "end e"],
+            ])
         #expect(events.filter { $0.hasPrefix("wave") } == ["wave 1/3", "wave 2/3", "wave 3/3"])
     }
 
@@ -72,7 +81,8 @@ import Testing
         var rollout = Rollout()
         rollout.waveSize = .hosts(2)
         rollout.maximumFailures = .hosts(1)
-        let results = try await run(rollout, hosts: ["a", "b", "c", "d", "e", "f"], command: #"case $PASSH_HOST in b|c) exit 4;; esac"#)
+        let results = try await run(
+            rollout, hosts: ["a", "b", "c", "d", "e", "f"], command: #"case $PASSH_HOST in b|c) exit 4;; esac"#)
         // a b: one failure, within the budget; c d: the second failure spends it, d still runs.
         #expect(results.map(\.outcome) == [.exited(0), .exited(4), .exited(4), .exited(0), .notStarted, .notStarted])
     }

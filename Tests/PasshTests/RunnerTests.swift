@@ -119,8 +119,10 @@ struct RunnerTests {
         let content = String(repeating: "0123456789abcdef\n", count: 20_000)
         try write(content, to: path)
         defer { unlink(path) }
-        let results = try await localPassh { $0.stdinFile = FilePath(path); $0.fanout = 0 }
-            .run(["wc -c"], on: (1...50).map { "h\($0)" })
+        let results = try await localPassh {
+            $0.stdinFile = FilePath(path); $0.fanout = 0
+        }
+        .run(["wc -c"], on: (1...50).map { "h\($0)" })
         #expect(results.map { text($0.stdout).trimmingSpaces } == Array(repeating: "340000", count: 50))
     }
 
@@ -143,7 +145,9 @@ struct RunnerTests {
         await #expect(throws: PasshError(.unreadableFile, "Not a file: /tmp is a directory")) {
             try await localPassh { $0.stdinFile = FilePath("/tmp") }.run(["true"], on: ["h"])
         }
-        await #expect(throws: PasshError(.invalidHost, "invalid host \"-oProxyCommand=x\": a host must not begin with '-'")) {
+        await #expect(
+            throws: PasshError(.invalidHost, "invalid host \"-oProxyCommand=x\": a host must not begin with '-'")
+        ) {
             try await localPassh().run(["true"], on: ["h1", "-oProxyCommand=x"])
         }
     }
@@ -156,7 +160,8 @@ extension String {
 }
 
 func write(_ content: String, to path: String) throws {
-    let fd = try FileDescriptor.open(FilePath(path), .writeOnly, options: [.create, .truncate], permissions: [.ownerReadWrite])
+    let fd = try FileDescriptor.open(
+        FilePath(path), .writeOnly, options: [.create, .truncate], permissions: [.ownerReadWrite])
     defer { try? fd.close() }
     _ = try fd.writeAll(Array(content.utf8))
 }

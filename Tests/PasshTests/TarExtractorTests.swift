@@ -1,7 +1,8 @@
-@testable import Passh
 import PasshTestSupport
 import SystemPackage
 import Testing
+
+@testable import Passh
 
 #if canImport(Glibc)
 import Glibc
@@ -239,8 +240,9 @@ struct TarExtractorTests {
     }
 
     private func expectSameTree(_ scratch: borrowing Scratch, sourceLocation: SourceLocation = #_sourceLocation) {
-        #expect(listing(scratch.root, details: true) == listing(scratch.source, details: true),
-                sourceLocation: sourceLocation)
+        #expect(
+            listing(scratch.root, details: true) == listing(scratch.source, details: true),
+            sourceLocation: sourceLocation)
         let diff = shell("diff -r --no-dereference '\(scratch.source)' '\(scratch.root)' 2>&1")
         #expect(diff.status == 0, "\(diff.text)", sourceLocation: sourceLocation)
     }
@@ -289,13 +291,16 @@ struct TarExtractorTests {
             $0.member("file", data: Array("in prefix".utf8), prefix: "some/prefix")
             $0.gnuLong("L", longName)
             $0.member("truncated-name", data: Array("gnu".utf8))
-            $0.pax([("path", "pax/" + String(repeating: "p", count: 250)), ("linkpath", String(repeating: "q", count: 300))])
+            $0.pax([
+                ("path", "pax/" + String(repeating: "p", count: 250)), ("linkpath", String(repeating: "q", count: 300)),
+            ])
             $0.member("ignored", type: "2", link: "ignored")
         }
         let totals = try extract(bytes, into: scratch.root)
         #expect(readText(scratch.root + "/some/prefix/file") == "in prefix")
         #expect(readText(scratch.root + "/" + longName) == "gnu")
-        #expect(shell("readlink '\(scratch.root)/pax/\(String(repeating: "p", count: 250))'").text
+        #expect(
+            shell("readlink '\(scratch.root)/pax/\(String(repeating: "p", count: 250))'").text
                 == String(repeating: "q", count: 300) + "\n")
         #expect(totals == TarExtractor.Totals(files: 2, bytes: 12, symbolicLinks: 1))
     }
@@ -306,7 +311,9 @@ struct TarExtractorTests {
         let bytes = try tarArchive(scratch, format: "gnu")
         let totals = try extract(bytes, into: scratch.root)
         #expect(totals.files == 1 && totals.hardLinks == 2)
-        #expect(shell("stat -c %i '\(scratch.root)/a' '\(scratch.root)/b' '\(scratch.root)/d/c' | sort -u | wc -l").text == "1\n")
+        #expect(
+            shell("stat -c %i '\(scratch.root)/a' '\(scratch.root)/b' '\(scratch.root)/d/c' | sort -u | wc -l").text
+                == "1\n")
         #expect(readText(scratch.root + "/d/c") == "data")
     }
 
@@ -319,7 +326,8 @@ struct TarExtractorTests {
             $0.member("none", data: [1], mode: 0)
         }
         try extract(bytes, into: scratch.root)
-        #expect(shell("cd '\(scratch.root)' && stat -c '%n %a' none sgid sticky suid").text
+        #expect(
+            shell("cd '\(scratch.root)' && stat -c '%n %a' none sgid sticky suid").text
                 == "none 0\nsgid 750\nsticky 777\nsuid 755\n")
     }
 
@@ -332,7 +340,10 @@ struct TarExtractorTests {
             $0.member("after", data: Array("ok".utf8))
         }
         try feed(&extractor, bytes)
-        #expect(extractor.warnings == ["tar member 'fifo': skipped, a FIFO", "tar member 'null': skipped, a character device"])
+        #expect(
+            extractor.warnings == [
+                "tar member 'fifo': skipped, a FIFO", "tar member 'null': skipped, a character device",
+            ])
         let totals = try extractor.finish()
         #expect(totals == TarExtractor.Totals(files: 1, bytes: 2, skipped: 2))
         #expect(listing(scratch.root) == ["./after"])
@@ -355,9 +366,12 @@ struct TarExtractorTests {
     @Test func theRootIsCreatedPrivateAndMustNotBeASymbolicLink() throws {
         let scratch = Scratch("root")
         try extract(archive { $0.member("f") }, into: scratch.root + "/host/sub")
-        #expect(shell("stat -c %a '\(scratch.root)' '\(scratch.root)/host' '\(scratch.root)/host/sub'").text == "700\n700\n700\n")
+        #expect(
+            shell("stat -c %a '\(scratch.root)' '\(scratch.root)/host' '\(scratch.root)/host/sub'").text
+                == "700\n700\n700\n")
         symlink(scratch.outside, scratch.root + "/link")
-        #expect(failure(archive { $0.member("f") }, into: scratch.root + "/link")
+        #expect(
+            failure(archive { $0.member("f") }, into: scratch.root + "/link")
                 == "cannot extract into \(scratch.root)/link: a symbolic link")
         scratch.expectOutsideUntouched()
     }
@@ -371,12 +385,13 @@ struct TarExtractorTests {
             $0.member("ro/sub/g", data: [2])
         }
         try extract(bytes, into: scratch.root)
-        #expect(listing(scratch.root, details: true) == [
-            "./ro d 555 1000000000.0000000000 ",
-            "./ro/f f 644 1600000000.0000000000 ",
-            "./ro/sub d 500 1000000001.0000000000 ",
-            "./ro/sub/g f 644 1600000000.0000000000 ",
-        ])
+        #expect(
+            listing(scratch.root, details: true) == [
+                "./ro d 555 1000000000.0000000000 ",
+                "./ro/f f 644 1600000000.0000000000 ",
+                "./ro/sub d 500 1000000001.0000000000 ",
+                "./ro/sub/g f 644 1600000000.0000000000 ",
+            ])
     }
 
     @Test func paxRecordsOverrideTheHeaderAndGlobalHeadersAreIgnored() throws {
@@ -391,9 +406,10 @@ struct TarExtractorTests {
         let totals = try extract(bytes, into: scratch.root)
         #expect(totals == TarExtractor.Totals(files: 1, bytes: 5, symbolicLinks: 1))
         #expect(readText(scratch.root + "/sized") == "12345")
-        #expect(listing(scratch.root, details: true) == [
-            "./abs-link l 777 1600000000.0000000000 /etc/passwd", "./sized f 644 1234567890.5000000000 ",
-        ])
+        #expect(
+            listing(scratch.root, details: true) == [
+                "./abs-link l 777 1600000000.0000000000 /etc/passwd", "./sized f 644 1234567890.5000000000 ",
+            ])
         scratch.expectOutsideUntouched()
     }
 
@@ -446,7 +462,8 @@ struct TarExtractorTests {
         }
         let totals = try extract(bytes, into: scratch.root)
         #expect(totals == TarExtractor.Totals(files: 1, bytes: 1, directories: 2, hardLinks: 1))
-        #expect(shell("stat -c '%a %Y %h' '\(scratch.root)/d' '\(scratch.root)/d/g'").text
+        #expect(
+            shell("stat -c '%a %Y %h' '\(scratch.root)/d' '\(scratch.root)/d/g'").text
                 == "750 1000000000 2\n644 1600000000 2\n")
     }
 
@@ -473,8 +490,14 @@ struct TarExtractorTests {
             $0.pax([("path", huge)])
             $0.member("x", data: [1])
         }
-        #expect(failure(hugeName, into: scratch.root) == "tar member '\(huge.prefix(1024))…': a '..' component would leave the destination")
-        #expect(failure(archive { $0.member("./", type: "0", data: [1]) ; $0.member(".", data: [1]) }, into: scratch.root)
+        #expect(
+            failure(hugeName, into: scratch.root)
+                == "tar member '\(huge.prefix(1024))…': a '..' component would leave the destination")
+        #expect(
+            failure(
+                archive {
+                    $0.member("./", type: "0", data: [1]); $0.member(".", data: [1])
+                }, into: scratch.root)
                 == "tar member '.': not a file name")
         scratch.expectOutsideUntouched()
     }
@@ -515,16 +538,19 @@ struct TarExtractorTests {
     /// behind a symbolic link stored just before it.
     @Test func hostileArchivesMadeByGNUTar() throws {
         let scratch = Scratch("gnu-hostile")
-        let setup = shell("""
+        let setup = shell(
+            """
             cd '\(scratch.source)' && mkdir x && printf evil > x/f && ln -s '\(scratch.outside)' l \
             && tar -cf ../through.tar l x/f --transform='s,^x/,l/,' \
             && tar -P -cf ../dotdot.tar ../source/x/f \
             && tar -P -cf ../absolute.tar '\(scratch.source)/x/f' 2>&1
             """)
         #expect(setup.status == 0, "\(setup.text)")
-        #expect(failure(try readBytes(scratch.path + "/through.tar"), into: scratch.root)
+        #expect(
+            failure(try readBytes(scratch.path + "/through.tar"), into: scratch.root)
                 == "tar member 'l/f': 'l' is a symbolic link, never followed")
-        #expect(failure(try readBytes(scratch.path + "/dotdot.tar"), into: scratch.root)
+        #expect(
+            failure(try readBytes(scratch.path + "/dotdot.tar"), into: scratch.root)
                 == "tar member '../source/x/f': a '..' component would leave the destination")
         try extract(try readBytes(scratch.path + "/absolute.tar"), into: scratch.root)
         #expect(readText(scratch.root + scratch.source + "/x/f") == "evil")
@@ -536,7 +562,8 @@ struct TarExtractorTests {
         let scratch = Scratch("sparse")
         _ = shell("cd '\(scratch.source)' && truncate -s 1M holes && printf x >> holes && printf a > plain")
         for format in ["gnu", "pax"] {
-            let result = shell("cd '\(scratch.source)' && tar --format=\(format) -S -cf '\(scratch.path)/a.tar' holes plain 2>&1")
+            let result = shell(
+                "cd '\(scratch.source)' && tar --format=\(format) -S -cf '\(scratch.path)/a.tar' holes plain 2>&1")
             #expect(result.status == 0, "\(result.text)")
             var extractor = try TarExtractor(root: FilePath(scratch.root + "/" + format))
             try extractor.consume(try readBytes(scratch.path + "/a.tar"))
@@ -575,8 +602,10 @@ struct TarExtractorTests {
                 let header = mutated.headers[Int(random.next() % UInt64(mutated.headers.count))]
                 var position = Int(random.next() % 512)
                 if (148..<156).contains(position) { position = 156 }
-                let value = random.next() % 2 == 0
-                    ? interesting[Int(random.next() % UInt64(interesting.count))] : UInt8(truncatingIfNeeded: random.next())
+                let value =
+                    random.next() % 2 == 0
+                    ? interesting[Int(random.next() % UInt64(interesting.count))]
+                    : UInt8(truncatingIfNeeded: random.next())
                 mutated.bytes[header + position] = value
                 mutated.fixChecksum(at: header)
             }
@@ -596,7 +625,8 @@ struct TarExtractorTests {
     func parentComponentsAreRefused(name: String) {
         let scratch = Scratch("dotdot")
         let bytes = archive { $0.member(name, data: Array("evil".utf8)) }
-        #expect(failure(bytes, into: scratch.root) == "tar member '\(name)': a '..' component would leave the destination")
+        #expect(
+            failure(bytes, into: scratch.root) == "tar member '\(name)': a '..' component would leave the destination")
         scratch.expectOutsideUntouched()
     }
 
@@ -606,14 +636,20 @@ struct TarExtractorTests {
             $0.pax([("path", "../outside/evil")])
             $0.member("innocent", data: Array("evil".utf8))
         }
-        #expect(failure(viaPax, into: scratch.root) == "tar member '../outside/evil': a '..' component would leave the destination")
+        #expect(
+            failure(viaPax, into: scratch.root)
+                == "tar member '../outside/evil': a '..' component would leave the destination")
         let viaGNU = archive {
             $0.gnuLong("L", "ok/../../outside/evil")
             $0.member("innocent", data: Array("evil".utf8))
         }
-        #expect(failure(viaGNU, into: scratch.root) == "tar member 'ok/../../outside/evil': a '..' component would leave the destination")
+        #expect(
+            failure(viaGNU, into: scratch.root)
+                == "tar member 'ok/../../outside/evil': a '..' component would leave the destination")
         let viaPrefix = archive { $0.member("evil", data: Array("evil".utf8), prefix: "..") }
-        #expect(failure(viaPrefix, into: scratch.root) == "tar member '../evil': a '..' component would leave the destination")
+        #expect(
+            failure(viaPrefix, into: scratch.root)
+                == "tar member '../evil': a '..' component would leave the destination")
         scratch.expectOutsideUntouched()
     }
 
@@ -645,7 +681,9 @@ struct TarExtractorTests {
             $0.member("a/b/l", type: "2", link: "../../../outside")
             $0.member("a/b/l/sentinel", data: Array("evil".utf8))
         }
-        #expect(failure(deeper, into: scratch.root) == "tar member 'a/b/l/sentinel': 'l' is a symbolic link, never followed")
+        #expect(
+            failure(deeper, into: scratch.root) == "tar member 'a/b/l/sentinel': 'l' is a symbolic link, never followed"
+        )
         scratch.expectOutsideUntouched()
     }
 
@@ -670,32 +708,39 @@ struct TarExtractorTests {
         mkdir(scratch.root, 0o700)
         symlink(scratch.outside, scratch.root + "/pre")
         symlink(scratch.outside + "/sentinel", scratch.root + "/file")
-        #expect(failure(archive { $0.member("pre/sentinel", data: Array("evil".utf8)) }, into: scratch.root)
+        #expect(
+            failure(archive { $0.member("pre/sentinel", data: Array("evil".utf8)) }, into: scratch.root)
                 == "tar member 'pre/sentinel': 'pre' is a symbolic link, never followed")
         try extract(archive { $0.member("file", data: Array("mine".utf8)) }, into: scratch.root)
         #expect(readText(scratch.root + "/file") == "mine")
-        #expect(failure(archive { $0.member("file", type: "1", link: scratch.outside + "/sentinel") }, into: scratch.root)
+        #expect(
+            failure(archive { $0.member("file", type: "1", link: scratch.outside + "/sentinel") }, into: scratch.root)
                 != nil)
         scratch.expectOutsideUntouched()
     }
 
     @Test func hardLinksOutsideTheArchiveAreRefused() {
         let scratch = Scratch("hardlink-out")
-        #expect(failure(archive { $0.member("passwd", type: "1", link: "/etc/passwd") }, into: scratch.root)
+        #expect(
+            failure(archive { $0.member("passwd", type: "1", link: "/etc/passwd") }, into: scratch.root)
                 == "tar member 'passwd': hard link to '/etc/passwd', not a file extracted before it")
-        #expect(failure(archive { $0.member("s", type: "1", link: "../outside/sentinel") }, into: scratch.root)
+        #expect(
+            failure(archive { $0.member("s", type: "1", link: "../outside/sentinel") }, into: scratch.root)
                 == "tar member 's': hard link to '../outside/sentinel', outside the destination")
         // A link whose target is a symbolic link the stream made is refused too.
         let viaSymlink = archive {
             $0.member("t", type: "2", link: scratch.outside + "/sentinel")
             $0.member("h", type: "1", link: "t")
         }
-        #expect(failure(viaSymlink, into: scratch.root) == "tar member 'h': hard link to 't', not a file extracted before it")
+        #expect(
+            failure(viaSymlink, into: scratch.root)
+                == "tar member 'h': hard link to 't', not a file extracted before it")
         #expect(shell("find '\(scratch.path)' -samefile '\(scratch.outside)/sentinel' | wc -l").text == "1\n")
         // Nothing was created looking for a target; a file already in the root is not one.
         #expect(listing(scratch.root) == ["./t"])
         writeText(scratch.root + "/before", "not from this stream")
-        #expect(failure(archive { $0.member("h", type: "1", link: "before") }, into: scratch.root)
+        #expect(
+            failure(archive { $0.member("h", type: "1", link: "before") }, into: scratch.root)
                 == "tar member 'h': hard link to 'before', not a file extracted before it")
         scratch.expectOutsideUntouched()
     }
@@ -714,25 +759,30 @@ struct TarExtractorTests {
         let scratch = Scratch("truncated")
         var builder = TarBuilder()
         builder.member("big", data: [UInt8](repeating: 7, count: 1000))
-        #expect(failure(Array(builder.bytes.prefix(512 + 100)), into: scratch.root)
+        #expect(
+            failure(Array(builder.bytes.prefix(512 + 100)), into: scratch.root)
                 == "tar archive truncated: member 'big' ends after 100 of 1000 bytes")
-        #expect(failure(Array(builder.bytes.prefix(300)), into: scratch.root)
+        #expect(
+            failure(Array(builder.bytes.prefix(300)), into: scratch.root)
                 == "tar archive truncated: it ends inside a header (300 of 512 bytes)")
         var pax = TarBuilder()
         pax.pax([("path", "x")])
-        #expect(failure(pax.bytes, into: scratch.root)
+        #expect(
+            failure(pax.bytes, into: scratch.root)
                 == "tar archive truncated: it ends after an extended header, before its member")
         scratch.expectOutsideUntouched()
     }
 
     @Test func badChecksumsAndNumbers() {
         let scratch = Scratch("checksum")
-        #expect(failure(archive { $0.member("f", data: [1], corrupt: true) }, into: scratch.root)
+        #expect(
+            failure(archive { $0.member("f", data: [1], corrupt: true) }, into: scratch.root)
                 == "tar header at byte 0 ('f'): checksum mismatch (corrupt or not a tar archive)")
         var garbage = [UInt8](repeating: 0x41, count: 2048)
         garbage[0] = 0x42
         #expect(failure(garbage, into: scratch.root)?.hasPrefix("tar header at byte 0 (") == true)
-        #expect(failure(archive { $0.member("f", rawSize: Array("12x4".utf8)) }, into: scratch.root)
+        #expect(
+            failure(archive { $0.member("f", rawSize: Array("12x4".utf8)) }, into: scratch.root)
                 == "tar header at byte 0 ('f'): invalid octal number")
         #expect(listing(scratch.root).isEmpty)
         scratch.expectOutsideUntouched()
@@ -742,17 +792,25 @@ struct TarExtractorTests {
         let scratch = Scratch("huge")
         // Base-256, 2^62 bytes: nothing is allocated; the stream just ends too early.
         let huge = [0x80] + [UInt8](repeating: 0, count: 3) + [0x40] + [UInt8](repeating: 0, count: 7)
-        #expect(failure(archive { $0.member("f", rawSize: huge, writeData: false) }, into: scratch.root)
+        #expect(
+            failure(archive { $0.member("f", rawSize: huge, writeData: false) }, into: scratch.root)
                 == "tar archive truncated: member 'f' ends after 1024 of 4611686018427387904 bytes")
         let overflow = [0x80] + [UInt8](repeating: 0xFF, count: 11)
-        #expect(failure(archive { $0.member("f", rawSize: overflow) }, into: scratch.root)
+        #expect(
+            failure(archive { $0.member("f", rawSize: overflow) }, into: scratch.root)
                 == "tar header at byte 0 ('f'): number too large")
         let negative = [UInt8](repeating: 0xFF, count: 12)
-        #expect(failure(archive { $0.member("f", rawSize: negative) }, into: scratch.root)
+        #expect(
+            failure(archive { $0.member("f", rawSize: negative) }, into: scratch.root)
                 == "tar header at byte 0 ('f'): negative size")
-        #expect(failure(archive { $0.member("huge", type: "x", size: 1 << 30, writeData: false) }, into: scratch.root)
+        #expect(
+            failure(archive { $0.member("huge", type: "x", size: 1 << 30, writeData: false) }, into: scratch.root)
                 == "tar header at byte 0: extended header of 1073741824 bytes is too large")
-        #expect(failure(archive { $0.pax([("size", "-1")]); $0.member("f") }, into: scratch.root)
+        #expect(
+            failure(
+                archive {
+                    $0.pax([("size", "-1")]); $0.member("f")
+                }, into: scratch.root)
                 == "tar member after pax header 'PaxHeaders/x': invalid pax size")
         scratch.expectOutsideUntouched()
     }

@@ -33,18 +33,21 @@ struct CLITests {
     }
 
     @Test func failedHostsAreNamedInTheGivenOrder() async throws {
-        let out = try await passhOnCluster(["h3,h1,h2,h4", "case $(hostname) in *) [ -n \"$SSH_CLIENT\" ] && exit 1;; esac"])
+        let out = try await passhOnCluster([
+            "h3,h1,h2,h4", "case $(hostname) in *) [ -n \"$SSH_CLIENT\" ] && exit 1;; esac",
+        ])
         #expect(out.status == 2)
         #expect(out.stdout.isEmpty)
         // Hosts that failed without a word are explained, once each, before the summary.
-        #expect(out.stderrText == """
-            [h3] passh: failed: exit 1
-            [h1] passh: failed: exit 1
-            [h2] passh: failed: exit 1
-            [h4] passh: failed: exit 1
-            failed at: h3 h1 h2 h4
+        #expect(
+            out.stderrText == """
+                [h3] passh: failed: exit 1
+                [h1] passh: failed: exit 1
+                [h2] passh: failed: exit 1
+                [h4] passh: failed: exit 1
+                failed at: h3 h1 h2 h4
 
-            """)
+                """)
     }
 
     @Test func refusedConnectionFailsOnlyThatHost() async throws {
@@ -52,7 +55,10 @@ struct CLITests {
         #expect(out.status == 2)
         #expect(out.sortedStdoutLines == ["[h1] ok", "[h2] ok"])
         // ssh ends its own messages with \r\n; passh passes bytes through as they are.
-        #expect(out.stderrText == "[refused] ssh: connect to host 127.0.0.1 port \(TestCluster.refusedPort): Connection refused\r\nfailed at: refused\n")
+        #expect(
+            out.stderrText
+                == "[refused] ssh: connect to host 127.0.0.1 port \(TestCluster.refusedPort): Connection refused\r\nfailed at: refused\n"
+        )
     }
 
     @Test func nonZeroExitIsAFailure() async throws {
@@ -66,7 +72,9 @@ struct CLITests {
         let content = String(repeating: "passh\n", count: 50_000)
         try writeFile(path, Array(content.utf8))
         defer { unlink(path) }
-        let out = try await passhOnCluster(["-i", path, "-n", "0", (1...10).map { "h\($0)" }.joined(separator: ","), "wc -c"])
+        let out = try await passhOnCluster([
+            "-i", path, "-n", "0", (1...10).map { "h\($0)" }.joined(separator: ","), "wc -c",
+        ])
         #expect(out.status == 0)
         #expect(out.sortedStdoutLines == (1...10).map { "[h\($0)] 300000" }.sorted())
     }
@@ -81,7 +89,10 @@ struct CLITests {
     }
 
     @Test(arguments: [
-        ("h1,-oProxyCommand=touch /tmp/pwned", "passh: invalid host \"-oProxyCommand=touch /tmp/pwned\": a host must not begin with '-'\n"),
+        (
+            "h1,-oProxyCommand=touch /tmp/pwned",
+            "passh: invalid host \"-oProxyCommand=touch /tmp/pwned\": a host must not begin with '-'\n"
+        ),
         ("h1,,h2", "passh: invalid host pattern \"h1,,h2\": empty name between commas\n"),
         ("h1,h 2", "passh: invalid host \"h 2\": whitespace or control character in host\n"),
     ])
@@ -97,39 +108,55 @@ struct CLITests {
         let checked = try await passhOnCluster(["unknown-key", "echo reached"])
         #expect(checked.status == 2)
         #expect(checked.stdout.isEmpty)
-        #expect(checked.stderrText == """
-            [unknown-key] Host key verification failed.\r
-            passh: the host key of unknown-key is not known: check its fingerprint, then add it \
-            to known_hosts (ssh-keyscan unknown-key >> ~/.ssh/known_hosts), or skip the check with --insecure
-            failed at: unknown-key
+        #expect(
+            checked.stderrText == """
+                [unknown-key] Host key verification failed.\r
+                passh: the host key of unknown-key is not known: check its fingerprint, then add it \
+                to known_hosts (ssh-keyscan unknown-key >> ~/.ssh/known_hosts), or skip the check with --insecure
+                failed at: unknown-key
 
-            """)
+                """)
         let insecure = try await passhOnCluster(["--insecure", "unknown-key", "echo reached"])
         #expect(insecure.stdoutText == "[unknown-key] reached\n")
-        #expect(insecure.stderrText == "passh: warning: --insecure: host keys are not checked, so anyone between you and the hosts can pose as them\n")
+        #expect(
+            insecure.stderrText
+                == "passh: warning: --insecure: host keys are not checked, so anyone between you and the hosts can pose as them\n"
+        )
         #expect(insecure.status == 0)
         let changed = try await passhOnCluster(["changed-key", "echo reached"])
         #expect(changed.status == 2)
-        #expect(changed.stderrText.contains("[changed-key] @    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\r\n"))
-        #expect(changed.stderrText.hasSuffix("""
-            [changed-key] Host key verification failed.\r
-            passh: the host key of changed-key has changed: if that was expected, remove the old key \
-            (ssh-keygen -R changed-key) and connect again; if not, someone may be posing as the host
-            failed at: changed-key
+        #expect(
+            changed.stderrText.contains("[changed-key] @    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\r\n")
+        )
+        #expect(
+            changed.stderrText.hasSuffix(
+                """
+                [changed-key] Host key verification failed.\r
+                passh: the host key of changed-key has changed: if that was expected, remove the old key \
+                (ssh-keygen -R changed-key) and connect again; if not, someone may be posing as the host
+                failed at: changed-key
 
-            """))
+                """))
     }
 
     @Test(arguments: [
         (["h1"], "passh: Missing the command to run on the hosts. (see passh --help)\n"),
         (["-n=-1", "h1", "true"], "passh: -n must be 0 (no limit) or more, not -1. (see passh --help)\n"),
         (["-n", "-1", "h1", "true"], "passh: -n must be 0 (no limit) or more, not -1. (see passh --help)\n"),
-        (["--timeout", "9.3e15", "h1", "true"],
-         "passh: --timeout must be a number of seconds above 0 and at most 1000000000, not 9.3e+15. (see passh --help)\n"),
-        (["-t", "0", "h1", "true"], "passh: -t must be a number of seconds from 1 to 1000000000, not 0. (see passh --help)\n"),
+        (
+            ["--timeout", "9.3e15", "h1", "true"],
+            "passh: --timeout must be a number of seconds above 0 and at most 1000000000, not 9.3e+15. (see passh --help)\n"
+        ),
+        (
+            ["-t", "0", "h1", "true"],
+            "passh: -t must be a number of seconds from 1 to 1000000000, not 0. (see passh --help)\n"
+        ),
         (["--persist-seconds", "5", "h1", "true"], "passh: --persist-seconds needs --persist. (see passh --help)\n"),
         (["-n", "lots", "h1", "true"], "passh: The value 'lots' is invalid for '-n <PROCS>' (see passh --help)\n"),
-        (["--timeout=-1", "h1", "true"], "passh: --timeout must be a number of seconds above 0 and at most 1000000000, not -1.0. (see passh --help)\n"),
+        (
+            ["--timeout=-1", "h1", "true"],
+            "passh: --timeout must be a number of seconds above 0 and at most 1000000000, not -1.0. (see passh --help)\n"
+        ),
         (["--bogus", "h1", "true"], "passh: Unknown option '--bogus' (see passh --help)\n"),
         ([], "passh: Missing the hosts: give HOSTS or -h FILE. (see passh --help)\n"),
     ])
@@ -152,15 +179,17 @@ struct CLITests {
     }
 
     @Test func blockingExampleRunsTwiceFromPlainCode() async throws {
-        let out = try await runBinary(productsDirectory + "/passh-blocking-example", ["-F", TestCluster.config, "h1,refused", "echo hi"])
+        let out = try await runBinary(
+            productsDirectory + "/passh-blocking-example", ["-F", TestCluster.config, "h1,refused", "echo hi"])
         #expect(out.status == 0)
-        #expect(out.stdoutText == """
-            round 1 h1: ok hi
-            round 1 refused: failed 
-            round 2 h1: ok hi
-            round 2 refused: failed 
+        #expect(
+            out.stdoutText == """
+                round 1 h1: ok hi
+                round 1 refused: failed 
+                round 2 h1: ok hi
+                round 2 refused: failed 
 
-            """)
+                """)
     }
 }
 

@@ -10,7 +10,8 @@ import Glibc
 @Suite("passh at the edges", .serialized)
 struct EdgeTests {
     @Test func aPipeAsStdinIsReadOnceAndGivenWholeToEveryHost() throws {
-        let out = try bash("""
+        let out = try bash(
+            """
             \(passhPath) --local -i <(seq 1 100000) 'h[1-3]' cksum | sort
             echo "status ${PIPESTATUS[0]}"
             """)
@@ -21,7 +22,8 @@ struct EdgeTests {
     @Test func aFIFOWithNoWriterNeverHangsASignal() throws {
         let dir = temporaryPath("fifo")
         defer { shell("rm -rf \(dir)") }
-        let out = try bash("""
+        let out = try bash(
+            """
             mkdir -p \(dir); mkfifo \(dir)/f
             \(passhPath) --local -i \(dir)/f h1 'wc -c' >\(dir)/out 2>&1 &
             pid=$!
@@ -34,13 +36,16 @@ struct EdgeTests {
             \(passhPath) --local -i \(dir)/f h1,h2 'wc -c'
             echo "status $?"
             """)
-        #expect(out == ["status 143 1", "[h1] 6", "[h2] 6", "status 0"] || out == ["status 143 1", "[h2] 6", "[h1] 6", "status 0"])
+        #expect(
+            out == ["status 143 1", "[h1] 6", "[h2] 6", "status 0"]
+                || out == ["status 143 1", "[h2] 6", "[h1] 6", "status 0"])
     }
 
     @Test(arguments: [["h1"], ["--group", "h1"], ["-b", "h1"], ["--json", "h1"], ["--list-hosts", "h1"]])
     func aStdoutThatCannotBeWrittenIsAnErrorNotSilence(arguments: [String]) throws {
         let command = arguments.contains("--list-hosts") ? "" : "'echo hi'"
-        let out = try bash("""
+        let out = try bash(
+            """
             \(passhPath) --local \(arguments.joined(separator: " ")) \(command) >/dev/full 2>&1 2>/tmp/passh-full-$$
             echo "status $?"; cat /tmp/passh-full-$$; rm -f /tmp/passh-full-$$
             """)
@@ -51,7 +56,8 @@ struct EdgeTests {
     func aReaderThatGoesAwayIsAlways141(arguments: [String]) throws {
         let command = arguments.contains("--list-hosts") ? "" : "'seq 1 100000'"
         let hosts = arguments.contains("--list-hosts") ? "h[1-200000]" : "h[1-20]"
-        let out = try bash("""
+        let out = try bash(
+            """
             for i in 1 2 3; do
                 \(passhPath) --local \(arguments.joined(separator: " ")) '\(hosts)' \(command) 2>/dev/null | head -1 >/dev/null
                 echo "status ${PIPESTATUS[0]}"
@@ -68,12 +74,13 @@ struct EdgeTests {
         defer { unlink(file) }
         let out = try await passhOnCluster(["--ssh", "/nonexistent", "-h", file, "true"])
         #expect(out.status == 2)
-        #expect(out.stderrText == """
-            [h1] passh: cannot run /nonexistent: no such executable
-            [\(long)] passh: cannot run /nonexistent: no such executable
-            failed at: h1 \(long)
+        #expect(
+            out.stderrText == """
+                [h1] passh: cannot run /nonexistent: no such executable
+                [\(long)] passh: cannot run /nonexistent: no such executable
+                failed at: h1 \(long)
 
-            """)
+                """)
         let tooLong = try await passhOnCluster(["-h", file, "true"])
         let lines = tooLong.stderrText.split(separator: "\n").map(String.init)
         #expect(tooLong.status == 2)
@@ -86,14 +93,16 @@ struct EdgeTests {
         let marker = uniqueMarker("ulimit")
         // Descriptors this test process leaked into the shell would count against the limit.
         let closeInherited = "for fd in $(ls /proc/$$/fd); do [ $fd -gt 2 ] && eval \"exec $fd>&-\" 2>/dev/null; done"
-        let out = try bash("""
+        let out = try bash(
+            """
             \(closeInherited)
             ulimit -n 16
             \(passhPath) --local 'h[1-3]' 'echo \(marker)'
             echo "status $?"
             """)
         #expect(out == ["status 1"])
-        let low = try bash("""
+        let low = try bash(
+            """
             \(closeInherited)
             ulimit -n 40
             \(passhPath) --local 'h[1-20]' 'echo ok' 2>/dev/null | wc -l
@@ -104,7 +113,11 @@ struct EdgeTests {
 
     @Test func theProgressLineFitsANarrowTerminal() {
         let script = temporaryPath("narrow") + ".sh"
-        try? writeFile(script, Array("stty cols 30; exec \(passhPath) --local --color never h1,slow '[ $PASSH_HOST = slow ] && sleep 1.6; echo done'\n".utf8))
+        try? writeFile(
+            script,
+            Array(
+                "stty cols 30; exec \(passhPath) --local --color never h1,slow '[ $PASSH_HOST = slow ] && sleep 1.6; echo done'\n"
+                    .utf8))
         defer { unlink(script) }
         let screen = shell("script -qefc 'bash \(script)' /dev/null </dev/null").text
         let drawn = screen.components(separatedBy: "\r\u{1B}[K").filter { $0.hasPrefix("passh: ") }

@@ -10,7 +10,8 @@ import Glibc
 struct FeatureTests {
     @Test func listHostsExpandsPatternsFilesAndExclusions() async throws {
         let file = temporaryPath("hosts")
-        try writeFile(file, Array("# web tier\r\n  web[1-3]  \r\n\nroot@db1:2222 # primary\n\tnode[08-10/2]\nweb2\n".utf8))
+        try writeFile(
+            file, Array("# web tier\r\n  web[1-3]  \r\n\nroot@db1:2222 # primary\n\tnode[08-10/2]\nweb2\n".utf8))
         defer { unlink(file) }
         let out = try await passh(["-h", file, "-x", "web3", "-x", "node10", "--list-hosts"])
         #expect(out.status == 0)
@@ -48,24 +49,30 @@ struct FeatureTests {
         let (fakeSSH, log) = try recordingSSH()
         let out = try await passh(["--ssh", fakeSSH, "-h", file, "true"])
         #expect(out.status == 64)
-        #expect(out.stderrText == "passh: \(file):2: invalid host \"-oProxyCommand=touch /tmp/pwned\": a host must not begin with '-'\n")
+        #expect(
+            out.stderrText
+                == "passh: \(file):2: invalid host \"-oProxyCommand=touch /tmp/pwned\": a host must not begin with '-'\n"
+        )
         #expect(readText(log) == nil)
     }
 
     @Test func defaultUserAppliesToHostsWithoutOne() async throws {
         let (fakeSSH, log) = try recordingSSH()
         _ = try await passh(["--ssh", fakeSSH, "-l", "deploy", "-n", "1", "web1,admin@web2:2222", "id"])
-        #expect(readText(log) == """
-            -T -o LogLevel=ERROR -o ConnectTimeout=6 -o BatchMode=yes -l deploy -- web1 id
-            -T -o LogLevel=ERROR -o ConnectTimeout=6 -o BatchMode=yes -l admin -p 2222 -- web2 id
+        #expect(
+            readText(log) == """
+                -T -o LogLevel=ERROR -o ConnectTimeout=6 -o BatchMode=yes -l deploy -- web1 id
+                -T -o LogLevel=ERROR -o ConnectTimeout=6 -o BatchMode=yes -l admin -p 2222 -- web2 id
 
-            """)
+                """)
     }
 
     @Test func connectTimeoutAndSSHOptionsReachSSH() async throws {
         let (fakeSSH, log) = try recordingSSH()
         _ = try await passh(["--ssh", fakeSSH, "-t", "3", "-o", "Port=2200", "-F", "/dev/null", "web1", "true"])
-        #expect(readText(log) == "-F /dev/null -o Port=2200 -T -o LogLevel=ERROR -o ConnectTimeout=3 -o BatchMode=yes -- web1 true\n")
+        #expect(
+            readText(log)
+                == "-F /dev/null -o Port=2200 -T -o LogLevel=ERROR -o ConnectTimeout=3 -o BatchMode=yes -- web1 true\n")
         let (envSSH, envLog) = try recordingSSH()
         _ = try await passh(["web1", "true"], environment: ["PASSH_SSH": envSSH])
         #expect(readText(envLog) == "-T -o LogLevel=ERROR -o ConnectTimeout=6 -o BatchMode=yes -- web1 true\n")
@@ -73,22 +80,32 @@ struct FeatureTests {
 
     @Test func timeoutFailsOnlyTheSlowHost() async throws {
         let (sleep, marker) = uniqueSleep(seconds: 8)
-        let out = try await passhOnCluster(["--timeout", "1", "--local", "fast,slow", "[ $PASSH_HOST = fast ] || \(sleep); echo done"])
+        let out = try await passhOnCluster([
+            "--timeout", "1", "--local", "fast,slow", "[ $PASSH_HOST = fast ] || \(sleep); echo done",
+        ])
         #expect(out.status == 2)
         #expect(out.stdoutText == "[fast] done\n")
         #expect(out.stderrText == "[slow] passh: timed out after 1 s\nfailed at: slow\n")
         #expect(processes(matching: marker).isEmpty)
         let json = try await passhOnCluster(["--timeout", "0.5", "--json", "h1", "exec \(sleep)"])
-        #expect(json.stdoutText.contains(#"{"event":"finished","host":"h1","status":"timeout","exit_code":null,"signal":null,"signal_number":null,"error":"timed out","failure":null,"started":true,"attempts":1,"duration_ms":"#))
+        #expect(
+            json.stdoutText.contains(
+                #"{"event":"finished","host":"h1","status":"timeout","exit_code":null,"signal":null,"signal_number":null,"error":"timed out","failure":null,"started":true,"attempts":1,"duration_ms":"#
+            ))
         #expect(processes(matching: marker, named: "ssh").isEmpty)
     }
 
     @Test func failFastCancelsTheRest() async throws {
         let (sleep, marker) = uniqueSleep(seconds: 8)
-        let out = try await passhOnCluster(["--fail-fast", "-n", "2", "--local", "h1,h2,h3,h4", "[ $PASSH_HOST = h2 ] && exit 1; \(sleep)"])
+        let out = try await passhOnCluster([
+            "--fail-fast", "-n", "2", "--local", "h1,h2,h3,h4", "[ $PASSH_HOST = h2 ] && exit 1; \(sleep)",
+        ])
         #expect(out.status == 2)
         // h2 fails; h1 is stopped; h3 and h4 never start.
-        #expect(out.stderrText == "[h1] passh: cancelled\n[h2] passh: failed: exit 1\npassh: not started: h[3-4]\nfailed at: h1 h2 h3 h4\n")
+        #expect(
+            out.stderrText
+                == "[h1] passh: cancelled\n[h2] passh: failed: exit 1\npassh: not started: h[3-4]\nfailed at: h1 h2 h3 h4\n"
+        )
         #expect(processes(matching: marker).isEmpty)
     }
 

@@ -43,7 +43,8 @@ struct GroupTests {
         #expect(out.status == 0)
         let file = config.home + "/hosts"
         try writeFile(file, Array("@db\nh1 # and a host\n@local:web\n".utf8))
-        let excluded = try await passh(["-h", file, "-x", "@web", "-x", "@ext:h", "--list-hosts"], environment: config.environment)
+        let excluded = try await passh(
+            ["-h", file, "-x", "@web", "-x", "@ext:h", "--list-hosts"], environment: config.environment)
         #expect(excluded.stdoutText == "db1\n")
         #expect(excluded.status == 0)
     }
@@ -62,8 +63,10 @@ struct GroupTests {
         #expect(unknown.stderrText == "passh: unknown group source \"nope\"\n")
         #expect(unknown.status == 64)
         let misuse = try await passh(["--list-groups", "ext", "uptime"], environment: config.environment)
-        #expect(misuse.stderrText
-            == "passh: --list-groups takes at most a SOURCE: no -h, --list-hosts, --persist-stop or COMMAND. (see passh --help)\n")
+        #expect(
+            misuse.stderrText
+                == "passh: --list-groups takes at most a SOURCE: no -h, --list-hosts, --persist-stop or COMMAND. (see passh --help)\n"
+        )
         #expect(misuse.status == 64)
     }
 
@@ -91,7 +94,8 @@ struct GroupTests {
             ("h1,@ext:bad", "passh: group source \"ext\" failed on group \"bad\": exit 3: no such group: bad"),
         ] {
             let marker = uniqueMarker("passh-group")
-            let out = try await passh(["--local", "-x", "@web", hosts, "touch /tmp/\(marker)"], environment: config.environment)
+            let out = try await passh(
+                ["--local", "-x", "@web", hosts, "touch /tmp/\(marker)"], environment: config.environment)
             #expect(out.stderrText == message + "\n", "\(hosts)")
             #expect(out.stdoutText == "")
             #expect(out.status == 64)
@@ -104,16 +108,21 @@ struct GroupTests {
         defer { config.remove() }
         chmod(config.home + "/passh/sources", 0o660)
         let out = try await passh(["--list-hosts", "@web"], environment: config.environment)
-        #expect(out.stderrText == "Not private: \(config.home)/passh/sources must be owned by you and writable by no one else\n")
+        #expect(
+            out.stderrText
+                == "Not private: \(config.home)/passh/sources must be owned by you and writable by no one else\n")
         #expect(out.status == 1)
-        let plain = try await passh(["--list-hosts", "root@web1"], environment: config.environment)  // no group: not read
+        // No group: not read
+        let plain = try await passh(["--list-hosts", "root@web1"], environment: config.environment)
         #expect(plain.stdoutText == "root@web1\n")
         #expect(plain.status == 0)
         chmod(config.home + "/passh/sources", 0o600)
         if getuid() == 0 {
             #expect(chown(config.home + "/passh/groups", 65534, 65534) == 0)  // nobody
             let owned = try await passh(["--list-groups"], environment: config.environment)
-            #expect(owned.stderrText == "Not private: \(config.home)/passh/groups must be owned by you and writable by no one else\n")
+            #expect(
+                owned.stderrText
+                    == "Not private: \(config.home)/passh/groups must be owned by you and writable by no one else\n")
             #expect(owned.status == 1)
         }
     }
@@ -123,9 +132,12 @@ struct GroupTests {
         defer { config.remove() }
         let command = "case $PASSH_HOST in db*) echo db;; *) echo same;; esac"
         let out = try await passh(["--local", "-b", "-r", "@web,h1,@db", command], environment: config.environment)
-        #expect(out.stdoutText == "---------------\n@web,h1 (4)\n---------------\nsame\n---------------\n@db\n---------------\ndb\n")
+        #expect(
+            out.stdoutText
+                == "---------------\n@web,h1 (4)\n---------------\nsame\n---------------\n@db\n---------------\ndb\n")
         #expect(out.status == 0)
-        let whole = try await passh(["--local", "--gather", "--regroup", "@all", "echo same"], environment: config.environment)
+        let whole = try await passh(
+            ["--local", "--gather", "--regroup", "@all", "echo same"], environment: config.environment)
         #expect(whole.stdoutText == "---------------\n@all (4)\n---------------\nsame\n")
         let plain = try await passh(["--local", "-b", "@all", "echo same"], environment: config.environment)
         #expect(plain.stdoutText == "---------------\ndb1,web[1-3] (4)\n---------------\nsame\n")

@@ -27,11 +27,12 @@ struct OutputFileTests {
         let run = try await passh(["--local", "--outdir", out, "--failed-to", failed, "h1,h2,h3", "echo o"])
         #expect(run.status == 2)
         #expect(run.stdoutText == "")
-        #expect(run.sortedStderrLines == [
-            "[h1] passh: cannot write \(out)/h1: Is a directory",
-            "[h2] passh: cannot write \(out)/h2: Is a symbolic link",
-            "failed at: h1 h2",
-        ])
+        #expect(
+            run.sortedStderrLines == [
+                "[h1] passh: cannot write \(out)/h1: Is a directory",
+                "[h2] passh: cannot write \(out)/h2: Is a symbolic link",
+                "failed at: h1 h2",
+            ])
         #expect(readText(scratch + "/target") == "keep\n")
         #expect(readText(out + "/h3") == "o\n")
         #expect(readText(failed) == "h1\nh2\n")
@@ -77,8 +78,9 @@ struct OutputFileTests {
         #expect(same.stderrText == "passh: stdout and stderr cannot go into the same directory: \(dir)\n")
         let spelled = try await passh(["--local", "--outdir", dir + "/", "--errdir", scratch + "/./d", "h1", "echo o"])
         #expect(spelled.status == 64)
-        #expect(spelled.stderrText
-            == "passh: stdout and stderr cannot go into the same directory: \(dir) and \(scratch)/./d\n")
+        #expect(
+            spelled.stderrText
+                == "passh: stdout and stderr cannot go into the same directory: \(dir) and \(scratch)/./d\n")
         #expect(readText(dir + "/h1") == nil)
     }
 
@@ -109,7 +111,10 @@ struct OutputFileTests {
         let missing = scratch + "/missing/list"
         let failed = try await passh(["--local", "--failed-to", missing, "a", "exit 3"])
         #expect(failed.status == 2)
-        #expect(failed.stderrText == "[a] passh: failed: exit 3\nfailed at: a\npassh: cannot write \(missing): No such file or directory\n")
+        #expect(
+            failed.stderrText
+                == "[a] passh: failed: exit 3\nfailed at: a\npassh: cannot write \(missing): No such file or directory\n"
+        )
     }
 
     @Test func failedToWritesIntoStreamsItCannotReplace() async throws {

@@ -11,7 +11,8 @@ func bash(_ script: String) throws -> [String] {
     let path = temporaryPath("script") + ".sh"
     try writeFile(path, Array(script.utf8))
     defer { unlink(path) }
-    return shell("bash \(path)").text.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
+    return shell("bash \(path)").text.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(
+        String.init)
 }
 
 /// The peak RSS, in KiB, that GNU time wrote to `path` (its last line).
@@ -28,7 +29,8 @@ struct ReliabilityTests {
         // -t 60: one sshd on two cores takes ~15 s to hand-shake 1000 connections; the point here
         // is descriptors, not connect timeouts.
         let dir = temporaryPath("thousand")
-        let out = try bash("""
+        let out = try bash(
+            """
             mkdir -p \(dir); cd \(dir)
             ulimit -Sn 1024
             /usr/bin/time -f %M -o rss-one \(passhPath) -F \(cluster) -t 60 h0001 'echo ok' >/dev/null 2>&1
@@ -36,7 +38,9 @@ struct ReliabilityTests {
             echo "status $?"; sort out | uniq -c; wc -c <err; cat err | head -5
             """)
         defer { shell("rm -rf \(dir)") }
-        #expect(out == ["status 0"] + (1...1000).map { String(format: "h%04d", $0) }.map { "      1 [\($0)] ok" }.sorted() + ["0"])
+        #expect(
+            out == ["status 0"] + (1...1000).map { String(format: "h%04d", $0) }.map { "      1 [\($0)] ok" }.sorted()
+                + ["0"])
         // What the hosts add to a one-host run of the same binary: under 48 KiB each (measured: about
         // 40 KiB in a debug build). The one-host figure differs by build (the libssh trait maps libssh
         // and OpenSSL: +3 MB), which a bound on the total would count.
@@ -46,7 +50,8 @@ struct ReliabilityTests {
     }
 
     @Test func aLimitTooLowForTheFanoutLowersItAndSaysSo() throws {
-        let out = try bash("""
+        let out = try bash(
+            """
             ulimit -n 256
             \(passhPath) -F \(cluster) -t 30 -n 0 'h[001-100]' 'echo ok' 2>&1 >/dev/null | head -3
             echo "status ${PIPESTATUS[0]}"
@@ -63,7 +68,8 @@ struct ReliabilityTests {
         // reader (and make ssh and the remote commands wait), not buffer.
         let dir = temporaryPath("slow")
         let line = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde"
-        let out = try bash("""
+        let out = try bash(
+            """
             mkdir -p \(dir); cd \(dir)
             set -o pipefail
             /usr/bin/time -f %M -o rss \(passhPath) -F \(cluster) h1,h2,h3,h4 'yes \(line) | head -c 268435456' |
@@ -79,7 +85,8 @@ struct ReliabilityTests {
     @Test func everyLineArrivesOnceUnderItsHostInOrder() throws {
         // 20 hosts × 200,000 lines: awk checks that each host's numbers come 1, 2, 3… with none
         // missing, repeated or under another host's name.
-        let out = try bash("""
+        let out = try bash(
+            """
             \(passhPath) -F \(cluster) -n 20 'h[01-20]' 'seq 1 200000' | awk '
                 { n = substr($2, 1) + 0; h = $1
                   if (n != last[h] + 1) { bad++ } last[h] = n; lines++ }
@@ -91,7 +98,8 @@ struct ReliabilityTests {
     }
 
     /// A 1 MiB line, every byte value but the newline, CRLF, and a last line without a newline.
-    static let awkwardCommand = "head -c 1048576 /dev/zero | tr '\\0' y; echo; printf '"
+    static let awkwardCommand =
+        "head -c 1048576 /dev/zero | tr '\\0' y; echo; printf '"
         + (0...255).filter { $0 != 10 }.map { "\\" + String($0, radix: 8).leftPadded(to: 3) }.joined()
         + "\\n'; printf 'crlf\\r\\n'; printf end"
     static let awkwardLines: [[UInt8]] = [
@@ -113,7 +121,8 @@ struct ReliabilityTests {
         let prefix: [UInt8] = Array("[h1] ".utf8)
         var expectedStream: [UInt8] = []
         for line in Self.awkwardLines { expectedStream += prefix + line + [0x0A] }
-        let streamedExactly = streamed.stdout == expectedStream  // (a Bool: a failed comparison of 1 MB values would diff them for minutes)
+        // (a Bool: a failed comparison of 1 MB values would diff them for minutes)
+        let streamedExactly = streamed.stdout == expectedStream
         #expect(streamedExactly)
 
         // Grouped: the block under its header, the last line given a newline.
@@ -133,9 +142,14 @@ struct ReliabilityTests {
         let json = try await passhOnCluster(["--json", "h1", awkward])
         let lines = json.stdoutText.split(separator: "\n").map(String.init)
         #expect(lines.count == 8)
-        let longLine = lines[2] == #"{"event":"line","host":"h1","stream":"stdout","line":""# + String(repeating: "y", count: 1 << 20) + #""}"#
+        let longLine =
+            lines[2] == #"{"event":"line","host":"h1","stream":"stdout","line":""#
+            + String(repeating: "y", count: 1 << 20) + #""}"#
         #expect(longLine)
-        #expect(lines[3].hasPrefix(#"{"event":"line","host":"h1","stream":"stdout","line_base64":"AAECAwQFBgcICQsMDQ4PEBESExQVFhcYGRobHB0eHyAhIiMk"#))
+        #expect(
+            lines[3].hasPrefix(
+                #"{"event":"line","host":"h1","stream":"stdout","line_base64":"AAECAwQFBgcICQsMDQ4PEBESExQVFhcYGRobHB0eHyAhIiMk"#
+            ))
         #expect(lines[4] == #"{"event":"line","host":"h1","stream":"stdout","line":"crlf\r"}"#)
         #expect(lines[5] == #"{"event":"line","host":"h1","stream":"stdout","line":"end","newline":false}"#)
     }
@@ -144,7 +158,8 @@ struct ReliabilityTests {
         // Three hosts print a line every 0.05 s; the test kills the sshd serving one of them.
         let marker = uniqueMarker("midstream")
         let dir = temporaryPath("midstream")
-        let out = try bash("""
+        let out = try bash(
+            """
             mkdir -p \(dir); cd \(dir); : >out; : >err
             \(passhPath) -F \(cluster) h1,h2,h3 'echo \(marker); i=0; while [ $i -lt 60 ]; do echo line $i; i=$((i+1)); sleep 0.05; done' >out 2>err &
             pid=$!
@@ -163,7 +178,9 @@ struct ReliabilityTests {
         #expect(["h1", "h2", "h3"].contains(failed))
         #expect(stderr == ["[\(failed)] Connection to 127.0.0.1 closed by remote host.\r", "failed at: \(failed)"])
         for host in ["h1", "h2", "h3"] {
-            let printed = stdout.filter { $0.hasPrefix("[\(host)] line ") }.map { $0.dropFirst("[\(host)] line ".count) }
+            let printed = stdout.filter { $0.hasPrefix("[\(host)] line ") }.map {
+                $0.dropFirst("[\(host)] line ".count)
+            }
             if host == failed {
                 #expect(printed.count > 0 && printed.count < 60, "the lines up to the kill")
                 #expect(printed == (0..<printed.count).map { "\($0)"[...] }, "all of them, in order")
@@ -181,48 +198,68 @@ struct ReliabilityTests {
 
         let clock = ContinuousClock()
         let started = clock.now
-        let out = try await passhOnCluster(["-t", "2", "--json", "h1,refused,nosuchhost.invalid,noauth,unknown-key,\(silentHost)", "echo fine"])
+        let out = try await passhOnCluster([
+            "-t", "2", "--json", "h1,refused,nosuchhost.invalid,noauth,unknown-key,\(silentHost)", "echo fine",
+        ])
         let elapsed = clock.now - started
         #expect(out.status == 2)
         // The structured failures, read back with the library's own decoder.
         let decoded = try JSONLinesDecoder.decode(out.stdout)
         func outcome(_ host: String) -> HostOutcome? { decoded.results.first { $0.host.name == host }?.outcome }
         #expect(outcome("h1") == .exited(0))
-        #expect(outcome("refused") == .failed(HostFailure(
-            .connectionRefused, "ssh: connect to host 127.0.0.1 port \(TestCluster.refusedPort): Connection refused")))
+        #expect(
+            outcome("refused")
+                == .failed(
+                    HostFailure(
+                        .connectionRefused,
+                        "ssh: connect to host 127.0.0.1 port \(TestCluster.refusedPort): Connection refused")))
         if case .failed(let failure) = outcome("nosuchhost.invalid") {
             #expect(failure.kind == .hostUnreachable)
             #expect(failure.message.hasPrefix("ssh: Could not resolve hostname nosuchhost.invalid: "))
         } else {
             Issue.record("nosuchhost.invalid: \(String(describing: outcome("nosuchhost.invalid")))")
         }
-        #expect(outcome("noauth") == .failed(HostFailure(.authenticationRefused, "passh-no-such-user@127.0.0.1: Permission denied (publickey).")))
+        #expect(
+            outcome("noauth")
+                == .failed(
+                    HostFailure(.authenticationRefused, "passh-no-such-user@127.0.0.1: Permission denied (publickey)."))
+        )
         #expect(outcome("unknown-key") == .failed(HostFailure(.hostKeyUnknown, "Host key verification failed.")))
-        #expect(outcome(silentHost) == .failed(HostFailure(.connectionTimedOut, "Connection timed out during banner exchange")))
+        #expect(
+            outcome(silentHost)
+                == .failed(HostFailure(.connectionTimedOut, "Connection timed out during banner exchange")))
         #expect(elapsed < .seconds(5), "the connect timeout (2 s) fired")
         // The advice goes to stderr, on its own line, never into the host's output.
-        #expect(out.stderrText == """
-            passh: the host key of unknown-key is not known: check its fingerprint, then add it to known_hosts \
-            (ssh-keyscan unknown-key >> ~/.ssh/known_hosts), or skip the check with --insecure
-            failed at: refused nosuchhost.invalid noauth unknown-key \(silentHost)
+        #expect(
+            out.stderrText == """
+                passh: the host key of unknown-key is not known: check its fingerprint, then add it to known_hosts \
+                (ssh-keyscan unknown-key >> ~/.ssh/known_hosts), or skip the check with --insecure
+                failed at: refused nosuchhost.invalid noauth unknown-key \(silentHost)
 
-            """)
+                """)
     }
 
     @Test func aRemoteCommandKilledByASignal() async throws {
         // The remote shell survives and reports 128 + the signal: passh names it.
         let reported = try await passhOnCluster(["--group", "h1", "sleep 5 & kill -TERM $!; wait $!"])
-        #expect(reported.stdoutText == "--- h1 (failed: exit 143 (128 + SIGTERM: a remote shell reporting a killed command)) ---\n")
+        #expect(
+            reported.stdoutText
+                == "--- h1 (failed: exit 143 (128 + SIGTERM: a remote shell reporting a killed command)) ---\n")
         // The remote shell itself is killed: OpenSSH's client drops the signal's name; passh says so.
         let silent = try await passhOnCluster(["h1", "kill -KILL $$"])
-        #expect(silent.stderrText == "[h1] passh: failed: exit 255 without a message: ssh's status for its own errors; here the "
-            + "remote command was probably killed by a signal\nfailed at: h1\n")
+        #expect(
+            silent.stderrText
+                == "[h1] passh: failed: exit 255 without a message: ssh's status for its own errors; here the "
+                + "remote command was probably killed by a signal\nfailed at: h1\n")
     }
 
     @Test(arguments: [
         ([""], "passh: invalid host pattern \"\": empty pattern\n"),
         ([","], "passh: invalid host pattern \",\": empty name between commas\n"),
-        (["node[1-2000000]"], "passh: host pattern \"node[1-2000000]\" expands to 2000000 hosts, more than the limit of 1000000\n"),
+        (
+            ["node[1-2000000]"],
+            "passh: host pattern \"node[1-2000000]\" expands to 2000000 hosts, more than the limit of 1000000\n"
+        ),
         (["node[1-"], "passh: invalid host pattern \"node[1-\": missing ']'\n"),
         (["node[a-c]"], "passh: invalid host pattern \"node[a-c]\": \"a-c\" is not a number or range\n"),
         (["h\u{7}1"], "passh: invalid host \"h\\u{7}1\": whitespace or control character in host\n"),
@@ -251,7 +288,8 @@ struct ReliabilityTests {
         // Root reads everything: the check runs passh as the test cluster's unprivileged account.
         guard getuid() == 0 else { return }
         let dir = temporaryPath("unreadable")
-        let out = try bash("""
+        let out = try bash(
+            """
             mkdir -p \(dir) && chmod 755 \(dir) && cp \(passhPath) \(dir)/passh && chmod 755 \(dir)/passh
             echo secret >\(dir)/secret && chmod 600 \(dir)/secret
             runuser -u \(TestCluster.loginUser) -- \(dir)/passh --ssh /bin/false -i \(dir)/secret h1 true 2>&1
@@ -264,10 +302,15 @@ struct ReliabilityTests {
     @Test func theRemoteCommandNeverMeetsALocalShell() async throws {
         let marker = "/tmp/passh-local-shell-\(getpid())"
         let (fakeSSH, log) = try recordingSSH()
-        let out = try await passh(["--ssh", fakeSSH, "h1", "echo $(touch \(marker))", "`touch \(marker)`", ";", "touch", marker])
+        let out = try await passh([
+            "--ssh", fakeSSH, "h1", "echo $(touch \(marker))", "`touch \(marker)`", ";", "touch", marker,
+        ])
         #expect(out.status == 0)
         #expect(access(marker, F_OK) != 0, "nothing ran locally")
-        #expect(readText(log) == "-T -o LogLevel=ERROR -o ConnectTimeout=6 -o BatchMode=yes -- h1 echo $(touch \(marker)) `touch \(marker)` ; touch \(marker)\n")
+        #expect(
+            readText(log)
+                == "-T -o LogLevel=ERROR -o ConnectTimeout=6 -o BatchMode=yes -- h1 echo $(touch \(marker)) `touch \(marker)` ; touch \(marker)\n"
+        )
     }
 }
 

@@ -6,8 +6,9 @@ import Glibc
 #endif
 
 /// `--persist` and `--stop-remote`: stopping a host stops its remote command, on the OpenSSH transport.
-@Suite("passh stops remote commands with --persist and --stop-remote", .serialized,
-       .enabled(if: TestCluster.isAvailable, "no OpenSSH server for scripts/testcluster: install openssh-server"))
+@Suite(
+    "passh stops remote commands with --persist and --stop-remote", .serialized,
+    .enabled(if: TestCluster.isAvailable, "no OpenSSH server for scripts/testcluster: install openssh-server"))
 struct RemoteStopCLITests {
     /// The flags of each mode that keeps the promise.
     static let modes = ["--stop-remote", "--persist --persist-seconds 5"]
@@ -71,13 +72,14 @@ struct RemoteStopCLITests {
         defer { for pid in processes(matching: marker) { kill(pid, SIGKILL) } }
         let out = try await passhOnCluster(["--timeout", "1", "h1,h2", "echo started; \(sleep)"])
         #expect(out.status == 2)
-        #expect(out.stderrText == """
-            [h1] passh: timed out after 1 s
-            [h2] passh: timed out after 1 s
-            failed at: h1 h2
-            passh: ssh cannot stop a remote command: those of the stopped hosts may still run (--stop-remote or --persist stops them)
+        #expect(
+            out.stderrText == """
+                [h1] passh: timed out after 1 s
+                [h2] passh: timed out after 1 s
+                failed at: h1 h2
+                passh: ssh cannot stop a remote command: those of the stopped hosts may still run (--stop-remote or --persist stops them)
 
-            """)
+                """)
         #expect(!processes(matching: marker, named: "sleep").isEmpty)  // what the notice says
     }
 

@@ -4,14 +4,16 @@ import Testing
 /// `--canary`, `--batch`, `--max-failures`, `--retry`: rollouts against the test sshd.
 @Suite(.enabled(if: TestCluster.isAvailable, "no OpenSSH server for scripts/testcluster: install openssh-server"))
 struct RolloutCLITests {
-    static let refused = "[refused] ssh: connect to host 127.0.0.1 port \(TestCluster.refusedPort): Connection refused\r\n"
+    static let refused =
+        "[refused] ssh: connect to host 127.0.0.1 port \(TestCluster.refusedPort): Connection refused\r\n"
 
     @Test func aFailedCanaryLeavesTheRestNotStarted() async throws {
         let failedTo = temporaryPath("canary-failed")
         let out = try await passhOnCluster(["--canary", "2", "--failed-to", failedTo, "h1,refused,h3,h4", "echo hi"])
         #expect(out.status == 2)
         #expect(out.stdoutText == "[h1] hi\n")
-        #expect(out.stderrText == Self.refused + "passh: not started: h[3-4] (canary refused failed)\nfailed at: refused\n")
+        #expect(
+            out.stderrText == Self.refused + "passh: not started: h[3-4] (canary refused failed)\nfailed at: refused\n")
         // The hosts not started still need the command: --failed-to has them.
         #expect(readText(failedTo) == "refused\nh3\nh4\n")
         shell("rm -f \(failedTo)")
@@ -44,14 +46,21 @@ struct RolloutCLITests {
     }
 
     @Test func theFailureBudgetStopsStartingHosts() async throws {
-        let out = try await passhOnCluster(["--batch", "2", "--max-failures", "1", "h1,refused,noauth,h4,h5,h6", "echo hi"])
+        let out = try await passhOnCluster([
+            "--batch", "2", "--max-failures", "1", "h1,refused,noauth,h4,h5,h6", "echo hi",
+        ])
         #expect(out.status == 2)
         #expect(out.stdoutText == "[h1] hi\n[h4] hi\n" || out.stdoutText == "[h4] hi\n[h1] hi\n")
-        #expect(out.stderrText.hasSuffix("passh: not started: h[5-6] (2 hosts failed, more than --max-failures 1 allows)\nfailed at: refused noauth\n"))
+        #expect(
+            out.stderrText.hasSuffix(
+                "passh: not started: h[5-6] (2 hosts failed, more than --max-failures 1 allows)\nfailed at: refused noauth\n"
+            ))
     }
 
     @Test func aRefusedHostIsRetriedAndSaysSoOnce() async throws {
-        let out = try await passhOnCluster(["--retry", "2", "--retry-delay", "0.05", "--json", "refused,noauth,h3", "exit 3"])
+        let out = try await passhOnCluster([
+            "--retry", "2", "--retry-delay", "0.05", "--json", "refused,noauth,h3", "exit 3",
+        ])
         #expect(out.status == 2)
         let finished = lines(out.stdout).filter { $0.contains(#""event":"finished""#) }
         func attempts(_ host: String) -> String? {
@@ -73,7 +82,10 @@ struct RolloutCLITests {
             "h01,h02,h03,refused,h05,h06,noauth,h08,h09,h10", "echo ok",
         ])
         #expect(out.status == 2)
-        #expect(out.sortedStdoutLines == ["[h01] ok", "[h02] ok", "[h03] ok", "[h05] ok", "[h06] ok", "[h08] ok", "[h09] ok", "[h10] ok"])
+        #expect(
+            out.sortedStdoutLines == [
+                "[h01] ok", "[h02] ok", "[h03] ok", "[h05] ok", "[h06] ok", "[h08] ok", "[h09] ok", "[h10] ok",
+            ])
         #expect(out.stderrText.hasSuffix("failed at: refused noauth\n"))
     }
 
@@ -81,7 +93,10 @@ struct RolloutCLITests {
         (["--canary", "0"], "--canary must be a number of hosts, 1 or more, not 0."),
         (["--batch", "0"], "--batch must be a number of hosts (1 or more) or a percentage (1% to 100%), not 0."),
         (["--batch", "150%"], "--batch must be a number of hosts (1 or more) or a percentage (1% to 100%), not 150%."),
-        (["--max-failures", "some"], "--max-failures must be a number of hosts (0 or more) or a percentage (1% to 100%), not some."),
+        (
+            ["--max-failures", "some"],
+            "--max-failures must be a number of hosts (0 or more) or a percentage (1% to 100%), not some."
+        ),
         (["--retry", "99"], "--retry must be a number of retries from 0 to 20, not 99."),
         (["--retry-delay", "1"], "--retry-delay needs --retry."),
     ])

@@ -40,7 +40,9 @@ func interruptPassh(
         """
     try writeFile(dir + ".sh", Array(script.utf8))
     shell("bash \(dir).sh")
-    let result = (readText(dir + "/result") ?? "").split(separator: " ").compactMap { Int32($0.split(separator: "\n").first ?? "") }
+    let result = (readText(dir + "/result") ?? "").split(separator: " ").compactMap {
+        Int32($0.split(separator: "\n").first ?? "")
+    }
     defer { shell("rm -rf \(dir) \(dir).sh") }
     return Interrupted(
         status: result.first ?? -1, elapsedMilliseconds: Int(result.last ?? -1),
@@ -59,8 +61,14 @@ struct SignalTests {
         let run = try interruptPassh("h1,h2,h3 'echo started; printf partial; \(sleep)'", after: 3, signal: signal)
         #expect(run.status == status)
         #expect(run.elapsedMilliseconds < 2000)
-        #expect(sortedLines(run.stdout) == ["[h1] partial", "[h1] started", "[h2] partial", "[h2] started", "[h3] partial", "[h3] started"])
-        #expect(run.stderr == "passh: interrupted by \(name); did not finish: h1 h2 h3\npassh: ssh cannot stop a remote command: those of the stopped hosts may still run (--stop-remote or --persist stops them)\n")
+        #expect(
+            sortedLines(run.stdout) == [
+                "[h1] partial", "[h1] started", "[h2] partial", "[h2] started", "[h3] partial", "[h3] started",
+            ])
+        #expect(
+            run.stderr
+                == "passh: interrupted by \(name); did not finish: h1 h2 h3\npassh: ssh cannot stop a remote command: those of the stopped hosts may still run (--stop-remote or --persist stops them)\n"
+        )
         #expect(processes(matching: marker, named: "ssh").isEmpty)
     }
 
@@ -68,7 +76,8 @@ struct SignalTests {
         // Commands that ignore SIGTERM: the first ^C's teardown would wait out the grace before
         // SIGKILL; the second ^C, 0.1 s later, kills them all at once and exits.
         let (sleep, marker) = uniqueSleep(seconds: 6)
-        let run = try interruptPassh("--local h1,h2 'echo started; trap \"\" TERM; \(sleep); true'", after: 2, signal: "INT", second: true)
+        let run = try interruptPassh(
+            "--local h1,h2 'echo started; trap \"\" TERM; \(sleep); true'", after: 2, signal: "INT", second: true)
         #expect(run.status == 130)
         #expect(run.elapsedMilliseconds < 2000)
         #expect(run.stderr == "passh: killed every process at once\n")

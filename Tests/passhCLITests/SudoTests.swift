@@ -8,7 +8,9 @@ import Glibc
 /// `--sudo` and `--sudo-password-file` against the test sshd, whose account's sudo asks for a
 /// password (`TestCluster.sudoPassword`) and whose `nopw*` hosts' sudo asks for none.
 @Suite(
-    .enabled(if: TestCluster.isAvailable && TestCluster.sudoPassword != nil, "the test cluster has no sudo rules: run the tests as root"))
+    .enabled(
+        if: TestCluster.isAvailable && TestCluster.sudoPassword != nil,
+        "the test cluster has no sudo rules: run the tests as root"))
 struct SudoTests {
     static let modes: [[String]] = {
         var modes: [[String]] = [[], ["--persist", "--persist-seconds", "5"], ["--stop-remote"]]
@@ -48,7 +50,9 @@ struct SudoTests {
         let gathered = temporaryPath("sudo-gathered")
         try writeFile(source, Array("for root\n".utf8))
         defer { shell("rm -rf \(password) \(source) \(dest) \(gathered)") }
-        let copy = try await passhOnCluster(["--sudo", "--sudo-password-file", password, "h1", "--copy", source, "--dest", dest])
+        let copy = try await passhOnCluster([
+            "--sudo", "--sudo-password-file", password, "h1", "--copy", source, "--dest", dest,
+        ])
         #expect(copy.status == 0)
         #expect(copy.stderrText == "")
         let name = source.split(separator: "/").last.map(String.init) ?? ""
@@ -64,7 +68,8 @@ struct SudoTests {
         let password = try Self.passwordFile()
         defer { shell("rm -f \(password)") }
         let out = try await passhOnCluster([
-            "--sudo", "--sudo-password-file", password, "--canary", "1", "--batch", "2", "--retry", "1", "--retry-delay", "0",
+            "--sudo", "--sudo-password-file", password, "--canary", "1", "--batch", "2", "--retry", "1",
+            "--retry-delay", "0",
             "h1,refused,h3,h4", "id -un",
         ])
         #expect(out.status == 2)
@@ -83,7 +88,9 @@ struct SudoTests {
         let input = temporaryPath("sudo-input")
         try writeFile(input, Array("first\n".utf8))
         defer { shell("rm -f \(password) \(input)") }
-        let given = try await passhOnCluster(["--sudo", "--sudo-password-file", password, "-i", input, "h1,nopw1", "cat"])
+        let given = try await passhOnCluster([
+            "--sudo", "--sudo-password-file", password, "-i", input, "h1,nopw1", "cat",
+        ])
         #expect(given.status == 0)
         #expect(given.sortedStdoutLines == ["[h1] first", "[nopw1] first"])
     }
@@ -97,7 +104,10 @@ struct SudoTests {
         let out = try await passhOnCluster(["--sudo", "--sudo-password-file", password, "-i", input, "h1", "cat"])
         #expect(out.status == 2)
         #expect(out.stdoutText == "")
-        #expect(out.stderrText == "[h1] Sorry, try again.\n[h1] Sorry, try again.\n[h1] sudo: 3 incorrect password attempts\nfailed at: h1\n")
+        #expect(
+            out.stderrText
+                == "[h1] Sorry, try again.\n[h1] Sorry, try again.\n[h1] sudo: 3 incorrect password attempts\nfailed at: h1\n"
+        )
     }
 
     @Test func withoutATerminalToAskOnNothingStarts() async throws {
@@ -105,7 +115,10 @@ struct SudoTests {
         let out = try await passhOnCluster(["--sudo", "h1,h2", "touch \(marker)"])
         #expect(out.status == 1)
         #expect(out.stdoutText == "")
-        #expect(out.stderrText == "passh: sudo on h1 asks for a password, and there is no terminal to ask it on: give it with --sudo-password-file\n")
+        #expect(
+            out.stderrText
+                == "passh: sudo on h1 asks for a password, and there is no terminal to ask it on: give it with --sudo-password-file\n"
+        )
         #expect(access(marker, F_OK) != 0)
     }
 
@@ -115,12 +128,18 @@ struct SudoTests {
         chmod(password, 0o640)
         let open = try await passhOnCluster(["--sudo", "--sudo-password-file", password, "h1", "true"])
         #expect(open.status == 1)
-        #expect(open.stderrText == "passh: --sudo-password-file \(password): mode 0640 lets others at it: it must be readable by you alone (chmod 600 \(password))\n")
+        #expect(
+            open.stderrText
+                == "passh: --sudo-password-file \(password): mode 0640 lets others at it: it must be readable by you alone (chmod 600 \(password))\n"
+        )
         chmod(password, 0o600)
         chown(password, 65534, 65534)
         let notOurs = try await passhOnCluster(["--sudo", "--sudo-password-file", password, "h1", "true"])
         #expect(notOurs.status == 1)
-        #expect(notOurs.stderrText == "passh: --sudo-password-file \(password): the file is not yours: it must belong to you and be readable by you alone (mode 0600)\n")
+        #expect(
+            notOurs.stderrText
+                == "passh: --sudo-password-file \(password): the file is not yours: it must belong to you and be readable by you alone (mode 0600)\n"
+        )
         let missing = try await passhOnCluster(["--sudo", "--sudo-password-file", password + ".missing", "h1", "true"])
         #expect(missing.status == 1)
         #expect(missing.stderrText == "passh: --sudo-password-file \(password).missing: no such file\n")
@@ -132,7 +151,10 @@ struct SudoTests {
         #expect(alone.stderrText == "passh: --sudo-password-file needs --sudo. (see passh --help)\n")
         let tty = try await passh(["--sudo", "--tty", "h1", "true"])
         #expect(tty.status == 64)
-        #expect(tty.stderrText == "passh: --sudo cannot be used with --tty: the host's terminal would echo the password. (see passh --help)\n")
+        #expect(
+            tty.stderrText
+                == "passh: --sudo cannot be used with --tty: the host's terminal would echo the password. (see passh --help)\n"
+        )
     }
 
     /// The password is in no process's argument list or environment (the test sshd runs here: that

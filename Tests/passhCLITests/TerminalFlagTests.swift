@@ -12,24 +12,32 @@ import Testing
         #endif
     }
 
-    @Test(.enabled(if: TestCluster.isAvailable, "no OpenSSH server for scripts/testcluster: install openssh-server"),
-          arguments: transports)
+    @Test(
+        .enabled(if: TestCluster.isAvailable, "no OpenSSH server for scripts/testcluster: install openssh-server"),
+        arguments: transports)
     func theCommandGetsATerminalAndItsCosts(transport: String) async throws {
-        let out = try await passhOnCluster(["--transport", transport, "--tty", "h1", "test -t 1 && echo terminal; echo oops >&2"])
+        let out = try await passhOnCluster([
+            "--transport", transport, "--tty", "h1", "test -t 1 && echo terminal; echo oops >&2",
+        ])
         #expect(out.status == 0)
         // A terminal merges stderr into stdout and ends lines in CR LF.
         #expect(out.stdoutText == "[h1] terminal\r\n[h1] oops\r\n")
         #expect(out.stderrText == "")
-        let plain = try await passhOnCluster(["--transport", transport, "h1", "test -t 1 && echo terminal; echo oops >&2"])
+        let plain = try await passhOnCluster([
+            "--transport", transport, "h1", "test -t 1 && echo terminal; echo oops >&2",
+        ])
         #expect(plain.stdoutText == "")
         #expect(plain.stderrText == "[h1] oops\n")
     }
 
-    @Test(.enabled(if: TestCluster.isAvailable, "no OpenSSH server for scripts/testcluster: install openssh-server"),
-          arguments: transports)
+    @Test(
+        .enabled(if: TestCluster.isAvailable, "no OpenSSH server for scripts/testcluster: install openssh-server"),
+        arguments: transports)
     func aTimedOutHostsCommandIsHungUp(transport: String) async throws {
         let (sleep, marker) = uniqueSleep(seconds: 9)
-        let out = try await passhOnCluster(["--transport", transport, "--tty", "--timeout", "1", "h1,h2", "echo started; \(sleep)"])
+        let out = try await passhOnCluster([
+            "--transport", transport, "--tty", "--timeout", "1", "h1,h2", "echo started; \(sleep)",
+        ])
         #expect(out.status == 2)
         #expect(out.stdoutText.contains("[h1] started\r\n"))
         // The remote commands (the test sshd runs on this machine) are gone with their terminal.
@@ -40,7 +48,10 @@ import Testing
     func aTerminalCannotTakeStdin(flags: [String], name: String) async throws {
         let out = try await passh(["--tty"] + flags + ["h1", "cat"])
         #expect(out.status == 64)
-        #expect(out.stderrText == "passh: --tty cannot be used with \(name): the host's terminal would echo the input back. (see passh --help)\n")
+        #expect(
+            out.stderrText
+                == "passh: --tty cannot be used with \(name): the host's terminal would echo the input back. (see passh --help)\n"
+        )
     }
 
     @Test func aTerminalNeedsSSH() async throws {

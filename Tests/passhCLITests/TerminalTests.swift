@@ -34,7 +34,9 @@ struct TerminalTests {
         let cleared = screen.ranges(of: "\r\u{1B}[K").count
         #expect(drawn >= 1)
         #expect(cleared == drawn)
-        #expect(screen.hasSuffix("3 ok, 2.2 s\r\n") || screen.hasSuffix("3 ok, 2.3 s\r\n") || screen.hasSuffix("3 ok, 2.4 s\r\n"))
+        #expect(
+            screen.hasSuffix("3 ok, 2.2 s\r\n") || screen.hasSuffix("3 ok, 2.3 s\r\n")
+                || screen.hasSuffix("3 ok, 2.4 s\r\n"))
         #expect(screen.contains("\r\u{1B}[K[slow] done\r\n"))
     }
 

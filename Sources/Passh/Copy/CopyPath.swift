@@ -48,7 +48,8 @@ struct CopyPath: Sendable, Hashable {
             if let earlier = split.first(where: { $0.base == item.base }) {
                 throw PasshError(
                     .invalidOption,
-                    "\(quoted(earlier.path)) and \(quoted(item.path)) have the same name, \(quoted(item.base)): they would land on each other")
+                    "\(quoted(earlier.path)) and \(quoted(item.path)) have the same name, \(quoted(item.base)): they would land on each other"
+                )
             }
             split.append(item)
         }

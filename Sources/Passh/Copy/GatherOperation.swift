@@ -1,8 +1,9 @@
+import Synchronization
+public import SystemPackage
+
 #if canImport(Glibc)
 import Glibc
 #endif
-public import SystemPackage
-import Synchronization
 
 /// Fetches files and directories from every host into `DESTINATION/HOST/`: the gather beside "run
 /// a command" (``ParallelSSH/gather(_:from:sink:)``).
@@ -70,7 +71,8 @@ extension GatherOperation: HostOperation {
     func job(for host: Host, options: RunOptions) -> JobStart {
         let root = directory(for: host)
         if let name = root.lastComponent?.string, name == "." || name == ".." || root.lastComponent == nil {
-            return .failed(HostFailure(.other, "cannot gather into \(root.string): the host's name is not a directory name"))
+            return .failed(
+                HostFailure(.other, "cannot gather into \(root.string): the host's name is not a directory name"))
         }
         do throws(TarExtractor.Failure) {
             return .ready(try GatherJob(command: [remoteCommand], root: root))

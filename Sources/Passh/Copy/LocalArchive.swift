@@ -1,8 +1,9 @@
+import Subprocess
+import SystemPackage
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Subprocess
-import SystemPackage
 
 /// The one tar archive a copy sends to every host: made once by the local `tar`
 /// (`tar -cf - -C PARENT BASE …`) into a private temporary file (mode 0600) that is unlinked at
@@ -90,7 +91,8 @@ final class LocalArchive: Sendable {
         var template = Array("\(directory)/passh-copy-XXXXXX".utf8CString)
         let raw = mkstemp(&template)
         guard raw >= 0 else {
-            throw PasshError(.unreadableFile, "Cannot create a temporary file in \(directory): \(Errno(rawValue: errno))")
+            throw PasshError(
+                .unreadableFile, "Cannot create a temporary file in \(directory): \(Errno(rawValue: errno))")
         }
         template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
         _ = fcntl(raw, F_SETFD, FD_CLOEXEC)

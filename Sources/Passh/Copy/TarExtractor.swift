@@ -1,9 +1,10 @@
+public import SystemPackage
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-public import SystemPackage
 
 /// Unpacks one tar stream, fed in pieces, under a root directory it never leaves.
 ///
@@ -51,8 +52,10 @@ public struct TarExtractor: ~Copyable {
         /// Members of other types (devices, FIFOs, unknown), not created.
         public var skipped: Int
 
-        public init(files: Int = 0, bytes: Int64 = 0, directories: Int = 0, symbolicLinks: Int = 0,
-                    hardLinks: Int = 0, skipped: Int = 0) {
+        public init(
+            files: Int = 0, bytes: Int64 = 0, directories: Int = 0, symbolicLinks: Int = 0,
+            hardLinks: Int = 0, skipped: Int = 0
+        ) {
             self.files = files
             self.bytes = bytes
             self.directories = directories
@@ -222,9 +225,10 @@ public struct TarExtractor: ~Copyable {
                     case .extendedHeader: what = "an extended header"
                     default: what = "member '\(TarPath.display(member.name))'"
                     }
-                    throw Failure("tar archive truncated: \(what) ends after \(member.size - remaining) of \(member.size) bytes")
+                    throw Failure(
+                        "tar archive truncated: \(what) ends after \(member.size - remaining) of \(member.size) bytes")
                 }
-                // Only the padding of the last member is missing: it is complete.
+            // Only the padding of the last member is missing: it is complete.
             }
             try applyDirectories()
         } catch {
@@ -295,7 +299,8 @@ public struct TarExtractor: ~Copyable {
         switch header.typeflag {
         case UInt8(ascii: "L"), UInt8(ascii: "K"), UInt8(ascii: "x"), UInt8(ascii: "X"), UInt8(ascii: "g"):
             guard header.size <= Self.maximumExtendedHeader else {
-                throw Failure("tar header at byte \(offset - 512): extended header of \(header.size) bytes is too large")
+                throw Failure(
+                    "tar header at byte \(offset - 512): extended header of \(header.size) bytes is too large")
             }
             extendedHeader.removeAll(keepingCapacity: true)
             member = Member(name: header.name, size: header.size)
@@ -391,7 +396,8 @@ public struct TarExtractor: ~Copyable {
         let link = attributes.linkPath ?? header.linkName
         member = Member(name: name, size: attributes.size ?? header.size)
         member.mode = mode_t(truncatingIfNeeded: header.mode) & 0o777
-        member.mtime = attributes.mtime.map { timespec(tv_sec: Int($0.seconds), tv_nsec: $0.nanoseconds) }
+        member.mtime =
+            attributes.mtime.map { timespec(tv_sec: Int($0.seconds), tv_nsec: $0.nanoseconds) }
             ?? timespec(tv_sec: Int(header.mtime), tv_nsec: 0)
 
         var typeflag = header.typeflag
@@ -444,7 +450,9 @@ public struct TarExtractor: ~Copyable {
     private mutating func createFile() throws(Failure) -> Int32 {
         guard let leaf = member.components.last else { throw memberFailure("not a file name") }
         let parent = try openParent()
-        let create = { leaf.withCString { openat(parent, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) } }
+        let create = {
+            leaf.withCString { openat(parent, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }
+        }
         var fd = create()
         if fd < 0, errno == EEXIST {
             // Replaced, never written through: the old file (or link) goes, a new one is made.
@@ -474,7 +482,8 @@ public struct TarExtractor: ~Copyable {
             }
         }
         let path = Array(member.components.joined(separator: [UInt8(ascii: "/")]))
-        let entry = DeferredDirectory(path: path, depth: member.components.count, mode: member.mode, mtime: member.mtime)
+        let entry = DeferredDirectory(
+            path: path, depth: member.components.count, mode: member.mode, mtime: member.mtime)
         if let index = directoryIndex[path] {
             directories[index] = entry
         } else {
@@ -523,7 +532,9 @@ public struct TarExtractor: ~Copyable {
             info.st_mode & S_IFMT == S_IFREG, extractedFiles.contains(FileID(info))
         else { throw refused }
         let parent = try openParent()
-        let create = { targetLeaf.withCString { source in leaf.withCString { linkat(targetParent, source, parent, $0, 0) } } }
+        let create = {
+            targetLeaf.withCString { source in leaf.withCString { linkat(targetParent, source, parent, $0, 0) } }
+        }
         var linked = create()
         if linked != 0, errno == EEXIST {
             try removeExisting(leaf, in: parent)

@@ -84,7 +84,9 @@ struct TarHeader {
     }
 
     /// The number in the field at `start`: octal ASCII or base-256.
-    private static func number(_ block: UnsafeRawBufferPointer, _ start: Int, _ count: Int) throws(TarExtractor.Failure) -> Int64 {
+    private static func number(_ block: UnsafeRawBufferPointer, _ start: Int, _ count: Int) throws(TarExtractor.Failure)
+        -> Int64
+    {
         let first = block[start]
         if first & 0x80 != 0 {
             // Base-256: the remaining bits are a big-endian two's-complement number; 0xFF leads a

@@ -87,7 +87,8 @@ public struct Host: Hashable, Sendable, Comparable, CustomStringConvertible {
         var byte: UInt8? = first
         while let current = byte {
             switch current {
-            case 0x21...0x7E where current != UInt8(ascii: "@") && current != UInt8(ascii: ":")
+            case 0x21...0x7E
+            where current != UInt8(ascii: "@") && current != UInt8(ascii: ":")
                 && current != UInt8(ascii: "[") && current != UInt8(ascii: "]"):
                 byte = utf8.next()
             default:
@@ -110,7 +111,8 @@ public struct Host: Hashable, Sendable, Comparable, CustomStringConvertible {
     static func checkToken(_ token: String, what: String, in spec: String? = nil) throws(PasshError) {
         let shown = spec ?? token
         if token.isEmpty {
-            throw PasshError(.invalidHost, spec == nil ? "empty host name" : "invalid host \(quoted(shown)): empty \(what)")
+            throw PasshError(
+                .invalidHost, spec == nil ? "empty host name" : "invalid host \(quoted(shown)): empty \(what)")
         }
         if token.hasPrefix("-") {
             throw PasshError(.invalidHost, "invalid host \(quoted(shown)): a \(what) must not begin with '-'")

@@ -37,7 +37,9 @@ public enum HostFolding {
                 let prefix = bytes[..<run.lowerBound]
                 let suffix = bytes[run.upperBound...]
                 let number = Number(width: run.count, value: bytes[run].reduce(0) { $0 * 10 + Int($1 &- zero) })
-                if last >= 0, groups[last].key.prefix.elementsEqual(prefix), groups[last].key.suffix.elementsEqual(suffix) {
+                if last >= 0, groups[last].key.prefix.elementsEqual(prefix),
+                    groups[last].key.suffix.elementsEqual(suffix)
+                {
                     groups[last].numbers.append(number)
                     return true
                 }

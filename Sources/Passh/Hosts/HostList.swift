@@ -200,7 +200,8 @@ public struct HostList: Sendable {
             }
             if count == 0 { return bytes }
             if bytes.count + count > maximumFileSize {
-                throw PasshError(.unreadableFile, "Cannot read file: \(path.string): larger than \(maximumFileSize >> 20) MiB")
+                throw PasshError(
+                    .unreadableFile, "Cannot read file: \(path.string): larger than \(maximumFileSize >> 20) MiB")
             }
             bytes.append(contentsOf: chunk[..<count])
         }
@@ -210,15 +211,19 @@ public struct HostList: Sendable {
     /// and tabs around a line and `\r` line ends removed.
     static func hostFileLines(_ bytes: [UInt8], path: FilePath) throws(PasshError) -> [(line: Int, text: String)] {
         var result: [(line: Int, text: String)] = []
-        let isBlank: (UInt8) -> Bool = { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: "\r") }
-        for (number, line) in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
+        let isBlank: (UInt8) -> Bool = {
+            $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: "\r")
+        }
+        for (number, line) in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated()
+        {
             var text = line
             if let hash = text.firstIndex(of: UInt8(ascii: "#")) { text = text[..<hash] }
             while let last = text.last, isBlank(last) { text.removeLast() }
             while let first = text.first, isBlank(first) { text.removeFirst() }
             if text.isEmpty { continue }
             guard let string = String(validating: text, as: UTF8.self) else {
-                throw PasshError(.unreadableFile, "Cannot read file: \(path.string): line \(number + 1) is not UTF-8 text")
+                throw PasshError(
+                    .unreadableFile, "Cannot read file: \(path.string): line \(number + 1) is not UTF-8 text")
             }
             result.append((number + 1, string))
         }

@@ -1,10 +1,11 @@
+import Synchronization
+public import SystemPackage
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import Synchronization
-public import SystemPackage
 
 /// pssh's `-o DIR` / `-e DIR`: each host's stdout (and/or stderr) into `DIR/HOST`, byte for byte,
 /// written as it arrives. A stream without a directory goes to `fallback` (prefixed lines, usually).
@@ -220,7 +221,8 @@ public final class FileSink: OutputSink {
             let info = try fd.stat()
             let othersWrite = !info.permissions.intersection([.groupWrite, .otherWrite]).isEmpty
             guard info.userID.rawValue == geteuid(), !othersWrite else {
-                throw PasshError(.unreadableFile,
+                throw PasshError(
+                    .unreadableFile,
                     "Not private: \(path.string) must be owned by you and not writable by group or others")
             }
         } catch let error as PasshError {

@@ -88,7 +88,9 @@ public struct JSONLinesDecoder: Sendable {
     }
 
     /// Decodes a whole stream: JSON objects separated by newlines.
-    public static func decode(_ bytes: some Collection<UInt8>, collectOutput: Bool = false) throws(PasshError) -> Decoded {
+    public static func decode(_ bytes: some Collection<UInt8>, collectOutput: Bool = false) throws(PasshError)
+        -> Decoded
+    {
         var decoder = JSONLinesDecoder(collectOutput: collectOutput)
         var decoded = Decoded()
         let all = bytes.withContiguousStorageIfAvailable { Array($0) } ?? Array(bytes)
@@ -128,9 +130,13 @@ public struct JSONLinesDecoder: Sendable {
     private mutating func event(from object: Members) throws(JSONProblem) -> RunEvent? {
         let event = try object.string("event", required: true)!
         if event == "start" {
-            guard let version = try object.integer("version") else { throw JSONProblem("the start object has no \"version\"") }
+            guard let version = try object.integer("version") else {
+                throw JSONProblem("the start object has no \"version\"")
+            }
             guard version == JSONLinesSink.schemaVersion else {
-                throw JSONProblem("schema version \(version) is not supported (this decoder reads version \(JSONLinesSink.schemaVersion))")
+                throw JSONProblem(
+                    "schema version \(version) is not supported (this decoder reads version \(JSONLinesSink.schemaVersion))"
+                )
             }
             self.version = Int(version)
             tool = try object.string("tool")
@@ -201,14 +207,17 @@ public struct JSONLinesDecoder: Sendable {
                 guard let kind = HostFailure.Kind(rawValue: kindName) else {
                     throw JSONProblem("unknown failure kind \(quotedForMessage(kindName))")
                 }
-                outcome = .failed(HostFailure(
-                    kind, try failure.string("message") ?? "", program: try failure.string("program"),
-                    commandMayHaveRun: try failure.bool("command_may_have_run")))
+                outcome = .failed(
+                    HostFailure(
+                        kind, try failure.string("message") ?? "", program: try failure.string("program"),
+                        commandMayHaveRun: try failure.bool("command_may_have_run")))
             } else if let name = try object.string("signal") {
                 let number = try object.integer("signal_number").map { Int32(clamping: $0) }
                 outcome = .signaled(Signal(number: number, exactName: name))
             } else if let code = try object.integer("exit_code") {
-                guard let code = Int32(exactly: code) else { throw JSONProblem("\"exit_code\" \(code) is out of range") }
+                guard let code = Int32(exactly: code) else {
+                    throw JSONProblem("\"exit_code\" \(code) is out of range")
+                }
                 outcome = .exited(code)
             } else {
                 throw JSONProblem("a failed host has no \"exit_code\", \"signal\" or \"failure\"")
@@ -262,7 +271,9 @@ public struct JSONLinesDecoder: Sendable {
         var failedHosts: [Host] = []
         if case .array(let names)? = summary["failed_hosts"] {
             for name in names {
-                guard case .string(let bytes) = name else { throw JSONProblem("\"summary.failed_hosts\" holds a non-string") }
+                guard case .string(let bytes) = name else {
+                    throw JSONProblem("\"summary.failed_hosts\" holds a non-string")
+                }
                 do { failedHosts.append(try Host(String(decoding: bytes, as: UTF8.self))) } catch {
                     throw JSONProblem(error.message)
                 }
@@ -380,7 +391,8 @@ struct JSONParser {
     private func problem(_ text: String) -> JSONProblem { JSONProblem("\(text) at column \(position + 1)") }
 
     private func describe(_ byte: UInt8) -> String {
-        (0x21...0x7E).contains(byte) ? "'\(Character(Unicode.Scalar(byte)))'" : "byte 0x" + String(byte, radix: 16, uppercase: true)
+        (0x21...0x7E).contains(byte)
+            ? "'\(Character(Unicode.Scalar(byte)))'" : "byte 0x" + String(byte, radix: 16, uppercase: true)
     }
 
     private mutating func skipWhitespace() {
@@ -411,7 +423,8 @@ struct JSONParser {
 
     private mutating func literal(_ word: String) throws(JSONProblem) {
         let expected = Array(word.utf8)
-        guard bytes.count - position >= expected.count, Array(bytes[position..<position + expected.count]) == expected else {
+        guard bytes.count - position >= expected.count, Array(bytes[position..<position + expected.count]) == expected
+        else {
             throw problem("expected a value, found \(describe(bytes[position]))")
         }
         position += expected.count
@@ -435,7 +448,9 @@ struct JSONParser {
         while true {
             skipWhitespace()
             guard position < bytes.count else { throw problem("unexpected end of line, expected a member name") }
-            guard bytes[position] == UInt8(ascii: "\"") else { throw problem("expected a member name, found \(describe(bytes[position]))") }
+            guard bytes[position] == UInt8(ascii: "\"") else {
+                throw problem("expected a member name, found \(describe(bytes[position]))")
+            }
             let name = String(decoding: try parseString(), as: UTF8.self)
             try expect(UInt8(ascii: ":"), "':' after a member name")
             members[name] = try parseValue()
@@ -475,7 +490,9 @@ struct JSONParser {
         let start = position
         func digits(_ parser: inout JSONParser) -> Int {
             let from = parser.position
-            while parser.position < parser.bytes.count, (0x30...0x39).contains(parser.bytes[parser.position]) { parser.position += 1 }
+            while parser.position < parser.bytes.count, (0x30...0x39).contains(parser.bytes[parser.position]) {
+                parser.position += 1
+            }
             return parser.position - from
         }
         if bytes[position] == UInt8(ascii: "-") { position += 1 }
@@ -491,7 +508,9 @@ struct JSONParser {
         }
         if position < bytes.count, bytes[position] | 0x20 == UInt8(ascii: "e") {
             position += 1
-            if position < bytes.count, bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-") { position += 1 }
+            if position < bytes.count, bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-") {
+                position += 1
+            }
             guard digits(&self) > 0 else { throw problem("expected a digit in the exponent") }
         }
         return String(decoding: bytes[start..<position], as: UTF8.self)
@@ -541,7 +560,8 @@ struct JSONParser {
                 let escapeStart = position - 2
                 var scalar = try hex4()
                 if (0xD800..<0xDC00).contains(scalar) {
-                    guard bytes.count - position >= 6, bytes[position] == 0x5C, bytes[position + 1] == UInt8(ascii: "u") else {
+                    guard bytes.count - position >= 6, bytes[position] == 0x5C, bytes[position + 1] == UInt8(ascii: "u")
+                    else {
                         position = escapeStart
                         throw problem("a lone UTF-16 surrogate in a \\u escape")
                     }

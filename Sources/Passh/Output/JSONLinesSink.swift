@@ -166,7 +166,8 @@ public final class JSONLinesSink: OutputSink {
         for status in HostStatus.allCases {
             summary.add(status.rawValue, results.filter { $0.outcome.status == status }.count)
         }
-        summary.add("failed_hosts", strings: results.filter { !$0.isSuccess && $0.outcome != .notStarted }.map(\.host.name))
+        summary.add(
+            "failed_hosts", strings: results.filter { !$0.isSuccess && $0.outcome != .notStarted }.map(\.host.name))
         summary.add("duration_ms", Int((ContinuousClock.now - started) / .milliseconds(1)))
         let transfers = results.compactMap(\.transfer)
         if !transfers.isEmpty {
@@ -239,7 +240,10 @@ func appendJSONString(_ text: some Sequence<UInt8>, to out: inout [UInt8]) {
         case 0x0D: out += [0x5C, UInt8(ascii: "r")]
         case 0x09: out += [0x5C, UInt8(ascii: "t")]
         case 0..<0x20, 0x7F:
-            out += [0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+            out += [
+                0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)],
+                hex[Int(byte & 0xF)],
+            ]
         default: out.append(byte)
         }
     }

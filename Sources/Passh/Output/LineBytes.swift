@@ -48,7 +48,8 @@ func prefixLines(_ bytes: ArraySlice<UInt8>, with prefix: [UInt8], terminate: Bo
                 let out = UnsafeMutableRawPointer(target.baseAddress!)
                 var written = 0
                 if let from = source.baseAddress, lines > 0 {
-                    written = length / lines < 32
+                    written =
+                        length / lines < 32
                         ? copyShortLines(from, length, prefix, out)
                         : copyLongLines(from, length, prefix, out)
                 }

@@ -20,7 +20,8 @@ struct LineSplitter: Sendable {
         var chunks: [OutputChunk] = []
         var rest = buffer[...]
         while rest.count >= maximumLineLength {  // a line too long to hold: pass it on in pieces
-            chunks.append(OutputChunk(host: host, stream: stream, bytes: rest.prefix(maximumLineLength), endsWithNewline: false))
+            chunks.append(
+                OutputChunk(host: host, stream: stream, bytes: rest.prefix(maximumLineLength), endsWithNewline: false))
             rest = rest.dropFirst(maximumLineLength)
         }
         return (chunks, rest.startIndex == 0 ? buffer : Array(rest))

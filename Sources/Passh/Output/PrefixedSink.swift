@@ -17,7 +17,8 @@ public struct PrefixedSink: OutputSink {
 
     /// Writes the chunk's lines, each prefixed, in one piece.
     public func output(_ chunk: OutputChunk) async {
-        let formatted = prefixLines(chunk.bytes, with: prefix(chunk.host, chunk.stream), terminate: !chunk.endsWithNewline)
+        let formatted = prefixLines(
+            chunk.bytes, with: prefix(chunk.host, chunk.stream), terminate: !chunk.endsWithNewline)
         await writer.write(formatted, to: chunk.stream)
     }
 }

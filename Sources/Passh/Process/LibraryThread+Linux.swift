@@ -20,15 +20,17 @@ func startLibraryThread(named name: String, _ body: @escaping @Sendable () -> Vo
     }
     let box = Unmanaged.passRetained(Box(name, body))
     var thread = pthread_t()
-    let rc = pthread_create(&thread, nil, { raw in
-        var all = sigset_t()
-        sigfillset(&all)
-        pthread_sigmask(SIG_BLOCK, &all, nil)
-        let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
-        _ = passh_name_this_thread(String(box.name.prefix(15)))  // the kernel keeps 15 bytes
-        box.body()
-        return nil
-    }, box.toOpaque())
+    let rc = pthread_create(
+        &thread, nil,
+        { raw in
+            var all = sigset_t()
+            sigfillset(&all)
+            pthread_sigmask(SIG_BLOCK, &all, nil)
+            let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+            _ = passh_name_this_thread(String(box.name.prefix(15)))  // the kernel keeps 15 bytes
+            box.body()
+            return nil
+        }, box.toOpaque())
     precondition(rc == 0, "pthread_create failed: \(rc)")
     pthread_detach(thread)
 }

@@ -1,9 +1,10 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import Synchronization
 
 /// Set once a process has exited: its readers then stop at the first "no data right now"
 /// instead of waiting for an end of file that a grandchild holding the pipe may never send.
@@ -40,7 +41,8 @@ struct PipeReader {
             // a pipe that only reports its end costs no allocation.
             var available: Int32 = 0
             let asked = ioctl(fd, UInt(FIONREAD), &available)
-            let want = asked == 0 && available > 0
+            let want =
+                asked == 0 && available > 0
                 ? Swift.min(Int(available), Swift.max(Self.readSize, pending.count))
                 : (asked == 0 ? 0 : Self.readSize)
             var result = 0

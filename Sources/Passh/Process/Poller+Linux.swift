@@ -1,5 +1,5 @@
-import Glibc
 import CPasshShims
+import Glibc
 import Synchronization
 
 /// Tells tasks when a pipe has something to read: one `epoll` instance and one thread for the

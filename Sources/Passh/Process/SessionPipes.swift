@@ -1,10 +1,11 @@
+import CPasshShims
+import SystemPackage
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import CPasshShims
-import SystemPackage
 
 /// The three standard streams of one host's session: its stdin (`/dev/null`, or a pipe a
 /// ``StdinFeeder`` fills from the stdin file) and two pipes whose read ends passh's
@@ -39,7 +40,8 @@ enum SessionPipes {
             let file = try FileDescriptor.open(
                 options.stdinFile ?? "/dev/null", .readOnly, options: [.closeOnExec], retryOnInterrupt: true)
             var info = stat()
-            let regular = options.stdinFile != nil && fstat(file.rawValue, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+            let regular =
+                options.stdinFile != nil && fstat(file.rawValue, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
             // A large file (a copy's archive) is given as it is: each ssh then reads its own
             // descriptor at its own pace, as `ssh HOST … < FILE` does, instead of waiting for passh to
             // be scheduled to refill its pipe — with a hundred ssh, sshd and tar processes on the
@@ -60,7 +62,8 @@ enum SessionPipes {
                 stdin = file
             }
         } catch {
-            return .failed(HostFailure(.cannotStart, "cannot open \(options.stdinFile?.string ?? "/dev/null"): \(error)"))
+            return .failed(
+                HostFailure(.cannotStart, "cannot open \(options.stdinFile?.string ?? "/dev/null"): \(error)"))
         }
         guard let out = makePipe(size: options.binaryStdout ? SessionOptions.binaryPipeSize : nil) else {
             try? stdin.close()
@@ -86,7 +89,9 @@ enum SessionPipes {
                 group.addTask { await reader.run(until: ended, deliver: deliver) }
             }
             let termination = await session(
-                SessionStreams(stdin: stdin, stdout: FileDescriptor(rawValue: out.write), stderr: FileDescriptor(rawValue: err.write)))
+                SessionStreams(
+                    stdin: stdin, stdout: FileDescriptor(rawValue: out.write),
+                    stderr: FileDescriptor(rawValue: err.write)))
             feeder?.stop()
             ended.set()
             Poller.shared.wake(out.read)

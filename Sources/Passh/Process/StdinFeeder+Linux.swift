@@ -1,5 +1,5 @@
-import Glibc
 import CPasshShims
+import Glibc
 import Synchronization
 import SystemPackage
 

@@ -138,7 +138,8 @@ struct ChannelSink: OutputSink {
         for line in chunk.lines {
             remaining -= 1
             let hadNewline = remaining > 0 || chunk.endsWithNewline
-            await channel.send(.line(OutputLine(host: chunk.host, stream: chunk.stream, bytes: line, hadNewline: hadNewline)))
+            await channel.send(
+                .line(OutputLine(host: chunk.host, stream: chunk.stream, bytes: line, hadNewline: hadNewline)))
         }
     }
 

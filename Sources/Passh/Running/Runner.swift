@@ -19,9 +19,12 @@ struct Runner: Sendable {
         var results = [HostResult?](repeating: nil, count: hosts.count)
         // Never more hosts at once than there are descriptors for: a host that cannot get a pipe
         // would fail with "Too many open files".
-        let perHost = transport.descriptorsPerHost(
-            sendingStdin: operation.sendsStdin(options) || options.sudo?.password != nil) + operation.descriptorsPerJob
-        let fanout = OpenFileLimit.hostsAtOnce(options.requestedHostsAtOnce(of: hosts.count), descriptorsPerHost: perHost)
+        let perHost =
+            transport.descriptorsPerHost(
+                sendingStdin: operation.sendsStdin(options) || options.sudo?.password != nil)
+            + operation.descriptorsPerJob
+        let fanout = OpenFileLimit.hostsAtOnce(
+            options.requestedHostsAtOnce(of: hosts.count), descriptorsPerHost: perHost)
         let rollout = options.rollout
         let waves = rollout.waves(count: hosts.count)
         let budget = rollout.maximumFailures?.of(hosts.count)
@@ -95,7 +98,8 @@ struct Runner: Sendable {
             do {
                 try await Task.sleep(for: options.rollout.delay(beforeRetry: attempt))
             } catch {
-                return HostResult(host: host, outcome: .cancelled, duration: ContinuousClock.now - started, attempts: attempt)
+                return HostResult(
+                    host: host, outcome: .cancelled, duration: ContinuousClock.now - started, attempts: attempt)
             }
             attempt += 1
         }
@@ -242,9 +246,11 @@ final class HeldOutput: Sendable {
 extension HostResult {
     /// This result, as the host's after `attempts` tries.
     func after(attempts: Int) -> HostResult {
-        attempts == self.attempts ? self : HostResult(
-            host: host, outcome: outcome, started: started, duration: duration,
-            stdout: stdout, stderr: stderr, errorMessage: errorMessage, attempts: attempts)
+        attempts == self.attempts
+            ? self
+            : HostResult(
+                host: host, outcome: outcome, started: started, duration: duration,
+                stdout: stdout, stderr: stderr, errorMessage: errorMessage, attempts: attempts)
     }
 }
 

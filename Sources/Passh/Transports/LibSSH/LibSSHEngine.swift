@@ -180,7 +180,8 @@ final class LibSSHEngineThread: Sendable {
             }
             let ticked = now >= nextTick
             if ticked { nextTick = now + Self.tick }
-            for session in sessions.values where ticked || session.wantsStep || (session.deadline.map { now >= $0 } ?? false) {
+            for session in sessions.values
+            where ticked || session.wantsStep || (session.deadline.map { now >= $0 } ?? false) {
                 due.append(session)
             }
             for session in waiting where session.job.bridge.stopRequest != .none { due.append(session) }

@@ -41,7 +41,8 @@ final class LibSSHKeyStore: Sendable {
     func keys(identities: [String]) -> (keys: [PrivateKey], skipped: [String]) {
         let home = getenv("HOME").map { String(cString: $0) } ?? ""
         var paths: [String] = []
-        for path in identities.map({ Self.expand($0, home: home) }) + ["id_ed25519", "id_ecdsa", "id_rsa"].map({ "\(home)/.ssh/\($0)" })
+        for path in identities.map({ Self.expand($0, home: home) })
+            + ["id_ed25519", "id_ecdsa", "id_rsa"].map({ "\(home)/.ssh/\($0)" })
         where !paths.contains(path) {
             paths.append(path)
         }

@@ -15,16 +15,22 @@ enum LibSSHKnownHosts {
         case SSH_KNOWN_HOSTS_OK:
             return nil
         case SSH_KNOWN_HOSTS_CHANGED:
-            return HostFailure(.hostKeyChanged,
-                "Host key verification failed: the host key of \(name) has changed (known_hosts holds another key: the host may be an impostor)")
+            return HostFailure(
+                .hostKeyChanged,
+                "Host key verification failed: the host key of \(name) has changed (known_hosts holds another key: the host may be an impostor)"
+            )
         case SSH_KNOWN_HOSTS_OTHER:
-            return HostFailure(.hostKeyChanged,
-                "Host key verification failed: the host key of \(name) is of another type than the one known_hosts holds (the host may be an impostor)")
+            return HostFailure(
+                .hostKeyChanged,
+                "Host key verification failed: the host key of \(name) is of another type than the one known_hosts holds (the host may be an impostor)"
+            )
         case SSH_KNOWN_HOSTS_UNKNOWN, SSH_KNOWN_HOSTS_NOT_FOUND:
             return HostFailure(.hostKeyUnknown, "Host key verification failed: the host key of \(name) is not known")
         default:
             let message = libSSHError(session)
-            return HostFailure(.other, "Host key verification failed: \(message.isEmpty ? "cannot check the host key of \(name)" : message)")
+            return HostFailure(
+                .other,
+                "Host key verification failed: \(message.isEmpty ? "cannot check the host key of \(name)" : message)")
         }
     }
 }

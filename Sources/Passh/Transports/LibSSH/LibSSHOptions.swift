@@ -62,7 +62,9 @@ public struct LibSSHOptions: Sendable, Hashable {
                     throw PasshError(.invalidOption, "-o \(option): ConnectTimeout must be a number of seconds")
                 }
             case .integer:
-                guard Int32(value) != nil else { throw PasshError(.invalidOption, "-o \(option): \(key) must be a number") }
+                guard Int32(value) != nil else {
+                    throw PasshError(.invalidOption, "-o \(option): \(key) must be a number")
+                }
             default: break
             }
             settings.append(Setting(kind: kind, value: value))

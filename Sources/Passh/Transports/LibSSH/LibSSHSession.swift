@@ -83,7 +83,8 @@ final class LibSSHSession {
 
     /// Whether the session holds one of the engine's handshake slots.
     var isHandshaking: Bool {
-        phase == .connecting || phase == .authenticating || phase == .opening || phase == .requestingTerminal || phase == .executing
+        phase == .connecting || phase == .authenticating || phase == .opening || phase == .requestingTerminal
+            || phase == .executing
     }
 
     /// The socket, once connecting began.
@@ -121,7 +122,9 @@ final class LibSSHSession {
     func start(now: ContinuousClock.Instant) {
         guard phase == .queued else { return }
         if job.bridge.stopRequest != .none { return finish(.cancelled) }
-        guard let session = ssh_new() else { return finish(.failed(HostFailure(.other, "libssh: cannot create a session"))) }
+        guard let session = ssh_new() else {
+            return finish(.failed(HostFailure(.other, "libssh: cannot create a session")))
+        }
         self.session = session
         connectDeadline = now + job.connectTimeout
         handshakeDeadline = now + job.connectTimeout + job.handshakeTimeout
@@ -259,7 +262,12 @@ final class LibSSHSession {
         switch ssh_channel_open_session(channel) {
         case SSH_AGAIN: return
         case SSH_OK: phase = job.session.terminal ? .requestingTerminal : .executing
-        default: finish(.failed(isBroken ? lostFailure() : HostFailure(.other, "the host refused a session channel: \(libSSHError(session))")))
+        default:
+            finish(
+                .failed(
+                    isBroken
+                        ? lostFailure()
+                        : HostFailure(.other, "the host refused a session channel: \(libSSHError(session))")))
         }
     }
 
@@ -269,7 +277,11 @@ final class LibSSHSession {
         switch ssh_channel_request_pty(channel) {
         case SSH_AGAIN: return
         case SSH_OK: phase = .executing
-        default: finish(.failed(isBroken ? lostFailure() : HostFailure(.other, "the host refused a terminal: \(libSSHError(session))")))
+        default:
+            finish(
+                .failed(
+                    isBroken
+                        ? lostFailure() : HostFailure(.other, "the host refused a terminal: \(libSSHError(session))")))
         }
     }
 
@@ -279,14 +291,20 @@ final class LibSSHSession {
         case SSH_AGAIN: return
         case SSH_OK: break
         default:
-            return finish(.failed(isBroken ? lostFailure() : HostFailure(.other, "the host refused to run the command: \(libSSHError(session))")))
+            return finish(
+                .failed(
+                    isBroken
+                        ? lostFailure()
+                        : HostFailure(.other, "the host refused to run the command: \(libSSHError(session))")))
         }
         phase = .running
         preamble = job.session.stdinPreamble
         if let path = job.session.stdinFile {
             stdinFile = open(path.string, O_RDONLY | O_CLOEXEC)
             if stdinFile < 0 {
-                return finish(.failed(HostFailure(.cannotStart, "cannot open \(path.string): \(String(cString: strerror(errno)))")))
+                return finish(
+                    .failed(
+                        HostFailure(.cannotStart, "cannot open \(path.string): \(String(cString: strerror(errno)))")))
             }
         } else if preamble.isEmpty {
             ssh_channel_send_eof(channel)
@@ -306,13 +324,18 @@ final class LibSSHSession {
             _ = ssh_channel_get_exit_status(channel)  // pumps until the status (or the close) arrives
         }
         if isBroken && !(stdout.ended && stderr.ended) { return finish(.failed(lostFailure())) }
-        let over = stdout.ended && stderr.ended
+        let over =
+            stdout.ended && stderr.ended
             && (exitStatus != nil || exitSignal != nil || closed || ssh_channel_is_closed(channel) != 0 || isBroken)
         guard over else { return }
         if stopSent != .none && exitStatus != 0 { return finish(.cancelled) }
         if let exitSignal { return finish(.signaled(Signal(name: exitSignal))) }
         if let exitStatus { return finish(.exited(exitStatus)) }
-        finish(.failed(isBroken ? lostFailure() : HostFailure(.connectionLost, "the host closed the session without an exit status")))
+        finish(
+            .failed(
+                isBroken
+                    ? lostFailure() : HostFailure(.connectionLost, "the host closed the session without an exit status")
+            ))
     }
 
     /// Sends the `signal` requests a stop needs, and closes once the command had its time.
@@ -430,7 +453,9 @@ final class LibSSHSession {
             let buffer = [UInt8](unsafeUninitializedCapacity: pending.count + want) { space, count in
                 let base = space.baseAddress!
                 pending.withUnsafeBytes { old in
-                    if let from = old.baseAddress { UnsafeMutableRawPointer(base).copyMemory(from: from, byteCount: old.count) }
+                    if let from = old.baseAddress {
+                        UnsafeMutableRawPointer(base).copyMemory(from: from, byteCount: old.count)
+                    }
                 }
                 result = ssh_channel_read_nonblocking(channel, base + pending.count, UInt32(want), isStderr ? 1 : 0)
                 count = pending.count + Int(max(result, 0))
@@ -495,39 +520,50 @@ final class LibSSHSession {
     private func connectFailure() -> HostFailure {
         let message = libSSHError(session)
         let lower = message.lowercased()
-        if lower.contains("refused") { return HostFailure(.connectionRefused, "connect to host \(target): Connection refused") }
+        if lower.contains("refused") {
+            return HostFailure(.connectionRefused, "connect to host \(target): Connection refused")
+        }
         if lower.contains("resolve") || lower.contains("unreachable") || lower.contains("no route") {
             return HostFailure(.hostUnreachable, "connect to host \(target): \(message)")
         }
-        if lower.contains("timed out") { return HostFailure(.connectionTimedOut, "connect to host \(target): Connection timed out") }
-        return HostFailure(isBroken ? .connectionLost : .other, message.isEmpty ? "connect to host \(target) failed" : message)
+        if lower.contains("timed out") {
+            return HostFailure(.connectionTimedOut, "connect to host \(target): Connection timed out")
+        }
+        return HostFailure(
+            isBroken ? .connectionLost : .other, message.isEmpty ? "connect to host \(target) failed" : message)
     }
 
     private func timedOut() -> HostFailure {
         switch phase {
         case .connecting:
             if let session, ssh_get_serverbanner(session) != nil {
-                return HostFailure(.connectionTimedOut, "Connection timed out during the key exchange with \(job.host.hostname)")
+                return HostFailure(
+                    .connectionTimedOut, "Connection timed out during the key exchange with \(job.host.hostname)")
             }
             var address = sockaddr_storage()
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let connected = withUnsafeMutablePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(socket, $0, &length) == 0 }
             }
-            return HostFailure(.connectionTimedOut, connected
-                ? "Connection timed out during banner exchange"
-                : "connect to host \(target): Connection timed out")
+            return HostFailure(
+                .connectionTimedOut,
+                connected
+                    ? "Connection timed out during banner exchange"
+                    : "connect to host \(target): Connection timed out")
         case .authenticating:
-            return HostFailure(.connectionTimedOut, "Connection timed out during authentication with \(job.host.hostname)")
+            return HostFailure(
+                .connectionTimedOut, "Connection timed out during authentication with \(job.host.hostname)")
         default:
-            return HostFailure(.connectionTimedOut, "Connection timed out while opening a session on \(job.host.hostname)")
+            return HostFailure(
+                .connectionTimedOut, "Connection timed out while opening a session on \(job.host.hostname)")
         }
     }
 
     private func lostFailure() -> HostFailure {
         let message = libSSHError(session)
-        return HostFailure(.connectionLost, "connection to \(job.host.hostname) lost\(message.isEmpty ? "" : ": \(message)")",
-                           commandMayHaveRun: phase == .running || phase == .executing)
+        return HostFailure(
+            .connectionLost, "connection to \(job.host.hostname) lost\(message.isEmpty ? "" : ": \(message)")",
+            commandMayHaveRun: phase == .running || phase == .executing)
     }
 
     private func authenticationFailure() -> HostFailure {
@@ -551,7 +587,10 @@ final class LibSSHSession {
             (SSH_AUTH_METHOD_INTERACTIVE, "keyboard-interactive"),
         ].filter { offered & $0.0 != 0 }.map(\.1)
         let list = methods.isEmpty ? "" : " (\(methods.joined(separator: ",")))"
-        let skipped = skippedKeys.isEmpty ? "" : " Not tried: \(skippedKeys.joined(separator: ", ")) (a key that needs a passphrase, or no private key: passh never asks for a passphrase; add the key to ssh-agent)."
+        let skipped =
+            skippedKeys.isEmpty
+            ? ""
+            : " Not tried: \(skippedKeys.joined(separator: ", ")) (a key that needs a passphrase, or no private key: passh never asks for a passphrase; add the key to ssh-agent)."
         return HostFailure(.authenticationRefused, "\(name)@\(hostname): Permission denied\(list).\(skipped)")
     }
 }

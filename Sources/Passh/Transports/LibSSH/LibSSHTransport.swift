@@ -29,7 +29,8 @@ public struct LibSSHTransport: Transport {
             throw PasshError(.unreadableFile, "cannot read the ssh configuration \(file.string)")
         }
         guard options.connectTimeout > 0 else {
-            throw PasshError(.invalidOption, "the connect timeout must be at least 1 second, not \(options.connectTimeout)")
+            throw PasshError(
+                .invalidOption, "the connect timeout must be at least 1 second, not \(options.connectTimeout)")
         }
         self.options = options
         self.settings = try options.settings()
@@ -48,11 +49,12 @@ public struct LibSSHTransport: Transport {
         if Task.isCancelled { return .cancelled }
         let (thread, id) = engine.assign()
         let bridge = LibSSHBridge(wake: { thread.attention(id) })
-        thread.submit(LibSSHJob(
-            id: id, host: host, command: command.joined(separator: " "), session: options, ssh: self.options,
-            settings: settings, connectTimeout: .seconds(self.options.effectiveConnectTimeout(settings)),
-            handshakeTimeout: .seconds(max(1, self.options.handshakeTimeout)), keys: keys,
-            bridge: bridge))
+        thread.submit(
+            LibSSHJob(
+                id: id, host: host, command: command.joined(separator: " "), session: options, ssh: self.options,
+                settings: settings, connectTimeout: .seconds(self.options.effectiveConnectTimeout(settings)),
+                handshakeTimeout: .seconds(max(1, self.options.handshakeTimeout)), keys: keys,
+                bridge: bridge))
         return await withTaskCancellationHandler {
             if let stop = options.emergencyStop {
                 return await stop.whileRegistered({

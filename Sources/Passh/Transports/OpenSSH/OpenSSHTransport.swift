@@ -1,4 +1,3 @@
-
 /// Reaches each host by running the OpenSSH client, so users keep their `~/.ssh/config`, agent,
 /// ProxyJump and keys.
 ///
@@ -23,9 +22,12 @@ public struct OpenSSHTransport: Transport {
     ) async -> Termination {
         // A terminal is asked for by an ssh process (`-tt`; through the master, if one is up): its
         // hang-up stops the remote command.
-        if !options.terminal, let multiplexing = self.options.multiplexing, let path = self.options.controlPath(for: host) {
+        if !options.terminal, let multiplexing = self.options.multiplexing,
+            let path = self.options.controlPath(for: host)
+        {
             return await runThroughMaster(
-                at: path, persist: multiplexing.seconds, closing: false, command, on: host, options: options, output: output)
+                at: path, persist: multiplexing.seconds, closing: false, command, on: host, options: options,
+                output: output)
         }
         if !options.terminal && self.options.privateMasters {
             let directory: String
@@ -36,7 +38,8 @@ public struct OpenSSHTransport: Transport {
             }
             let name = String(UInt64.random(in: .min ... .max), radix: 36)
             return await runThroughMaster(
-                at: directory + "/s-" + name, persist: 2, closing: true, command, on: host, options: options, output: output)
+                at: directory + "/s-" + name, persist: 2, closing: true, command, on: host, options: options,
+                output: output)
         }
         return await runSSH(command, on: host, options: options, output: output)
     }
@@ -97,8 +100,11 @@ public struct OpenSSHTransport: Transport {
         switch termination {
         case .exited(0): return nil
         case .exited(let status):
-            return .failed(errors.failure() ?? HostFailure(
-                .connectionLost, "ssh exited \(status) before the master connection to \(host.hostname) was up"))
+            return .failed(
+                errors.failure()
+                    ?? HostFailure(
+                        .connectionLost, "ssh exited \(status) before the master connection to \(host.hostname) was up")
+            )
         default: return termination
         }
     }
@@ -108,7 +114,8 @@ public struct OpenSSHTransport: Transport {
         _ command: [String], on host: Host, options: SessionOptions,
         output: @escaping @Sendable (OutputChunk) async -> Void
     ) async -> Termination {
-        let launcher = ProcessLauncher(launch: launch, arguments: self.options.arguments(for: host, command: command, terminal: options.terminal))
+        let launcher = ProcessLauncher(
+            launch: launch, arguments: self.options.arguments(for: host, command: command, terminal: options.terminal))
         let errors = OpenSSHErrors()
         let termination = await launcher.run(host: host, options: options) { chunk in
             if chunk.stream == .stderr { errors.look(at: chunk) }

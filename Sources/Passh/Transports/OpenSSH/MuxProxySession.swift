@@ -1,10 +1,11 @@
+import Synchronization
+import SystemPackage
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import SystemPackage
-import Synchronization
 
 /// One session channel spoken through an OpenSSH master in multiplexing proxy mode
 /// (`MUX_C_PROXY`): passh writes the SSH connection protocol (RFC 4254) itself, so it can send the
@@ -59,7 +60,6 @@ struct MuxProxySession: ~Copyable {
     private var preamble: [UInt8] = []
     private var stdinOffset = 0
     private var eofSent = false
-
 
     private let stdoutSplitter: LineSplitter
     private let stderrSplitter: LineSplitter
@@ -160,7 +160,8 @@ struct MuxProxySession: ~Copyable {
                 let reason = count == 0 ? "the master connection closed" : "\(Errno(rawValue: errno))"
                 await deliverRest(output)
                 return finished(
-                    HostFailure(.connectionLost, "connection to \(host.hostname) lost: \(reason)"), stopped: outbox.stopState.stop != .none)
+                    HostFailure(.connectionLost, "connection to \(host.hostname) lost: \(reason)"),
+                    stopped: outbox.stopState.stop != .none)
             }
             if count < 0 && errno == EINTR { continue }
             await Poller.shared.waitReady(fd, orWritable: outbox.isWriting)
@@ -195,7 +196,8 @@ struct MuxProxySession: ~Copyable {
             let type = inbox[inboxStart + 5]
             var packet = Reader(bytes: inbox[(inboxStart + 6)..<(inboxStart + 4 + length)])
             inboxStart += 4 + length
-            guard let kind = Kind(rawValue: type), packet.u32() == Self.localID else { continue }  // not for our channel
+            // Not for our channel
+            guard let kind = Kind(rawValue: type), packet.u32() == Self.localID else { continue }
             switch kind {
             case .openConfirmation:
                 remoteID = packet.u32()
@@ -506,7 +508,9 @@ private final class ProxyOutbox: Sendable {
     }
 
     private static func sendSignal(_ state: inout State, _ fd: Int32) {
-        guard state.signalled < state.stop, let remoteID = state.remoteID, !state.closeSent, !state.closeReceived else { return }
+        guard state.signalled < state.stop, let remoteID = state.remoteID, !state.closeSent, !state.closeReceived else {
+            return
+        }
         state.signalled = state.stop
         var request = MuxProxySession.Payload(.request)
         request.u32(remoteID)
@@ -520,7 +524,9 @@ private final class ProxyOutbox: Sendable {
     private static func flush(_ state: inout State, _ fd: Int32) -> String? {
         while state.start < state.bytes.count {
             let start = state.start
-            let written = state.bytes.withUnsafeBytes { send(fd, $0.baseAddress! + start, $0.count - start, Int32(MSG_NOSIGNAL)) }
+            let written = state.bytes.withUnsafeBytes {
+                send(fd, $0.baseAddress! + start, $0.count - start, Int32(MSG_NOSIGNAL))
+            }
             if written > 0 {
                 state.start += written
                 continue

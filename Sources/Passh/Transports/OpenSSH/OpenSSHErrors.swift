@@ -25,7 +25,9 @@ final class OpenSSHErrors: Sendable {
         while lines.count < Self.keptLines, end > chunk.bytes.startIndex {
             var lineEnd = end
             if chunk.bytes[lineEnd - 1] == 0x0A { lineEnd -= 1 }
-            let start = chunk.bytes[chunk.bytes.startIndex..<lineEnd].lastIndex(of: 0x0A).map { $0 + 1 } ?? chunk.bytes.startIndex
+            let start =
+                chunk.bytes[chunk.bytes.startIndex..<lineEnd].lastIndex(of: 0x0A).map { $0 + 1 }
+                ?? chunk.bytes.startIndex
             var line = chunk.bytes[start..<Swift.min(lineEnd, start + 1024)]
             while line.last == 0x0D { line.removeLast() }
             if !line.isEmpty { lines.append(String(decoding: line, as: UTF8.self)) }
@@ -43,7 +45,8 @@ final class OpenSSHErrors: Sendable {
         let seen = self.seen.withLock { $0 }
         for line in seen.lastLines.reversed() {
             if let kind = Self.kind(of: line, hostKeyChanged: seen.hostKeyChanged) {
-                return HostFailure(kind, line, commandMayHaveRun: kind == .connectionLost && !Self.duringHandshake(line))
+                return HostFailure(
+                    kind, line, commandMayHaveRun: kind == .connectionLost && !Self.duringHandshake(line))
             }
         }
         return nil

@@ -9,7 +9,7 @@ import Glibc
 
 /// One run of the command-line tool, from the parsed flags to the exit status: wires the run to
 /// signals (``RunControl``), the terminal's progress line, the report on stderr and the exit status.
-struct Session {
+struct Invocation {
     var passh: ParallelSSH
     let hosts: [Host]
     let work: Work
@@ -60,8 +60,9 @@ struct Session {
         }
         ticker?.cancel()
         _ = await ticker?.value
-        return await finish(results, stoppedBy: control.reason, onTerminal: onTerminal, progress: progress,
-                            wroteToStderr: tracker.wroteToStderr)
+        return await finish(
+            results, stoppedBy: control.reason, onTerminal: onTerminal, progress: progress,
+            wroteToStderr: tracker.wroteToStderr)
     }
 
     /// Writes `--failed-to`, the report after the hosts' output, and picks the exit status.
@@ -78,7 +79,9 @@ struct Session {
                 rollout: passh.options.rollout)
             if case .copy(let copy) = work { report.pushDestination = copy.destination }
             var lines = report.lines
-            if onTerminal && reason == nil { lines.append(terminalSummary(results, elapsed: progress.elapsed, copies: progress.copies)) }
+            if onTerminal && reason == nil {
+                lines.append(terminalSummary(results, elapsed: progress.elapsed, copies: progress.copies))
+            }
             if !lines.isEmpty {
                 await writer.write(Array((lines.joined(separator: "\n") + "\n").utf8), to: .stderr)
             }

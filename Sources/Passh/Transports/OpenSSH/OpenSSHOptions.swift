@@ -56,7 +56,10 @@ public struct OpenSSHOptions: Sendable, Hashable {
     func masterArguments(for host: Host, controlPath: String, persist: Int) -> [String] {
         let escaped = controlPath.replacing("%", with: "%%")  // ssh expands % tokens in ControlPath
         return connectionArguments(for: host)
-            + ["-o", "ControlMaster=auto", "-o", "ControlPersist=\(persist)", "-o", "ControlPath=\(escaped)", "-N", "--", host.hostname]
+            + [
+                "-o", "ControlMaster=auto", "-o", "ControlPersist=\(persist)", "-o", "ControlPath=\(escaped)", "-N",
+                "--", host.hostname,
+            ]
     }
 
     private func connectionArguments(for host: Host) -> [String] {

@@ -1,10 +1,11 @@
+import CPasshShims
+import SystemPackage
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import CPasshShims
-import SystemPackage
 
 /// A client of OpenSSH's connection multiplexing protocol (`PROTOCOL.mux` in OpenSSH's sources),
 /// spoken straight to a master's control socket.
@@ -103,7 +104,9 @@ struct MuxClient: ~Copyable {
         var offset = 0
         while offset < bytes.count {
             // MSG_NOSIGNAL: a master gone away is an error here, not a SIGPIPE for the program.
-            let sent = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            let sent = bytes.withUnsafeBytes {
+                Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL))
+            }
             if sent >= 0 {
                 offset += sent
                 continue
@@ -129,7 +132,9 @@ struct MuxClient: ~Copyable {
             }
             if n == 0 { throw Failure(reason: "the master connection closed") }
             if errno == EINTR { continue }
-            guard errno == EAGAIN else { throw Failure(reason: "lost the master connection: \(Errno(rawValue: errno))") }
+            guard errno == EAGAIN else {
+                throw Failure(reason: "lost the master connection: \(Errno(rawValue: errno))")
+            }
             await Poller.shared.waitReadable(fd)
         }
     }

@@ -1,9 +1,10 @@
+public import SystemPackage
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-public import SystemPackage
 
 /// Connection reuse with OpenSSH multiplexing: the first run to a host leaves a master connection
 /// behind for ``seconds``; later runs go through its socket and skip the handshake.
