@@ -1,6 +1,10 @@
 import PasshTestSupport
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The documentation cannot drift from passh: every `$ command` of a ` ```console ` block in
 /// `README.md`, `CONTRIBUTING.md` and `docs/*.md` runs against the test cluster and must print what
 /// the page shows (see ``ExpectedOutput`` for the wildcard `…` and the order of hosts' lines); every
@@ -209,5 +213,7 @@ private func normalize(_ path: String) -> String {
 }
 
 private func isDirectory(_ path: String) -> Bool {
-    shell("test -d '\(path)'").status == 0
+    guard let directory = opendir(path) else { return false }
+    closedir(directory)
+    return true
 }
