@@ -4,7 +4,8 @@
 /// - `…` inside a line stands for any text within that line.
 /// - Consecutive lines that start with a host prefix (`[web1] `) may come in any order between
 ///   hosts — passh prints each host's lines as they arrive — but each host's own lines keep their
-///   order, and every other line keeps its place.
+///   order, and every other line keeps its place. (A host's stdout and stderr come through two pipes,
+///   in no fixed order between them: where a host writes on both, a page shows one stream at a time.)
 /// - A carriage return ending a printed line is not compared: a terminal does not show it (ssh ends
 ///   its own messages with `\r\n`).
 ///
