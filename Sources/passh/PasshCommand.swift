@@ -45,6 +45,12 @@ struct PasshCommand: AsyncParsableCommand {
               passh --failed-to failed.txt 'node[1-99]' apt-get update
               passh -h failed.txt apt-get update          # retry just the failed hosts
               passh --persist 'node[1-100]' true          # later runs skip the handshake
+
+            The guide is in docs/ of passh's source, one page per topic, indexed with every flag \
+            in docs/README.md: docs/hosts.md (patterns, files, @groups), docs/running.md, \
+            docs/rollouts.md, docs/sudo.md, docs/copy.md, docs/output.md, docs/json.md (the \
+            --json schema), docs/exit-status.md, docs/transports.md (--persist, --stop-remote, \
+            libssh).
             """,
         version: "2.0.0",
         helpNames: [.long]

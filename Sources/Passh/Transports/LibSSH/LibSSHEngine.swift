@@ -11,7 +11,7 @@ import Glibc
 /// own `poll(2)` loop over its sessions' sockets, every session non-blocking.
 ///
 /// Not libssh's `ssh_event`: after `ssh_event_add_session`, every non-blocking call on one session
-/// polls every socket of the event — O(N²) per round (3.7× the system CPU in the spike). Here each
+/// polls every socket of the event — O(N²) per round (3.7× the system CPU, as measured). Here each
 /// session's socket is polled for what `ssh_get_poll_flags` says libssh wants (POLLOUT only when
 /// libssh has output queued), and only the sessions whose socket is ready, that were woken (their
 /// consumer caught up, a stop), or whose deadline passed are stepped — plus every session once a

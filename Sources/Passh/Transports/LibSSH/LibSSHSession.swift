@@ -179,9 +179,10 @@ final class LibSSHSession {
             var number = Int32(port)
             ssh_options_set(session, SSH_OPTIONS_PORT, &number)
         }
-        // Set after the configuration, so that it cannot weaken them (pitfalls 7 and 8 of the
-        // spike): host keys are checked whatever ssh_config says; libssh logs nothing (this is
-        // also libssh's process-wide level).
+        // Set after the configuration, so that it cannot weaken them: host keys are checked whatever
+        // ssh_config says (with `StrictHostKeyChecking no`, libssh 0.10 accepts even a changed key);
+        // libssh logs nothing (`LogLevel ERROR` maps to a level that floods stderr; this is also
+        // libssh's process-wide level).
         var on: Int32 = 1
         var off: Int32 = 0
         var strict: Int32 = ssh.insecure ? 0 : 1
