@@ -1,16 +1,22 @@
 import PasshTestSupport
 import Testing
 
-#if !LIBSSH  // the plain build's run covers it; the LibSSH build's would only build it again
+#if !LIBSSH  // once per CI run: the build without libssh covers it; the other would only build it again
 
 /// `scripts/install`: a binary that runs without the Swift toolchain, installed into a prefix and
 /// removed again without a trace.
-@Suite("scripts/install", .serialized)
+///
+/// The install builds passh anew (its own scratch directory, the Swift runtime linked in), the
+/// largest cost of the suite: it uses `--debug`, built in about half the time of a release build
+/// (the same script, the same link, what is installed and removed is the same), and runs beside
+/// the ordinary tests, not beside the timed ones (`.alone`: on two cores a build starves them).
+@Suite("scripts/install")
 struct InstallTests {
-    @Test func installsARunnableBinaryAndUninstallsEveryFile() throws {
+    @Test(.alone) func installsARunnableBinaryAndUninstallsEveryFile() async throws {
         let prefix = temporaryPath("prefix")
         defer { shell("rm -rf \(prefix)") }
-        let install = shell("\(repositoryRoot)/scripts/install \(prefix) >/dev/null 2>\(prefix).log; echo $?")
+        let install = try await bashScript(
+            "\(repositoryRoot)/scripts/install --debug \(prefix) >/dev/null 2>\(prefix).log; echo $?")
         #expect(install.text == "0\n", "\(readText(prefix + ".log") ?? "")")
         shell("rm -f \(prefix).log")
         #expect(
