@@ -18,6 +18,6 @@ extension Trait where Self == ConditionTrait {
     public static var needsTestClusterSudo: Self {
         .enabled(
             if: TestCluster.isAvailable && TestCluster.sudoPassword != nil,
-            "the test cluster has no sudo rules: run the tests as root")
+            "the test cluster or its sudo rules are missing: install openssh-server and run the tests as root")
     }
 }

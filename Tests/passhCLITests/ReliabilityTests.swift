@@ -23,7 +23,7 @@ func peakKiB(_ path: String) -> Int {
 /// Load, integrity and faults: the failures the classics are known for, each shown absent.
 @Suite("passh under load, with hostile bytes and faults")
 struct ReliabilityTests {
-    let cluster = TestCluster.config
+    var cluster: String { TestCluster.config }
 
     @Test(.needsTestCluster, .alone) func aThousandHostsAtOnceUnderTheDefaultOpenFileLimit() async throws {
         // -t 60: one sshd on two cores takes ~15 s to hand-shake 1000 connections; the point here
