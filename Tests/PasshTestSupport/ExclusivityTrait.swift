@@ -7,7 +7,10 @@ public import Testing
 /// - ``Trait/alone``: a test that loads the machine — CPU (a thousand ssh handshakes, four hosts
 ///   printing 1 GiB through a slow reader, 4 million lines), memory, or descriptors — runs with no
 ///   other `.alone` or `.timed` test beside it. On two cores, such a test beside a timed one would
-///   starve it (and its own memory and time bounds would count the other's work).
+///   starve it (and its own memory and time bounds would count the other's work). So does a test
+///   that computes for a second or more without suspending (fuzzing, 100,000 hosts): it holds one
+///   of the cooperative pool's two threads, and two such tests at once stall every async test in
+///   the process (a 0.5 s timeout then measured 5.2 s).
 /// - ``Trait/timed``: a test that asserts a time bound (teardown within 1.5 s, a timeout that fires
 ///   in time, a progress line after a second) runs beside other timed tests and ordinary ones, never
 ///   beside an `.alone` test.
