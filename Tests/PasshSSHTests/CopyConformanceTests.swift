@@ -8,7 +8,7 @@ import Glibc
 #endif
 
 /// Copy and gather, through the library, over every transport.
-@Suite("Copy and gather over every transport", .needsTestCluster, .ownMasterConnections)
+@Suite("Copy and gather over every transport", .needsTestCluster, .ownMasterConnections, .timed)
 struct CopyConformanceTests {
     /// Every entry under `path`, sorted: type, mode, mtime or link target; then checksums.
     static func describe(_ path: String) -> String {

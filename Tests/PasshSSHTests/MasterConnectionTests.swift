@@ -8,7 +8,7 @@ import Glibc
 #endif
 
 /// Master connections (`multiplexing`) that are not what they seem when passh reaches them.
-@Suite(.needsTestCluster)
+@Suite(.needsTestCluster, .timed)  // the master idles out after 2 s
 struct MasterConnectionTests {
     /// A master at the end of its `ControlPersist` answers passh's hello and then goes away, leaving
     /// its socket behind. Here a stand-in does just that (python3: answers the hello, reads the proxy

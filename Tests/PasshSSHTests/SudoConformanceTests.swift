@@ -3,7 +3,7 @@ import PasshTestSupport
 import SystemPackage
 import Testing
 
-@Suite("sudo over every transport", .needsTestClusterSudo, .ownMasterConnections)
+@Suite("sudo over every transport", .needsTestClusterSudo, .ownMasterConnections, .timed)
 struct SudoConformanceTests {
     static func password() throws -> SudoPassword { try SudoPassword(Array((TestCluster.sudoPassword ?? "").utf8)) }
 

@@ -9,9 +9,12 @@ import Glibc
 
 func text(_ bytes: [UInt8]?) -> String { String(decoding: bytes ?? [], as: UTF8.self) }
 
+/// `.timed`: every kind but `local` has a deadline in it (a private master idles out after 2 s; a
+/// session that waits longer to reach it finds it gone), and the library runs on this process's
+/// pool, which a CPU-bound test beside it can hold.
 @Suite(
     "Transport conformance: every transport and OpenSSH mode, on the test sshd", .needsTestCluster,
-    .ownMasterConnections)
+    .ownMasterConnections, .timed)
 struct TransportConformanceTests {
     @Test(arguments: TransportKind.allCases)
     func bytesArriveExactly(_ kind: TransportKind) async throws {
@@ -167,7 +170,7 @@ struct TransportConformanceTests {
     }
 }
 
-@Suite("Failures are structured per-host results", .needsTestCluster, .ownMasterConnections)
+@Suite("Failures are structured per-host results", .needsTestCluster, .ownMasterConnections, .timed)
 struct TransportFailureTests {
     @Test(arguments: [TransportKind.openSSH, .openSSHMultiplexed, .openSSHPrivateMasters])
     func sshFailuresAreClassified(_ kind: TransportKind) async throws {
