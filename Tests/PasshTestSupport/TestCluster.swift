@@ -175,7 +175,7 @@ public func processesLeft(
 ) async throws -> [Int32] {
     let deadline = ContinuousClock.now + within
     while !processes(matching: marker, named: named).isEmpty && ContinuousClock.now < deadline {
-        try await Task.sleep(for: .milliseconds(20))
+        try await Task.sleep(for: .milliseconds(25))
     }
     return processes(matching: marker, named: named)
 }

@@ -5,9 +5,10 @@ import SystemPackage
 import Glibc
 #endif
 
-/// Waits for an event: until `condition` holds, checking it every 10 ms, for at most `within`.
+/// Waits for an event: until `condition` holds, checking it every 25 ms, for at most `within`.
 /// Returns whether it held. Tests wait for what a fixed sleep would stand for (a process started,
-/// a line printed, a file written), never for a time.
+/// a line printed, a file written), never for a time. (Not finer: a condition that scans /proc
+/// costs milliseconds, and the waiting tests share the pool's two threads with the library's runs.)
 @discardableResult
 public func waitUntil(
     within: Duration = .seconds(10), _ condition: () throws -> Bool
@@ -15,7 +16,7 @@ public func waitUntil(
     let deadline = ContinuousClock.now + within
     while try !condition() {
         if ContinuousClock.now >= deadline { return false }
-        try await Task.sleep(for: .milliseconds(10))
+        try await Task.sleep(for: .milliseconds(25))
     }
     return true
 }
