@@ -18,8 +18,7 @@ public import Testing
 /// Cheap tests need neither: a parser test beside a timed one costs it nothing. The lock is one per
 /// test process (a reader-writer lock: `.timed` tests share it, an `.alone` test holds it alone, and
 /// an `.alone` test waiting keeps new `.timed` tests from starting, so it never waits forever). A
-/// test given both (say `.alone` on its suite, `.timed` on itself) takes the lock once, in the
-/// stronger mode of the outermost trait that reached it.
+/// test given both (say `.timed` on its suite, `.alone` on itself) takes the lock once, alone.
 public struct ExclusivityTrait: TestTrait, SuiteTrait, TestScoping {
     /// How the test takes the lock.
     public enum Mode: Sendable {
@@ -46,7 +45,9 @@ public struct ExclusivityTrait: TestTrait, SuiteTrait, TestScoping {
             try await function()
             return
         }
-        let exclusive = mode == .alone
+        // The strongest of the test's own and its suites' exclusivity traits, taken once here, at
+        // the outermost of them.
+        let exclusive = test.traits.contains { ($0 as? ExclusivityTrait)?.mode == .alone }
         await TestLock.shared.acquire(exclusive: exclusive)
         do {
             try await TestLock.$isHeld.withValue(true) { try await function() }
