@@ -33,7 +33,7 @@ public struct MasterConnectionsTrait: TestTrait, SuiteTrait, TestScoping {
         mkdir(directory, 0o700)
         defer {
             // The masters (`ssh … -o ControlPath=DIRECTORY/… -N`), then the directory.
-            for pid in processes(matching: directory, named: "ssh") { kill(pid, SIGTERM) }
+            for pid in processes(matching: directory + "/", named: "ssh") { kill(pid, SIGTERM) }
             shell("rm -rf \(directory)")
         }
         try await Self.$directory.withValue(directory) { try await function() }
