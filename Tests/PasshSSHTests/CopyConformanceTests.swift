@@ -8,7 +8,7 @@ import Glibc
 #endif
 
 /// Copy and gather, through the library, over every transport.
-@Suite("Copy and gather over every transport", .needsTestSSHD)
+@Suite("Copy and gather over every transport", .needsTestCluster, .ownMasterConnections, .timed)
 struct CopyConformanceTests {
     /// Every entry under `path`, sorted: type, mode, mtime or link target; then checksums.
     static func describe(_ path: String) -> String {
@@ -86,7 +86,7 @@ struct CopyConformanceTests {
         #expect(shell("find '\(destination)' -type f").text == "")
     }
 
-    @Test(arguments: TransportKind.allCases)
+    @Test(.timed, arguments: TransportKind.allCases)
     func timeoutsAndFailFastApplyToAGather(_ kind: TransportKind) async throws {
         try await kind.prepare(["h01", "h02"])
         let destination = temporaryPath("gather-stop")

@@ -3,7 +3,7 @@
 import PasshTestSupport
 import Testing
 
-@Suite("The libssh transport reads each key file once", .needsTestSSHD)
+@Suite("The libssh transport reads each key file once", .needsTestCluster)
 struct LibSSHKeyTests {
     @Test func keyFilesAreReadOncePerTransportNotPerHost() async throws {
         let transport = try LibSSHTransport(options: TransportKind.libSSHOptions)

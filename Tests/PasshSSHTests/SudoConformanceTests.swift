@@ -3,16 +3,7 @@ import PasshTestSupport
 import SystemPackage
 import Testing
 
-extension Trait where Self == ConditionTrait {
-    /// The test needs the test cluster's sudo rules (it was started as root).
-    static var needsTestSudo: Self {
-        .enabled(
-            if: TestCluster.isAvailable && TestCluster.sudoPassword != nil,
-            "the test cluster has no sudo rules: run the tests as root")
-    }
-}
-
-@Suite("sudo over every transport", .needsTestSSHD, .needsTestSudo)
+@Suite("sudo over every transport", .needsTestClusterSudo, .ownMasterConnections, .timed)
 struct SudoConformanceTests {
     static func password() throws -> SudoPassword { try SudoPassword(Array((TestCluster.sudoPassword ?? "").utf8)) }
 

@@ -7,98 +7,14 @@ import Testing
 import Glibc
 #endif
 
-/// The transports under test: the same expectations hold for each.
-enum TransportKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
-    /// `LocalTransport`: a local shell per host.
-    case local
-    /// `OpenSSHTransport`: an `ssh` process per host.
-    case openSSH
-    /// `OpenSSHTransport` with multiplexing, through master connections made beforehand: no process.
-    case openSSHMultiplexed
-    #if LIBSSH
-    /// `LibSSHTransport`: libssh sessions inside this process, no process per host.
-    case libSSH
-    #endif
-
-    var testDescription: String { rawValue }
-
-    /// Whether the transport runs no local process per host, so that the processes found by a
-    /// marker are the commands themselves (locally, or on the test sshd, which runs here too).
-    var runsNoLocalProcess: Bool {
-        #if LIBSSH
-        if self == .libSSH { return true }
-        #endif
-        return self == .local
-    }
-
-    /// The name of the local process that stands for a host (to check none is left behind); `nil`:
-    /// look for the commands themselves (for libssh, the remote ones: their session must end them).
-    var processName: String? { runsNoLocalProcess ? nil : "ssh" }
-
-    /// The master connections of ``openSSHMultiplexed`` live here, idle for 20 s at most.
-    static let controlDirectory: FilePath = {
-        let path = "/tmp/passh-conformance-mux-\(getpid())"
-        mkdir(path, 0o700)
-        return FilePath(path)
-    }()
-
-    var ssh: OpenSSHOptions {
-        var ssh = OpenSSHOptions()
-        ssh.configFile = FilePath(TestCluster.config)
-        if self == .openSSHMultiplexed {
-            ssh.multiplexing = Multiplexing(directory: Self.controlDirectory, seconds: 20)
-        }
-        return ssh
-    }
-
-    func passh(_ configure: (inout RunOptions) -> Void = { _ in }) -> ParallelSSH {
-        var options = RunOptions()
-        options.collectOutput = true
-        configure(&options)
-        switch self {
-        case .local:
-            return ParallelSSH(options: options, transport: LocalTransport())
-        case .openSSH, .openSSHMultiplexed:
-            return ParallelSSH(options: options, ssh: ssh)
-        #if LIBSSH
-        case .libSSH:
-            return ParallelSSH(options: options, transport: try! LibSSHTransport(options: Self.libSSHOptions))
-        #endif
-        }
-    }
-
-    #if LIBSSH
-    /// The libssh transport's options for the test cluster.
-    static var libSSHOptions: LibSSHOptions {
-        var options = LibSSHOptions()
-        options.configFile = FilePath(TestCluster.config)
-        return options
-    }
-    #endif
-
-    /// Makes sure `hosts` are reached the way this kind says: for ``openSSHMultiplexed``, starts
-    /// their master connections.
-    func prepare(_ hosts: [String]) async throws {
-        guard self == .openSSHMultiplexed else { return }
-        let results = try await passh().run(["true"], on: hosts)
-        let allUp = results.allSatisfy { $0.isSuccess }
-        #expect(allUp)
-        for host in try ParallelSSH.hosts(hosts) {
-            #expect(ssh.controlPath(for: host).map { access($0, F_OK) == 0 } == true, "a master for \(host)")
-        }
-    }
-}
-
-extension Trait where Self == ConditionTrait {
-    /// The test needs the OpenSSH server of `scripts/testcluster`: skipped, with a message, without it.
-    static var needsTestSSHD: Self {
-        .enabled(if: TestCluster.isAvailable, "no OpenSSH server for scripts/testcluster: install openssh-server")
-    }
-}
-
 func text(_ bytes: [UInt8]?) -> String { String(decoding: bytes ?? [], as: UTF8.self) }
 
-@Suite("Transport conformance: local, OpenSSH and OpenSSH multiplexed, on the test sshd", .needsTestSSHD)
+/// `.timed`: every kind but `local` has a deadline in it (a private master idles out after 2 s; a
+/// session that waits longer to reach it finds it gone), and the library runs on this process's
+/// pool, which a CPU-bound test beside it can hold.
+@Suite(
+    "Transport conformance: every transport and OpenSSH mode, on the test sshd", .needsTestCluster,
+    .ownMasterConnections, .timed)
 struct TransportConformanceTests {
     @Test(arguments: TransportKind.allCases)
     func bytesArriveExactly(_ kind: TransportKind) async throws {
@@ -133,39 +49,54 @@ struct TransportConformanceTests {
         #expect(results[0].outcome.status == .failed)
     }
 
-    @Test(arguments: TransportKind.allCases)
+    @Test(.timed, arguments: TransportKind.allCases)
     func anEmergencyStopEndsSessionsWithoutTheGrace(_ kind: TransportKind) async throws {
-        // Commands that ignore SIGTERM would take the whole grace (30 s here) to end.
-        let (sleep, marker) = uniqueSleep(seconds: 8)
+        // Commands that outlive SIGTERM would take the whole grace (30 s here) to end: each shell
+        // notes the TERM in a file of its own and waits on for its sleep, which ignores it.
+        let (sleep, marker) = uniqueSleep(seconds: 30)
+        let termed = temporaryPath("emergency-termed")
+        let release = temporaryPath("emergency-release")
+        defer { shell("rm -rf \(termed) \(release)") }
+        #expect(shell("mkdir -m 777 \(termed)").status == 0)
         try await kind.prepare(["h01", "h02"])
         let stop = EmergencyStop()
         let passh = kind.passh {
             $0.terminationGrace = .seconds(30); $0.emergencyStop = stop
         }
+        // Another run in the same process, which must not be touched: it ends when the test says so.
         let other = kind.passh { $0.terminationGrace = .seconds(30) }
-        let (otherSleep, otherMarker) = uniqueSleep(seconds: 3)
-        let bystander = Task { try await other.run(["\(otherSleep); echo survived"], on: ["h01"]) }
-        let run = Task { try await passh.run(["echo started; trap '' TERM; \(sleep); true"], on: ["h01", "h02"]) }
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(5)
-        let running = kind.runsNoLocalProcess ? 4 : 2  // each host's shell and its sleep, or each ssh
-        while processes(matching: marker, named: kind.processName).count < running && clock.now < deadline {
-            try await Task.sleep(for: .milliseconds(20))
+        let bystander = Task {
+            try await other.run(
+                ["i=0; while [ ! -e \(release) ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; echo survived"],
+                on: ["h01"])
         }
-        try await Task.sleep(for: .milliseconds(300))
+        let returned = Flag()
+        let run = Task {
+            defer { returned.set() }
+            return try await passh.run(
+                ["echo started; trap 'touch \(termed)/$$' TERM; (trap '' TERM; exec \(sleep)) & wait; wait"],
+                on: ["h01", "h02"])
+        }
+        // Both commands run, their traps set (the sleeps start after them).
+        #expect(try await waitForProcesses(matching: marker, named: "sleep", count: 2) == 2)
         run.cancel()
-        try await Task.sleep(for: .milliseconds(100))
+        // The TERM has reached both shells: the grace is running (a plain ssh instead ends at once,
+        // taking its remote command's connection with it).
+        let termedOrReturned = try await waitUntil {
+            returned.isSet || shell("ls \(termed) | wc -l").text == "2\n"
+        }
+        #expect(termedOrReturned)
+        let clock = ContinuousClock()
         let triggered = clock.now
         stop.trigger()
         let results = try await run.value
         #expect(clock.now - triggered < .seconds(2))
         #expect(results.map(\.outcome) == [.cancelled, .cancelled])
         #expect(try await processesLeft(matching: marker, named: kind.processName).isEmpty)
-        // Another run in the same process is not touched.
+        #expect(shell("touch \(release)").status == 0)
         let survivor = try await bystander.value
         #expect(survivor.map(\.outcome) == [.exited(0)])
         #expect(text(survivor[0].stdout) == "survived\n")
-        _ = otherMarker
     }
 
     @Test(arguments: TransportKind.allCases)
@@ -205,46 +136,43 @@ struct TransportConformanceTests {
         #expect(short[0].outcome == .exited(0))
     }
 
-    @Test(arguments: TransportKind.allCases)
+    @Test(.timed, arguments: TransportKind.allCases)
     func cancellationTearsTheProcessesDown(_ kind: TransportKind) async throws {
-        let (sleep, marker) = uniqueSleep(seconds: 8)
+        let (sleep, marker) = uniqueSleep(seconds: 30)
         try await kind.prepare(["h01", "h02"])
         let passh = kind.passh()
         let run = Task { try await passh.run(["echo started; exec \(sleep)"], on: ["h01", "h02"]) }
+        // The commands run (the test sshd runs them on this machine too), and with a plain ssh, the
+        // local processes that carry them.
+        #expect(try await waitForProcesses(matching: marker, named: "sleep", count: 2) == 2)
+        if let name = kind.processName {
+            #expect(processes(matching: marker, named: name).count == 2)
+        }
         let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(5)
-        while processes(matching: marker, named: kind.processName).count < 2 && clock.now < deadline {
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        if kind != .openSSHMultiplexed {  // through a master, no local process carries the command
-            #expect(processes(matching: marker, named: kind.processName).count == 2)
-        } else {
-            try await Task.sleep(for: .milliseconds(300))
-        }
         let cancelled = clock.now
         run.cancel()
         let results = try await run.value
         #expect(clock.now - cancelled < .seconds(2))
         #expect(results.map(\.outcome) == [.cancelled, .cancelled])
-        #expect(processes(matching: marker, named: kind.processName).isEmpty)
+        #expect(try await processesLeft(matching: marker, named: kind.processName).isEmpty)
     }
 
-    @Test(arguments: TransportKind.allCases)
+    @Test(.timed, arguments: TransportKind.allCases)
     func timeoutEndsASlowCommand(_ kind: TransportKind) async throws {
-        let (sleep, marker) = uniqueSleep(seconds: 8)
+        let (sleep, marker) = uniqueSleep(seconds: 30)
         try await kind.prepare(["h01"])
         let quick = try await kind.passh { $0.commandTimeout = .seconds(1) }.run(["echo quick"], on: ["h01"])
         #expect(quick[0].outcome == .exited(0))
         let slow = try await kind.passh { $0.commandTimeout = .seconds(1) }.run(["echo begun; \(sleep)"], on: ["h01"])
         #expect(slow[0].outcome == .timedOut)
         #expect(text(slow[0].stdout) == "begun\n")
-        #expect(processes(matching: marker, named: kind.processName).isEmpty)
+        #expect(try await processesLeft(matching: marker, named: kind.processName).isEmpty)
     }
 }
 
-@Suite("Failures are structured per-host results", .needsTestSSHD)
+@Suite("Failures are structured per-host results", .needsTestCluster, .ownMasterConnections, .timed)
 struct TransportFailureTests {
-    @Test(arguments: [TransportKind.openSSH, .openSSHMultiplexed])
+    @Test(arguments: [TransportKind.openSSH, .openSSHMultiplexed, .openSSHPrivateMasters])
     func sshFailuresAreClassified(_ kind: TransportKind) async throws {
         let results = try await kind.passh().run(
             ["true"], on: ["refused", "unknown-key", "changed-key", "noauth", "nosuchhost.invalid", "h01"])
@@ -315,7 +243,7 @@ struct TransportFailureTests {
 }
 
 #if LIBSSH
-@Suite("The libssh transport's failures and signals, on the test sshd", .needsTestSSHD)
+@Suite("The libssh transport's failures and signals, on the test sshd", .needsTestCluster)
 struct LibSSHTransportTests {
     /// The cluster's ssh_config with `StrictHostKeyChecking no` for every host: the transport
     /// must check host keys all the same.
@@ -416,7 +344,7 @@ struct LibSSHTransportTests {
                         """)))
     }
 
-    @Test func aSilentHostTimesOut() async throws {
+    @Test(.timed) func aSilentHostTimesOut() async throws {
         let silent = SilentListener()
         defer { silent.close() }
         let clock = ContinuousClock()
@@ -428,7 +356,7 @@ struct LibSSHTransportTests {
         #expect(clock.now - started < .seconds(3))
     }
 
-    @Test func aHostThatStallsAfterItsGreetingTimesOutTheHandshake() async throws {
+    @Test(.timed) func aHostThatStallsAfterItsGreetingTimesOutTheHandshake() async throws {
         // A listener that greets like an SSH server, then says nothing more.
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
@@ -447,7 +375,8 @@ struct LibSSHTransportTests {
             let client = accept(fd, nil, nil)
             let banner = Array("SSH-2.0-OpenSSH_9.2p1 stalls\r\n".utf8)
             _ = banner.withUnsafeBytes { write(client, $0.baseAddress!, $0.count) }
-            try? await Task.sleep(for: .seconds(5))
+            // Silent until the test ends (it cancels the greeter).
+            try? await Task.sleep(for: .seconds(30))
             close(client)
         }
         defer { greeter.cancel(); close(fd) }
@@ -469,11 +398,7 @@ struct LibSSHTransportTests {
         defer { for pid in processes(matching: marker) { kill(pid, SIGKILL) } }
         let passh = try passh()
         let run = Task { try await passh.run(["echo $PPID; exec \(sleep)"], on: ["h01"]) }
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(5)
-        while processes(matching: marker).isEmpty && clock.now < deadline {
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        try await waitForProcesses(matching: marker, named: "sleep")
         // The shell's parent is the sshd process serving the session: killing it breaks the connection.
         let session = processes(matching: marker).first.flatMap { readText("/proc/\($0)/stat") }
             .map { $0.split(separator: ")").last!.split(separator: " ")[1] }.flatMap { Int32($0) }

@@ -49,11 +49,16 @@ public func runBinary(
     return BinaryOutput(stdout: result.standardOutput, stderr: result.standardError, status: status)
 }
 
-/// Runs the built `passh` with `arguments`.
+/// Runs the built `passh` with `arguments`. Under ``Trait/ownMasterConnections``, `--persist`
+/// keeps its masters in the test's own directory (`XDG_RUNTIME_DIR`, unless `environment` sets it).
 public func passh(_ arguments: [String], stdinPath: String = "/dev/null", environment: [String: String] = [:])
     async throws -> BinaryOutput
 {
-    try await runBinary(passhPath, arguments, stdinPath: stdinPath, environment: environment)
+    var environment = environment
+    if let directory = MasterConnectionsTrait.directory, environment["XDG_RUNTIME_DIR"] == nil {
+        environment["XDG_RUNTIME_DIR"] = directory
+    }
+    return try await runBinary(passhPath, arguments, stdinPath: stdinPath, environment: environment)
 }
 
 /// Runs the built `passh` against the test cluster: `-F CONFIG` comes first.

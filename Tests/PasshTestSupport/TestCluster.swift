@@ -25,14 +25,18 @@ public var passhPath: String { productsDirectory + "/passh" }
 public enum TestCluster {
     /// The ssh_config with the cluster's host aliases (`h01`, `refused`, `unknown-key`…).
     public static let config: String = {
+        precondition(isAvailable, "a test reached the test cluster without .needsTestCluster")
         let output = shell("\(repositoryRoot)/scripts/testcluster config")
         precondition(output.status == 0, "scripts/testcluster failed: \(output.text)")
         return output.text.split(separator: "\n").last.map(String.init) ?? ""
     }()
 
     /// Whether the test cluster can run here: an OpenSSH server is installed (or can be, as root).
+    /// `PASSH_TESTS_WITHOUT_CLUSTER=1` says no, to see the tests run as they would without one
+    /// (every test that needs it skipped, none failed).
     public static var isAvailable: Bool {
-        access("/usr/sbin/sshd", X_OK) == 0 || (getuid() == 0 && access("/usr/bin/apt-get", X_OK) == 0)
+        if let value = getenv("PASSH_TESTS_WITHOUT_CLUSTER"), String(cString: value) == "1" { return false }
+        return access("/usr/sbin/sshd", X_OK) == 0 || (getuid() == 0 && access("/usr/bin/apt-get", X_OK) == 0)
     }
 
     /// The account the commands run as on the cluster (`passhtest` when the tests run as root).
@@ -171,7 +175,7 @@ public func processesLeft(
 ) async throws -> [Int32] {
     let deadline = ContinuousClock.now + within
     while !processes(matching: marker, named: named).isEmpty && ContinuousClock.now < deadline {
-        try await Task.sleep(for: .milliseconds(20))
+        try await Task.sleep(for: .milliseconds(25))
     }
     return processes(matching: marker, named: named)
 }

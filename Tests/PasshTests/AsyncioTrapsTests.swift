@@ -76,14 +76,17 @@ struct AsyncioTrapsTests {
 
     // 4. Stopping at the first error: fail-fast starts no more hosts and tears the running ones
     // down, reporting them cancelled.
-    @Test func failFastStopsTheRest() async throws {
+    @Test(.timed) func failFastStopsTheRest() async throws {
         let (sleep, marker) = uniqueSleep()
+        // h2 fails once h1 and h3 run (their sleeps exist).
+        let othersRun =
+            "i=0; while [ \"$(pgrep -c -x -f 'sleep \(marker)')\" -lt 2 ] && [ $i -lt 400 ]; do sleep 0.025; i=$((i+1)); done"
         let clock = ContinuousClock()
         let started = clock.now
         let results = try await localPassh {
             $0.failFast = true; $0.fanout = 3
         }.run(
-            ["if [ $PASSH_HOST = h2 ]; then sleep 0.2; exit 3; fi; exec \(sleep)"],
+            ["if [ $PASSH_HOST = h2 ]; then \(othersRun); exit 3; fi; exec \(sleep)"],
             on: (1...6).map { "h\($0)" })
         let elapsed = clock.now - started
         #expect(results.map(\.outcome) == [.cancelled, .exited(3), .cancelled, .cancelled, .cancelled, .cancelled])
@@ -95,7 +98,7 @@ struct AsyncioTrapsTests {
 
     // 5. Garbage left after cancellation: cancelling the caller tears every process down
     // (SIGTERM to its group, grace, SIGKILL), returns promptly, and a new run works.
-    @Test func cancellationLeavesNothingBehind() async throws {
+    @Test(.timed) func cancellationLeavesNothingBehind() async throws {
         let (sleep, marker) = uniqueSleep()
         let passh = localPassh { $0.terminationGrace = .milliseconds(300) }
         let run = Task {
@@ -103,12 +106,8 @@ struct AsyncioTrapsTests {
             // its child `sleep` is in the same process group and goes with it.
             try await passh.run(["trap '' TERM; \(sleep); true"], on: ["a", "b", "c"])
         }
+        #expect(try await waitForProcesses(matching: marker, count: 6) == 6, "3 shells and 3 sleeps")
         let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(5)
-        while processes(matching: marker).count < 6 && clock.now < deadline {
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        #expect(processes(matching: marker).count == 6, "3 shells and 3 sleeps")
         let cancelled = clock.now
         run.cancel()
         let results = try await run.value
@@ -119,7 +118,7 @@ struct AsyncioTrapsTests {
         #expect(text(again[0].stdout) == "again\n")
     }
 
-    @Test func commandTimeoutTearsDownOnlyThatHost() async throws {
+    @Test(.timed) func commandTimeoutTearsDownOnlyThatHost() async throws {
         let (sleep, marker) = uniqueSleep()
         let results = try await localPassh { $0.commandTimeout = .milliseconds(500) }.run(
             ["if [ $PASSH_HOST = slow ]; then exec \(sleep); fi; echo done"], on: ["fast", "slow"])
@@ -157,17 +156,8 @@ struct AsyncioTrapsTests {
             if case .line = event { break }
         }
         // The shell may still be in its exec of sleep, when /proc shows it without a command line.
-        let clock = ContinuousClock()
-        let started = clock.now + .seconds(3)
-        while processes(matching: marker).count != 1 && clock.now < started {
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        #expect(processes(matching: marker).count == 1)
+        #expect(try await waitUntil { processes(matching: marker).count == 1 })
         iterator = localPassh().events(["true"], on: []).makeAsyncIterator()  // drop the first run's iterator
-        let deadline = clock.now + .seconds(3)
-        while !processes(matching: marker).isEmpty && clock.now < deadline {
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        #expect(processes(matching: marker).isEmpty)
+        #expect(try await processesLeft(matching: marker, within: .seconds(3)).isEmpty)
     }
 }

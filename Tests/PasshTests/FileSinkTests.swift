@@ -131,9 +131,13 @@ struct FileSinkTests {
         defer { umount(disk) }
         let out = disk + "/out"
         let test = try SinkUnderTest(stdout: out, scratch: scratch)
-        // 40000 + 40000 bytes in 4000-byte lines: the second host runs out of space in a later chunk.
+        // 40000 + 40000 bytes in 4000-byte lines: the second host, which starts writing once the
+        // first one's file is whole, runs out of space in a later chunk.
+        let aWritten =
+            "i=0; while [ \"$(stat -c %s \(out)/a 2>/dev/null)\" != 40000 ] && [ $i -lt 400 ]; do sleep 0.025; i=$((i+1)); done"
         let results = try await test.run(
-            "[ $PASSH_HOST = b ] && sleep 0.3; for i in $(seq 10); do head -c 4000 /dev/zero; done", on: ["a", "b"])
+            "[ $PASSH_HOST = b ] && { \(aWritten); }; for i in $(seq 10); do head -c 4000 /dev/zero; done",
+            on: ["a", "b"])
         #expect(results.allSatisfy { $0.isSuccess })
         let messages = await test.messages()
         #expect(messages == ["[b] passh: cannot write \(out)/b: No space left on device"])

@@ -86,7 +86,7 @@ struct HostFoldingTests {
         #expect(Set(try HostPattern.expand(HostFolding.fold(names))) == Set(names))
     }
 
-    @Test func foldsManyNames() throws {
+    @Test(.alone) func foldsManyNames() throws {
         #if DEBUG
         let pattern = "node[0000001-0100000]"  // a debug build is ten times slower
         #else

@@ -59,7 +59,7 @@ struct HostPatternPropertyTests {
     /// product), `count` gives their
     /// number before expanding, and folding the names then expanding the folded text gives the same
     /// set.
-    @Test(arguments: seeds)
+    @Test(.alone, arguments: seeds)  // CPU: with another such test, it holds both of the pool's threads
     func validPatternsExpandFoldAndCount(seed: UInt64) throws {
         var random = SeededGenerator(seed: seed)
         for _ in 0..<400 {

@@ -147,7 +147,7 @@ struct JSONLinesTests {
             decoded.summary?.failedHosts == results.filter { !$0.isSuccess && $0.outcome != .notStarted }.map(\.host))
     }
 
-    @Test(arguments: [false, true])
+    @Test(.alone, arguments: [false, true])
     func everyOutputRoundTrips(collect: Bool) async throws {
         try await roundTrip(
             run(h1, outcome: .exited(3), output: awkwardOutput, collect: collect, errorMessage: "last")

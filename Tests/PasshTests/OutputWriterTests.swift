@@ -27,9 +27,9 @@ struct OutputWriterTests {
         }
         // A thread kept per writer would make 20 more; other work in the process may start a few.
         var after = threadCount()
-        for _ in 0..<50 where after >= before + 10 {
-            try await Task.sleep(for: .milliseconds(20))
+        try await waitUntil(within: .seconds(2)) {
             after = threadCount()
+            return after < before + 10
         }
         #expect(after < before + 10, "20 writers made and released: \(before) threads before, \(after) after")
     }

@@ -94,11 +94,25 @@ struct RunnerTests {
         #expect(try await localPassh().run(["true"], on: [Host]()).isEmpty)
     }
 
+    /// A command for each host that returns once `count` hosts have started it (at most after 10 s):
+    /// the hosts that can run at once all do, whatever the machine's speed.
+    func untilStarted(_ count: Int) -> (command: String, directory: String) {
+        let directory = temporaryPath("started")
+        mkdir(directory, 0o700)
+        let command = """
+            touch \(directory)/$PASSH_HOST; i=0
+            while [ "$(ls \(directory) | wc -l)" -lt \(count) ] && [ $i -lt 400 ]; do sleep 0.025; i=$((i+1)); done
+            """
+        return (command, directory)
+    }
+
     @Test(arguments: [1, 2, 5])
     func fanoutBoundsTheHostsRunningAtOnce(fanout: Int) async throws {
         let sink = RecordingSink()
         let hosts = (1...8).map { "h\($0)" }
-        let results = try await localPassh { $0.fanout = fanout }.run(["sleep 0.2"], on: hosts, sink: sink)
+        let (command, directory) = untilStarted(fanout)
+        defer { shell("rm -rf \(directory)") }
+        let results = try await localPassh { $0.fanout = fanout }.run([command], on: hosts, sink: sink)
         #expect(results.allSatisfy { $0.isSuccess })
         let state = sink.state.withLock { $0 }
         #expect(state.mostRunning == fanout)
@@ -109,7 +123,9 @@ struct RunnerTests {
 
     @Test func fanoutZeroMeansNoLimit() async throws {
         let sink = RecordingSink()
-        _ = try await localPassh { $0.fanout = 0 }.run(["sleep 1"], on: (1...30).map { "h\($0)" }, sink: sink)
+        let (command, directory) = untilStarted(30)
+        defer { shell("rm -rf \(directory)") }
+        _ = try await localPassh { $0.fanout = 0 }.run([command], on: (1...30).map { "h\($0)" }, sink: sink)
         #expect(sink.state.withLock { $0.mostRunning } == 30)
     }
 

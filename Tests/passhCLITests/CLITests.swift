@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 /// The `passh` binary against the test cluster's real sshd: exact output and exit status.
-@Suite("passh command line")
+@Suite("passh command line", .needsTestCluster)
 struct CLITests {
     @Test func prefixesEveryLineWithItsHost() async throws {
         let out = try await passhOnCluster(["h1,h2,h3", "echo out-$((1+1)); echo err >&2"])

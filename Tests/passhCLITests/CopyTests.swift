@@ -7,10 +7,8 @@ import Glibc
 
 /// `--copy` and `--rcopy` on the test cluster: byte-exact trees, modes, times and links; gathered
 /// files only under `DIR/HOST/`; bad input refused before anything starts.
-@Suite("passh --copy and --rcopy", .serialized)
+@Suite("passh --copy and --rcopy")
 struct CopyTests {
-    static let cluster = TestCluster.isAvailable
-
     /// Every entry under `path` but `path` itself, one per line, sorted: type, mode and mtime (for
     /// a link: its target), then each regular file's SHA-256.
     static func describe(_ path: String) -> String {
@@ -41,7 +39,7 @@ struct CopyTests {
         return source
     }
 
-    @Test(.enabled(if: cluster, "no OpenSSH server for scripts/testcluster"))
+    @Test(.needsTestCluster)
     func pushKeepsContentsModesTimesAndLinks() async throws {
         let source = Self.makeSource()
         defer { shell("rm -rf '\(source)'") }
@@ -62,16 +60,20 @@ struct CopyTests {
         }
     }
 
-    @Test(.enabled(if: cluster, "no OpenSSH server for scripts/testcluster"))
+    @Test(.needsTestCluster)
     func pushWithPersistAndJSON() async throws {
         let source = Self.makeSource()
         let destination = temporaryPath("copy-dest")
         defer { shell("rm -rf '\(source)' '\(destination)'") }
-        _ = try await passhOnCluster(["--persist", "--persist-seconds", "30", "h1", "true"])
-        defer { _ = shell("\(passhPath) -F \(TestCluster.config) --persist-stop h1") }
-        let out = try await passhOnCluster([
-            "--persist", "--json", "h1", "--copy", source + "/tree", "--dest", destination,
-        ])
+        // Masters of this test's own (in its runtime directory): another test's may come and go.
+        let runtime = temporaryPath("copy-runtime")
+        mkdir(runtime, 0o700)
+        let environment = ["XDG_RUNTIME_DIR": runtime]
+        defer { shell("rm -rf \(runtime)") }
+        _ = try await passhOnCluster(["--persist", "--persist-seconds", "30", "h1", "true"], environment: environment)
+        defer { _ = shell("XDG_RUNTIME_DIR=\(runtime) \(passhPath) -F \(TestCluster.config) --persist-stop h1") }
+        let out = try await passhOnCluster(
+            ["--persist", "--json", "h1", "--copy", source + "/tree", "--dest", destination], environment: environment)
         #expect(out.status == 0)
         let lines = Self.withoutDurations(out.stdoutText)
         #expect(
@@ -88,7 +90,7 @@ struct CopyTests {
     /// `--overwrite`): hosts sharing a destination then never lose the unlink-then-create race
     /// (bench/shared-destination shows the race itself). A link at the destination is replaced,
     /// never written through; a file the remote user may not write stays as it was, as with scp.
-    @Test(.enabled(if: cluster, "no OpenSSH server for scripts/testcluster"))
+    @Test(.needsTestCluster)
     func aSecondCopyWritesInPlaceButNeverThroughALink() async throws {
         let source = temporaryPath("copy-src")
         let destination = temporaryPath("copy-dest")
@@ -146,7 +148,7 @@ struct CopyTests {
         }
     }
 
-    @Test(.enabled(if: cluster, "no OpenSSH server for scripts/testcluster"))
+    @Test(.needsTestCluster)
     func gatherLandsUnderEachHostsDirectory() async throws {
         let source = Self.makeSource(readableByAll: true)
         let destination = temporaryPath("gather")
@@ -172,7 +174,7 @@ struct CopyTests {
         #expect(shell("ls '\(destination)'").text == "h1\nh2\nh3\n")
     }
 
-    @Test(.enabled(if: cluster, "no OpenSSH server for scripts/testcluster"))
+    @Test(.needsTestCluster)
     func aMissingRemotePathFailsWithTarsMessage() async throws {
         let source = Self.makeSource(readableByAll: true)
         let destination = temporaryPath("gather")
@@ -209,7 +211,7 @@ struct CopyTests {
     #if LIBSSH
     /// `--copy` over libssh: the archive goes through libssh's channel instead of an ssh process's
     /// stdin; the tree arrives byte for byte, with its modes, times and links.
-    @Test(.enabled(if: cluster, "no OpenSSH server for scripts/testcluster"))
+    @Test(.needsTestCluster)
     func pushOverLibSSH() async throws {
         let source = Self.makeSource()
         defer { shell("rm -rf '\(source)'") }
@@ -229,7 +231,7 @@ struct CopyTests {
 
     /// `--rcopy` over libssh: each host's tar stream comes through libssh's channel into
     /// `DIR/HOST/`, byte for byte.
-    @Test(.enabled(if: cluster, "no OpenSSH server for scripts/testcluster"))
+    @Test(.needsTestCluster)
     func gatherOverLibSSH() async throws {
         let source = Self.makeSource(readableByAll: true)
         let destination = temporaryPath("gather-libssh")

@@ -7,10 +7,10 @@ import Glibc
 
 /// The edges of a run, tried as an attacker or a careless operator would: stdin that is not a
 /// file, output that cannot be written, limits too low, a narrow terminal.
-@Suite("passh at the edges", .serialized)
+@Suite("passh at the edges")
 struct EdgeTests {
-    @Test func aPipeAsStdinIsReadOnceAndGivenWholeToEveryHost() throws {
-        let out = try bash(
+    @Test func aPipeAsStdinIsReadOnceAndGivenWholeToEveryHost() async throws {
+        let out = try await bash(
             """
             \(passhPath) --local -i <(seq 1 100000) 'h[1-3]' cksum | sort
             echo "status ${PIPESTATUS[0]}"
@@ -19,21 +19,29 @@ struct EdgeTests {
         #expect(out == ["[h1] \(sum)", "[h2] \(sum)", "[h3] \(sum)", "status 0"])
     }
 
-    @Test func aFIFOWithNoWriterNeverHangsASignal() throws {
+    @Test(.timed) func aFIFOWithNoWriterNeverHangsASignal() async throws {
         let dir = temporaryPath("fifo")
         defer { shell("rm -rf \(dir)") }
-        let out = try bash(
+        // passh waits to open the FIFO (its thread in the kernel's wait_for_partner) when the
+        // signal comes; the second time, a writer comes once passh waits.
+        let waitingOnTheFIFO = """
+            n=0; until grep -qs wait_for_partner /proc/$pid/task/*/wchan || [ $n -ge 400 ]; do sleep 0.025; n=$((n+1)); done
+            """
+        let out = try await bash(
             """
             mkdir -p \(dir); mkfifo \(dir)/f
             \(passhPath) --local -i \(dir)/f h1 'wc -c' >\(dir)/out 2>&1 &
             pid=$!
-            sleep 0.5
+            \(waitingOnTheFIFO)
             kill -TERM $pid
             start=$(date +%s%N)
             wait $pid; status=$?
             echo "status $status $(( ($(date +%s%N) - start) / 1000000 < 2000 ))"
-            (sleep 0.3; echo hello >\(dir)/f) &
-            \(passhPath) --local -i \(dir)/f h1,h2 'wc -c'
+            \(passhPath) --local -i \(dir)/f h1,h2 'wc -c' &
+            pid=$!
+            \(waitingOnTheFIFO)
+            echo hello >\(dir)/f
+            wait $pid
             echo "status $?"
             """)
         #expect(
@@ -42,9 +50,9 @@ struct EdgeTests {
     }
 
     @Test(arguments: [["h1"], ["--group", "h1"], ["-b", "h1"], ["--json", "h1"], ["--list-hosts", "h1"]])
-    func aStdoutThatCannotBeWrittenIsAnErrorNotSilence(arguments: [String]) throws {
+    func aStdoutThatCannotBeWrittenIsAnErrorNotSilence(arguments: [String]) async throws {
         let command = arguments.contains("--list-hosts") ? "" : "'echo hi'"
-        let out = try bash(
+        let out = try await bash(
             """
             \(passhPath) --local \(arguments.joined(separator: " ")) \(command) >/dev/full 2>&1 2>/tmp/passh-full-$$
             echo "status $?"; cat /tmp/passh-full-$$; rm -f /tmp/passh-full-$$
@@ -53,10 +61,10 @@ struct EdgeTests {
     }
 
     @Test(arguments: [["-b"], ["--group"], ["--list-hosts"]])
-    func aReaderThatGoesAwayIsAlways141(arguments: [String]) throws {
+    func aReaderThatGoesAwayIsAlways141(arguments: [String]) async throws {
         let command = arguments.contains("--list-hosts") ? "" : "'seq 1 100000'"
         let hosts = arguments.contains("--list-hosts") ? "h[1-200000]" : "h[1-20]"
-        let out = try bash(
+        let out = try await bash(
             """
             for i in 1 2 3; do
                 \(passhPath) --local \(arguments.joined(separator: " ")) '\(hosts)' \(command) 2>/dev/null | head -1 >/dev/null
@@ -66,7 +74,7 @@ struct EdgeTests {
         #expect(out == ["status 141", "status 141", "status 141"])
     }
 
-    @Test func everyFailedHostIsExplainedOnce() async throws {
+    @Test(.needsTestCluster) func everyFailedHostIsExplainedOnce() async throws {
         // A host name longer than exec takes (its 128 KiB limit per argument), from a host file.
         let long = String(repeating: "x", count: 200_000)
         let file = temporaryPath("long-host")
@@ -89,11 +97,11 @@ struct EdgeTests {
         #expect(lines.first?.hasSuffix("Argument list too long") == true)
     }
 
-    @Test func aLimitTooLowToRunIsRefusedBeforeAnythingStarts() throws {
+    @Test func aLimitTooLowToRunIsRefusedBeforeAnythingStarts() async throws {
         let marker = uniqueMarker("ulimit")
         // Descriptors this test process leaked into the shell would count against the limit.
         let closeInherited = "for fd in $(ls /proc/$$/fd); do [ $fd -gt 2 ] && eval \"exec $fd>&-\" 2>/dev/null; done"
-        let out = try bash(
+        let out = try await bash(
             """
             \(closeInherited)
             ulimit -n 16
@@ -101,7 +109,7 @@ struct EdgeTests {
             echo "status $?"
             """)
         #expect(out == ["status 1"])
-        let low = try bash(
+        let low = try await bash(
             """
             \(closeInherited)
             ulimit -n 40
@@ -111,16 +119,15 @@ struct EdgeTests {
         #expect(low == ["20", "status 0"])
     }
 
-    @Test func theProgressLineFitsANarrowTerminal() {
-        let script = temporaryPath("narrow") + ".sh"
-        try? writeFile(
-            script,
-            Array(
-                "stty cols 30; exec \(passhPath) --local --color never h1,slow '[ $PASSH_HOST = slow ] && sleep 1.6; echo done'\n"
-                    .utf8))
-        defer { unlink(script) }
-        let screen = shell("script -qefc 'bash \(script)' /dev/null </dev/null").text
-        let drawn = screen.components(separatedBy: "\r\u{1B}[K").filter { $0.hasPrefix("passh: ") }
+    @Test(.timed) func theProgressLineFitsANarrowTerminal() async throws {
+        // The slow host ends once the progress line has been drawn.
+        let release = Release(when: "passh: ")
+        let screen = try await onTerminal(
+            "stty cols 30; exec \(passhPath) --local --color never h1,slow '[ $PASSH_HOST = slow ] && { \(release.waitCommand); }; echo done'",
+            release: release)
+        // Each progress line drawn begins a line or follows the erasing of the one before.
+        let drawn = screen.components(separatedBy: "\r\n").flatMap { $0.components(separatedBy: "\r\u{1B}[K") }
+            .filter { $0.hasPrefix("passh: ") }
         #expect(!drawn.isEmpty)
         for line in drawn {
             let progress = line.split(separator: "\r").first.map(String.init) ?? line

@@ -20,7 +20,7 @@ struct FeatureTests {
         #expect(patterns.stdoutText == "r1n1\nr1n2\nr1n3\nr2n1\nr2n2\nr2n3\nweb1.example.com\nweb2.example.com\n")
     }
 
-    @Test func hostFileReplacesTheHostsArgument() async throws {
+    @Test(.needsTestCluster) func hostFileReplacesTheHostsArgument() async throws {
         let file = temporaryPath("hosts")
         try writeFile(file, Array("h[1-3]\n".utf8))
         defer { unlink(file) }
@@ -78,7 +78,7 @@ struct FeatureTests {
         #expect(readText(envLog) == "-T -o LogLevel=ERROR -o ConnectTimeout=6 -o BatchMode=yes -- web1 true\n")
     }
 
-    @Test func timeoutFailsOnlyTheSlowHost() async throws {
+    @Test(.needsTestCluster, .timed) func timeoutFailsOnlyTheSlowHost() async throws {
         let (sleep, marker) = uniqueSleep(seconds: 8)
         let out = try await passhOnCluster([
             "--timeout", "1", "--local", "fast,slow", "[ $PASSH_HOST = fast ] || \(sleep); echo done",
@@ -95,7 +95,7 @@ struct FeatureTests {
         #expect(processes(matching: marker, named: "ssh").isEmpty)
     }
 
-    @Test func failFastCancelsTheRest() async throws {
+    @Test(.needsTestCluster) func failFastCancelsTheRest() async throws {
         let (sleep, marker) = uniqueSleep(seconds: 8)
         let out = try await passhOnCluster([
             "--fail-fast", "-n", "2", "--local", "h1,h2,h3,h4", "[ $PASSH_HOST = h2 ] && exit 1; \(sleep)",
@@ -109,7 +109,7 @@ struct FeatureTests {
         #expect(processes(matching: marker).isEmpty)
     }
 
-    @Test func failedHostsAreWrittenForARetry() async throws {
+    @Test(.needsTestCluster) func failedHostsAreWrittenForARetry() async throws {
         let file = temporaryPath("failed")
         defer { unlink(file) }
         let out = try await passhOnCluster(["--failed-to", file, "h1,refused,h2,noauth", "true"])
@@ -122,15 +122,19 @@ struct FeatureTests {
         #expect(readText(file) == "")
     }
 
-    @Test func stdinIsReadOnceAndSentToEveryHost() async throws {
+    @Test(.needsTestCluster) func stdinIsReadOnceAndSentToEveryHost() async throws {
         let input = temporaryPath("stdin")
         try writeFile(input, Array(String(repeating: "line\n", count: 30_000).utf8))
         defer { unlink(input) }
-        let before = shell("ls /tmp | grep -c '^passh-stdin-' || true").text
-        let out = try await passhOnCluster(["-I", "-n", "0", "h1,h2,h3,h4", "wc -c"], stdinPath: input)
+        // The spool goes to TMPDIR: a directory of this test's own, which nothing else writes to.
+        let spool = temporaryPath("spool")
+        mkdir(spool, 0o700)
+        defer { shell("rm -rf \(spool)") }
+        let out = try await passhOnCluster(
+            ["-I", "-n", "0", "h1,h2,h3,h4", "wc -c"], stdinPath: input, environment: ["TMPDIR": spool])
         #expect(out.status == 0)
         #expect(out.sortedStdoutLines == ["[h1] 150000", "[h2] 150000", "[h3] 150000", "[h4] 150000"])
-        #expect(shell("ls /tmp | grep -c '^passh-stdin-' || true").text == before, "the spool file is gone")
+        #expect(shell("ls -A \(spool)").text == "", "the spool file is gone")
         let both = try await passh(["-I", "-i", input, "h1", "true"])
         #expect(both.status == 64)
     }

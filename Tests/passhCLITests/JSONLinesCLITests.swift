@@ -3,7 +3,7 @@ import PasshTestSupport
 import Testing
 
 /// `passh --json` read back by the library's decoder: no ssh, no test cluster (`--local`).
-@Suite("passh --json, decoded")
+@Suite("passh --json, decoded", .needsTestCluster)
 struct JSONLinesCLITests {
     @Test func theDecoderRebuildsWhatTheHostsDid() async throws {
         let command = #"""

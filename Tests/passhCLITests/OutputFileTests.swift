@@ -133,8 +133,7 @@ struct OutputFileTests {
         shell("cat \(scratch)/fifo >\(scratch)/from-fifo &")
         let fifo = try await passh(["--local", "--failed-to", scratch + "/fifo", "a", "exit 1"])
         #expect(fifo.status == 2)
-        for _ in 0..<50 where readText(scratch + "/from-fifo") != "a\n" { usleep(20_000) }
-        #expect(readText(scratch + "/from-fifo") == "a\n")
+        #expect(try await waitUntil { readText(scratch + "/from-fifo") == "a\n" }, "the reader got the list")
         #expect(shell("stat -c %F \(scratch)/fifo").text == "fifo\n")
     }
 }

@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 /// The output modes of `passh`, on the test cluster.
-@Suite("passh output modes")
+@Suite("passh output modes", .needsTestCluster)
 struct OutputModeTests {
     @Test func groupPrintsOneBlockPerHostUnderItsStatus() async throws {
         let out = try await passhOnCluster([

@@ -7,7 +7,7 @@ import Glibc
 
 /// Connection reuse: `--persist` leaves master connections behind; later runs reach the hosts
 /// through them without starting ssh at all.
-@Suite("passh --persist", .serialized)
+@Suite("passh --persist", .needsTestCluster)
 struct PersistTests {
     @Test func secondRunNeedsNoSSHAndStopCloses() async throws {
         let runtime = temporaryPath("runtime")

@@ -7,11 +7,11 @@ import Glibc
 
 /// `--persist` and `--stop-remote`: stopping a host stops its remote command, on the OpenSSH transport.
 @Suite(
-    "passh stops remote commands with --persist and --stop-remote", .serialized,
-    .enabled(if: TestCluster.isAvailable, "no OpenSSH server for scripts/testcluster: install openssh-server"))
+    "passh stops remote commands with --persist, --stop-remote and libssh", .needsTestCluster, .ownMasterConnections,
+    .timed)
 struct RemoteStopCLITests {
-    /// The flags of each mode that keeps the promise.
-    static let modes = ["--stop-remote", "--persist --persist-seconds 5"]
+    /// The kinds that keep the promise.
+    static let modes = TransportKind.stoppingRemoteCommands
 
     /// The commands a stop must end whole, each printing `started` first.
     static func commands() -> [(command: String, marker: String)] {
@@ -24,12 +24,13 @@ struct RemoteStopCLITests {
     }
 
     @Test(arguments: modes, ["INT", "TERM"])
-    func aSignalToPasshStopsTheRemoteCommands(mode: String, signal: String) async throws {
+    func aSignalToPasshStopsTheRemoteCommands(mode: TransportKind, signal: String) async throws {
         for (command, marker) in Self.commands() {
             // Signalled once the sleeps run: a shell's child forked but not yet exec'd takes sshd's
             // TERM as the shell's trap and runs on, out of the KILL's reach (see the README).
-            let run = try interruptPassh(
-                "\(mode) h1,h2 '\(command.replacing("'", with: "'\\''"))'", after: 2, signal: signal,
+            let run = try await interruptPassh(
+                "\(mode.flags.joined(separator: " ")) h1,h2 '\(command.replacing("'", with: "'\\''"))'", after: 2,
+                signal: signal,
                 running: (marker, 2))
             #expect(run.status == (signal == "INT" ? 130 : 143), "\(command)")
             #expect(sortedLines(run.stdout) == ["[h1] started", "[h2] started"], "\(command)")
@@ -39,8 +40,8 @@ struct RemoteStopCLITests {
     }
 
     @Test(arguments: modes)
-    func aTimeoutOrAFailFastStopsTheRemoteCommands(mode: String) async throws {
-        let flags = mode.split(separator: " ").map(String.init)
+    func aTimeoutOrAFailFastStopsTheRemoteCommands(mode: TransportKind) async throws {
+        let flags = mode.flags
         for (command, marker) in Self.commands() {
             let timeout = try await passhOnCluster(flags + ["--timeout", "1", "h1", command])
             #expect(timeout.status == 2)
@@ -57,8 +58,8 @@ struct RemoteStopCLITests {
     }
 
     @Test(arguments: modes)
-    func aCommandKilledByASignalIsReportedSo(mode: String) async throws {
-        let flags = mode.split(separator: " ").map(String.init)
+    func aCommandKilledByASignalIsReportedSo(mode: TransportKind) async throws {
+        let flags = mode.flags
         let out = try await passhOnCluster(flags + ["h1", "echo out; kill -TERM $$"])
         #expect(out.status == 2)
         #expect(out.stdoutText == "[h1] out\n")

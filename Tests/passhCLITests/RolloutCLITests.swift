@@ -2,7 +2,7 @@ import PasshTestSupport
 import Testing
 
 /// `--canary`, `--batch`, `--max-failures`, `--retry`: rollouts against the test sshd.
-@Suite(.enabled(if: TestCluster.isAvailable, "no OpenSSH server for scripts/testcluster: install openssh-server"))
+@Suite(.needsTestCluster)
 struct RolloutCLITests {
     static let refused =
         "[refused] ssh: connect to host 127.0.0.1 port \(TestCluster.refusedPort): Connection refused\r\n"
@@ -32,6 +32,7 @@ struct RolloutCLITests {
 
     @Test func wavesStartWhenThePreviousWaveHasFinished() async throws {
         // Each host prints when its command began and ended (the sshd runs on this machine: one clock).
+        // The 0.2 s is the command's own work, long enough for overlapping waves to show: no wait.
         let out = try await passhOnCluster(["--batch", "50%", "h1,h2,h3,h4", "date +%s%N; sleep 0.2; date +%s%N"])
         #expect(out.status == 0)
         var times: [String: [Int]] = [:]

@@ -16,49 +16,61 @@ struct Interrupted {
 /// Starts passh on the cluster in the background, waits until its stdout has `lines` lines, sends
 /// `signal`, and reports the exit status and how long passh took to exit after the signal.
 ///
-/// `running`: also wait (at most 5 s) until that many `sleep` processes carry the marker.
+/// `running`: also wait (at most 10 s) until that many `sleep` processes carry the marker.
+/// `secondAfter`: once stdout has that many lines (the commands saying they took the first
+/// signal's TERM), send `signal` again.
 func interruptPassh(
-    _ arguments: String, after lines: Int, signal: String, second: Bool = false,
+    _ arguments: String, after lines: Int, signal: String, secondAfter: Int? = nil,
     running: (marker: String, count: Int)? = nil
-) throws -> Interrupted {
-    let dir = "/tmp/passh-signal-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+) async throws -> Interrupted {
+    let dir = temporaryPath("signal")
+    // Each wait is for an event (lines in the output, processes), polled, at most 10 s.
     let script = """
         set -u
         mkdir -p \(dir); cd \(dir); : >out; : >err
+        \(MasterConnectionsTrait.directory.map { "export XDG_RUNTIME_DIR=\($0)" } ?? "")
         \(passhPath) -F \(TestCluster.config) \(arguments) >out 2>err &
         pid=$!
-        i=0
-        while [ "$(wc -l <out)" -lt \(lines) ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
-        \(running.map { "j=0; while [ \"$(pgrep -c -f '^sleep \($0.marker)')\" -lt \($0.count) ] && [ $j -lt 500 ]; do sleep 0.01; j=$((j+1)); done" } ?? "")
+        until_lines() { i=0; while [ "$(wc -l <out)" -lt $1 ] && [ $i -lt 400 ]; do sleep 0.025; i=$((i+1)); done; }
+        until_lines \(lines)
+        \(running.map { "j=0; while [ \"$(pgrep -c -f '^sleep \($0.marker)')\" -lt \($0.count) ] && [ $j -lt 1000 ]; do sleep 0.01; j=$((j+1)); done" } ?? "")
         start=$(date +%s%N)
         kill -\(signal) $pid
-        \(second ? "sleep 0.1; kill -\(signal) $pid" : "")
+        \(secondAfter.map { "until_lines \($0); kill -\(signal) $pid" } ?? "")
         wait $pid
         status=$?
         end=$(date +%s%N)
         echo "$status $(( (end - start) / 1000000 ))" >result
         """
-    try writeFile(dir + ".sh", Array(script.utf8))
-    shell("bash \(dir).sh")
+    defer { shell("rm -rf \(dir)") }
+    try await bashScript(script)
     let result = (readText(dir + "/result") ?? "").split(separator: " ").compactMap {
         Int32($0.split(separator: "\n").first ?? "")
     }
-    defer { shell("rm -rf \(dir) \(dir).sh") }
     return Interrupted(
         status: result.first ?? -1, elapsedMilliseconds: Int(result.last ?? -1),
         stdout: readText(dir + "/out") ?? "", stderr: readText(dir + "/err") ?? "")
+}
+
+/// A command for `h1,h2` that prints `started`, then runs `sleep` ignoring SIGTERM; its shell
+/// prints `termed` when SIGTERM reaches it and waits on: a command that outlives the TERM of a
+/// first interrupt, and says when that TERM has come.
+func termedCommand(_ sleep: String) -> String {
+    #"trap "echo termed" TERM; echo started; (trap "" TERM; exec \#(sleep)) & wait; wait"#
 }
 
 func sortedLines(_ text: String) -> [String] {
     lines(Array(text.utf8)).sorted()
 }
 
-@Suite("passh on signals and a closed stdout", .serialized)
+@Suite("passh on signals and a closed stdout", .needsTestCluster, .timed)
 struct SignalTests {
     @Test(arguments: [("INT", 130, "SIGINT"), ("TERM", 143, "SIGTERM"), ("HUP", 129, "SIGHUP")])
-    func signalStopsEverySSHAndNamesTheUnfinishedHosts(signal: String, status: Int32, name: String) throws {
-        let (sleep, marker) = uniqueSleep(seconds: 6)
-        let run = try interruptPassh("h1,h2,h3 'echo started; printf partial; \(sleep)'", after: 3, signal: signal)
+    func signalStopsEverySSHAndNamesTheUnfinishedHosts(signal: String, status: Int32, name: String) async throws {
+        let (sleep, marker) = uniqueSleep(seconds: 30)
+        defer { for pid in processes(matching: marker) { kill(pid, SIGKILL) } }  // ssh leaves them
+        let run = try await interruptPassh(
+            "h1,h2,h3 'echo started; printf partial; \(sleep)'", after: 3, signal: signal)
         #expect(run.status == status)
         #expect(run.elapsedMilliseconds < 2000)
         #expect(
@@ -72,20 +84,21 @@ struct SignalTests {
         #expect(processes(matching: marker, named: "ssh").isEmpty)
     }
 
-    @Test func secondInterruptKillsAtOnce() throws {
-        // Commands that ignore SIGTERM: the first ^C's teardown would wait out the grace before
-        // SIGKILL; the second ^C, 0.1 s later, kills them all at once and exits.
-        let (sleep, marker) = uniqueSleep(seconds: 6)
-        let run = try interruptPassh(
-            "--local h1,h2 'echo started; trap \"\" TERM; \(sleep); true'", after: 2, signal: "INT", second: true)
+    @Test func secondInterruptKillsAtOnce() async throws {
+        // Commands that outlive SIGTERM: the first ^C's teardown would wait out the grace before
+        // SIGKILL; the second ^C, once both have taken the TERM, kills them all at once and exits.
+        let (sleep, marker) = uniqueSleep(seconds: 30)
+        let run = try await interruptPassh(
+            "--local h1,h2 '\(termedCommand(sleep))'", after: 2, signal: "INT", secondAfter: 4)
         #expect(run.status == 130)
         #expect(run.elapsedMilliseconds < 2000)
         #expect(run.stderr == "passh: killed every process at once\n")
         #expect(processes(matching: marker).isEmpty)
     }
 
-    @Test func readerGoingAwayEndsTheRun() throws {
-        let (sleep, marker) = uniqueSleep(seconds: 6)
+    @Test func readerGoingAwayEndsTheRun() async throws {
+        let (sleep, marker) = uniqueSleep(seconds: 30)
+        defer { for pid in processes(matching: marker) { kill(pid, SIGKILL) } }  // ssh leaves them
         let script = """
             start=$(date +%s%N)
             \(passhPath) -F \(TestCluster.config) h1,h2 'seq 1 200000; \(sleep)' 2>/tmp/passh-epipe-err-$$ | head -1
@@ -97,7 +110,7 @@ struct SignalTests {
         let dir = "/tmp/passh-epipe-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sh"
         try writeFile(dir, Array(script.utf8))
         defer { unlink(dir) }
-        let output = shell("bash \(dir)").text.split(separator: "\n").map(String.init)
+        let output = try await bashScript("bash \(dir)").text.split(separator: "\n").map(String.init)
         #expect(output.count == 2, "the first line, then status and time; nothing on stderr")
         #expect(output.first == "[h1] 1" || output.first == "[h2] 1")
         let figures = output.last?.split(separator: " ").compactMap { Int($0) } ?? []

@@ -7,18 +7,9 @@ import Glibc
 
 /// `--sudo` and `--sudo-password-file` against the test sshd, whose account's sudo asks for a
 /// password (`TestCluster.sudoPassword`) and whose `nopw*` hosts' sudo asks for none.
-@Suite(
-    .enabled(
-        if: TestCluster.isAvailable && TestCluster.sudoPassword != nil,
-        "the test cluster has no sudo rules: run the tests as root"))
+@Suite(.needsTestClusterSudo, .ownMasterConnections)
 struct SudoTests {
-    static let modes: [[String]] = {
-        var modes: [[String]] = [[], ["--persist", "--persist-seconds", "5"], ["--stop-remote"]]
-        #if LIBSSH
-        modes.append(["--transport", "libssh"])
-        #endif
-        return modes
-    }()
+    static let modes = TransportKind.overSSH.map(\.flags)
 
     /// A file of ours, mode 0600, holding `password` (the cluster's by default) and a line end.
     static func passwordFile(_ password: String? = nil) throws -> String {
@@ -165,16 +156,32 @@ struct SudoTests {
         let outdir = temporaryPath("sudo-outdir")
         let failedTo = temporaryPath("sudo-failed")
         defer { shell("rm -rf \(password) \(outdir) \(failedTo)") }
+        // Each host's command waits (at most 20 s) until the test has looked at every process while
+        // both commands run, then says who it is.
+        let release = temporaryPath("sudo-release")
+        defer { unlink(release) }
+        let marker = uniqueMarker("sudo-waits")
+        let returned = Flag()
         let run = Task {
-            try await passhOnCluster([
+            defer { returned.set() }
+            return try await passhOnCluster([
                 "--sudo", "--sudo-password-file", password, "--outdir", outdir, "--failed-to", failedTo,
-                "h1,h2,refused", "sleep 1.5; id -un",
+                "h1,h2,refused",
+                "i=0; while [ ! -e \(release) ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done; id -un # \(marker)",
             ])
         }
         var seen: [String] = []
-        for _ in 0..<20 {
+        // Looked at before, while and after both commands run, until passh has returned.
+        let running = try await waitUntil {
             seen += processesExposing(secret)
-            try await Task.sleep(for: .milliseconds(50))
+            return returned.isSet || processes(matching: marker, named: "sh").count >= 2
+        }
+        #expect(running)
+        for _ in 0..<5 { seen += processesExposing(secret) }
+        shell("touch \(release)")
+        try await waitUntil {
+            seen += processesExposing(secret)
+            return returned.isSet
         }
         let out = try await run.value
         #expect(out.status == 2)
@@ -229,7 +236,9 @@ struct SudoTests {
                     break
                 data += chunk
                 if not answered and b"password: " in data:
-                    time.sleep(0.2)
+                    # Once passh has turned the echo off (its prompt comes first), it is reading.
+                    while termios.tcgetattr(fd)[3] & termios.ECHO and time.time() < deadline:
+                        time.sleep(0.01)
                     answered = True
                     os.write(fd, open(sys.argv[1], "rb").readline() if sys.argv[1] else b"\\x03")
             _, status = os.waitpid(pid, 0)

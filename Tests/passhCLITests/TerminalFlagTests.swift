@@ -3,41 +3,31 @@ import Testing
 
 /// `--tty`: a terminal for every command (`ssh -tt`, or libssh's `pty-req`), with its costs.
 @Suite struct TerminalFlagTests {
-    /// The transports of this build, as `--transport` values.
-    static var transports: [String] {
-        #if LIBSSH
-        ["openssh", "libssh"]
-        #else
-        ["openssh"]
-        #endif
-    }
+    /// The transports of this build.
+    static let transports = TransportKind.transports
 
-    @Test(
-        .enabled(if: TestCluster.isAvailable, "no OpenSSH server for scripts/testcluster: install openssh-server"),
-        arguments: transports)
-    func theCommandGetsATerminalAndItsCosts(transport: String) async throws {
-        let out = try await passhOnCluster([
-            "--transport", transport, "--tty", "h1", "test -t 1 && echo terminal; echo oops >&2",
-        ])
+    @Test(.needsTestCluster, arguments: transports)
+    func theCommandGetsATerminalAndItsCosts(transport: TransportKind) async throws {
+        let out = try await passhOnCluster(
+            transport.flags + [
+                "--tty", "h1", "test -t 1 && echo terminal; echo oops >&2",
+            ])
         #expect(out.status == 0)
         // A terminal merges stderr into stdout and ends lines in CR LF.
         #expect(out.stdoutText == "[h1] terminal\r\n[h1] oops\r\n")
         #expect(out.stderrText == "")
-        let plain = try await passhOnCluster([
-            "--transport", transport, "h1", "test -t 1 && echo terminal; echo oops >&2",
-        ])
+        let plain = try await passhOnCluster(transport.flags + ["h1", "test -t 1 && echo terminal; echo oops >&2"])
         #expect(plain.stdoutText == "")
         #expect(plain.stderrText == "[h1] oops\n")
     }
 
-    @Test(
-        .enabled(if: TestCluster.isAvailable, "no OpenSSH server for scripts/testcluster: install openssh-server"),
-        arguments: transports)
-    func aTimedOutHostsCommandIsHungUp(transport: String) async throws {
+    @Test(.needsTestCluster, .timed, arguments: transports)
+    func aTimedOutHostsCommandIsHungUp(transport: TransportKind) async throws {
         let (sleep, marker) = uniqueSleep(seconds: 9)
-        let out = try await passhOnCluster([
-            "--transport", transport, "--tty", "--timeout", "1", "h1,h2", "echo started; \(sleep)",
-        ])
+        let out = try await passhOnCluster(
+            transport.flags + [
+                "--tty", "--timeout", "1", "h1,h2", "echo started; \(sleep)",
+            ])
         #expect(out.status == 2)
         #expect(out.stdoutText.contains("[h1] started\r\n"))
         // The remote commands (the test sshd runs on this machine) are gone with their terminal.

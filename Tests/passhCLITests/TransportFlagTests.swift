@@ -30,7 +30,7 @@ import Glibc
         #expect(variable.stderrText.hasPrefix("passh: PASSH_TRANSPORT=libssh: this passh was built without libssh; "))
     }
     #else
-    @Test(.enabled(if: TestCluster.isAvailable, "no OpenSSH server for scripts/testcluster: install openssh-server"))
+    @Test(.needsTestCluster)
     func libSSHRunsTheCommandWithTheSameOutput() async throws {
         let out = try await passhOnCluster(["--transport", "libssh", "h1,h2", "echo hi; echo oops >&2"])
         #expect(out.status == 0)
@@ -43,10 +43,10 @@ import Glibc
         #expect(variable.stderrText.contains("failed: killed by SIGTERM"))
     }
 
-    @Test(.enabled(if: TestCluster.isAvailable, "no OpenSSH server for scripts/testcluster: install openssh-server"))
-    func anInterruptEndsTheRemoteCommands() throws {
-        let (sleep, marker) = uniqueSleep(seconds: 6)
-        let run = try interruptPassh(
+    @Test(.needsTestCluster, .timed)
+    func anInterruptEndsTheRemoteCommands() async throws {
+        let (sleep, marker) = uniqueSleep(seconds: 30)
+        let run = try await interruptPassh(
             "--transport libssh h1,h2,h3 'echo started; printf partial; \(sleep)'", after: 3, signal: "INT")
         #expect(run.status == 130)
         #expect(run.elapsedMilliseconds < 2000)
@@ -58,26 +58,20 @@ import Glibc
         #expect(processes(matching: marker).isEmpty)  // the remote commands: the test sshd runs here
     }
 
-    @Test(.enabled(if: TestCluster.isAvailable, "no OpenSSH server for scripts/testcluster: install openssh-server"))
-    func aSecondInterruptKillsTheRemoteCommandsAtOnce() throws {
-        let (sleep, marker) = uniqueSleep(seconds: 6)
-        let run = try interruptPassh(
-            "--transport libssh h1,h2 'echo started; trap \"\" TERM; \(sleep); true'", after: 2, signal: "INT",
-            second: true)
+    @Test(.needsTestCluster, .timed)
+    func aSecondInterruptKillsTheRemoteCommandsAtOnce() async throws {
+        let (sleep, marker) = uniqueSleep(seconds: 30)
+        let run = try await interruptPassh(
+            "--transport libssh h1,h2 '\(termedCommand(sleep))'", after: 2, signal: "INT", secondAfter: 4)
         #expect(run.status == 130)
         #expect(run.elapsedMilliseconds < 2000)
         // passh exits at once; its KILL requests left before it did: sshd ends the commands.
-        var waited = 0
-        while !processes(matching: marker).isEmpty && waited < 40 {
-            usleep(50_000)
-            waited += 1
-        }
-        #expect(processes(matching: marker).isEmpty)
+        #expect(try await processesLeft(matching: marker, within: .seconds(2)).isEmpty)
     }
 
-    @Test(.enabled(if: TestCluster.isAvailable, "no OpenSSH server for scripts/testcluster: install openssh-server"))
+    @Test(.needsTestCluster, .timed)
     func aTimeoutOrAFailFastEndsTheRemoteCommands() async throws {
-        let (sleep, marker) = uniqueSleep(seconds: 8)
+        let (sleep, marker) = uniqueSleep(seconds: 30)
         let timeout = try await passhOnCluster([
             "--transport", "libssh", "--timeout", "1", "h1", "echo begun; \(sleep)",
         ])
@@ -85,7 +79,7 @@ import Glibc
         #expect(timeout.stdoutText == "[h1] begun\n")
         #expect(timeout.stderrText.hasPrefix("[h1] passh: timed out after 1 s\n"))
         #expect(processes(matching: marker).isEmpty)
-        let (otherSleep, otherMarker) = uniqueSleep(seconds: 8)
+        let (otherSleep, otherMarker) = uniqueSleep(seconds: 30)
         let failFast = try await passhOnCluster([
             "--transport", "libssh", "--fail-fast", "h1,h2,noauth", "echo up; exec \(otherSleep)",
         ])
@@ -113,7 +107,7 @@ import Glibc
         return config
     }
 
-    @Test(.enabled(if: TestCluster.isAvailable, "no OpenSSH server for scripts/testcluster: install openssh-server"))
+    @Test(.needsTestCluster)
     func libSSHLogsInThroughTheAgent() async throws {
         _ = TestCluster.config
         let dir = temporaryPath("agent")
@@ -139,7 +133,7 @@ import Glibc
     }
 
     @Test(
-        .enabled(if: TestCluster.isAvailable, "no OpenSSH server for scripts/testcluster: install openssh-server"),
+        .needsTestCluster,
         .timeLimit(.minutes(1)))
     func libSSHConnectsThroughAProxyCommand() async throws {
         // How libssh 0.10 runs a ProxyJump too: a forked command relays the connection (there,

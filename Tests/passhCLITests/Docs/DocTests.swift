@@ -10,9 +10,11 @@ import Glibc
 /// the page shows (see ``ExpectedOutput`` for the wildcard `…` and the order of hosts' lines); every
 /// link into the repository reaches its file and heading; every option of `passh --help` has its
 /// row in the flag index of `docs/README.md`; every page the help names exists.
+// Serialized: every page's session runs as the same remote account, and pages write files of the
+// same names in its home.
 @Suite("docs", .serialized)
 struct DocTests {
-    @Test(arguments: MarkdownPage.all)
+    @Test(.needsTestCluster, arguments: MarkdownPage.all)
     func examplesPrintWhatThePageShows(_ path: String) async throws {
         let page = try MarkdownPage(path)
         let (examples, problems) = ConsoleExample.examples(in: page.text, file: path)
