@@ -3,10 +3,14 @@ import SystemPackage
 /// Counts the regular files of a tar archive and their bytes by walking its headers (ustar, GNU
 /// and pax archives; sizes in octal or GNU's base-256).
 enum TarCounter {
-    /// The archive's size and what it holds.
-    static func count(_ file: FileDescriptor) throws(PasshError) -> (size: Int64, totals: TransferTotals) {
+    /// Walks the members of the archive in `file` from byte `start`: where they end (the first
+    /// zero block where a header would be: the end-of-archive marker, or the end of the file) and
+    /// what they hold.
+    static func walk(_ file: FileDescriptor, from start: Int64 = 0) throws(PasshError) -> (
+        end: Int64, totals: TransferTotals
+    ) {
         var totals = TransferTotals(files: 0, bytes: 0)
-        var offset: Int64 = 0
+        var offset = start
         var header = [UInt8](repeating: 0, count: 512)
         while true {
             let count: Int
@@ -26,13 +30,7 @@ enum TarCounter {
             }
             offset += 512 + (size + 511) / 512 * 512
         }
-        let end: Int64
-        do {
-            end = try file.seek(offset: 0, from: .end)
-        } catch {
-            throw PasshError(.unreadableFile, "Cannot read the archive to copy: \(error)")
-        }
-        return (end, totals)
+        return (offset, totals)
     }
 
     /// A header's size field: octal digits, or base-256 when its first byte has the high bit set.
