@@ -170,6 +170,48 @@ struct CopyUnitTests {
         }
     }
 
+    /// The walk that joins the per-path archives finds where each one's members end, a pax
+    /// `size` record taken over the header's field (a file over 8 GiB in the pax format).
+    @Test func theWalkTakesPaxSizes() throws {
+        func header(_ name: String, _ type: Character, size: Int) -> [UInt8] {
+            var block = [UInt8](repeating: 0, count: 512)
+            block.replaceSubrange(0..<name.utf8.count, with: Array(name.utf8))
+            let octal = String(size, radix: 8)
+            block.replaceSubrange(
+                124..<135, with: Array((String(repeating: "0", count: 11 - octal.count) + octal).utf8))
+            block[156] = type.asciiValue!
+            block.replaceSubrange(148..<156, with: Array(repeating: 0x20, count: 8))
+            let sum = String(block.reduce(0) { $0 + Int($1) }, radix: 8)
+            block.replaceSubrange(
+                148..<155, with: Array((String(repeating: "0", count: 6 - sum.count) + sum).utf8) + [0])
+            return block
+        }
+        func padded(_ bytes: [UInt8]) -> [UInt8] {
+            bytes + [UInt8](repeating: 0, count: (512 - bytes.count % 512) % 512)
+        }
+        let records = Array("11 size=5\n".utf8)
+        var archive = header("x", "x", size: records.count) + padded(records)
+        archive += header("big", "0", size: 0) + padded(Array("12345".utf8))
+        archive += header("b", "0", size: 1) + padded([1])
+        let end = archive.count
+        archive += [UInt8](repeating: 0, count: 1024)
+        let path = "/tmp/passh-walk-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try writeBytes(path, archive)
+        defer { unlink(path) }
+        let fd = try FileDescriptor.open(FilePath(path), .readOnly)
+        defer { try? fd.close() }
+        let walked = try TarCounter.walk(fd)
+        #expect(walked.end == Int64(end))
+        #expect(walked.totals == TransferTotals(files: 2, bytes: 6))
+    }
+
+    private func writeBytes(_ path: String, _ bytes: [UInt8]) throws {
+        let fd = try FileDescriptor.open(
+            FilePath(path), .writeOnly, options: [.create, .truncate], permissions: [.ownerReadWrite])
+        defer { try? fd.close() }
+        _ = try fd.writeAll(bytes)
+    }
+
     @Test func transfersRoundTripThroughJSONLines() async throws {
         let (writer, read) = try captureWriter()
         let sink = JSONLinesSink(writer: writer)
