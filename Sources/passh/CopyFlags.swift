@@ -101,11 +101,14 @@ struct CopyFlags: ParsableArguments {
         }
     }
 
-    /// What the run does: the copy or the gather, made ready (the archive is made here).
+    /// What the run does: the copy or the gather, made ready (the archive is made here, and what
+    /// the local `tar` said while making it is shown).
     func work() async throws(PasshError) -> Work? {
         guard let dest else { return nil }
         if !copy.isEmpty {
-            return .copy(try await CopyOperation(paths: copy, destination: dest, preserveOwner: preserveOwner))
+            let operation = try await CopyOperation(paths: copy, destination: dest, preserveOwner: preserveOwner)
+            for line in operation.warnings { printError("passh: \(line)") }
+            return .copy(operation)
         }
         if !rcopy.isEmpty {
             return .gather(try GatherOperation(paths: rcopy, destination: FilePath(dest)))

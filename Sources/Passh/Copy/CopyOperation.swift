@@ -1,10 +1,10 @@
 /// Sends files and directories to every host, into one directory there: the copy beside "run a
 /// command" (``ParallelSSH/copy(_:to:sink:)``).
 ///
-/// Making the operation makes the archive, once: the local `tar` packs every path
-/// (`tar -cf - -C PARENT BASE …`, so each lands in the destination under its own name) into a
-/// private temporary file, which every host then reads whole as its stdin, the way a stdin file
-/// reaches every host. Each host runs `mkdir -p -- DIR && tar -xpf - --no-same-owner -C DIR`
+/// Making the operation makes the archive, once: the local `tar` packs each path
+/// (`tar -cf - -C PARENT BASE`, so each lands in the destination under its own name; a path that
+/// is a symbolic link as what it points to) into a private temporary file, which every host then
+/// reads whole as its stdin, the way a stdin file reaches every host. Each host runs `mkdir -p -- DIR && tar -xpf - --no-same-owner -C DIR`
 /// (with `--overwrite` for GNU tar, see ``remoteCommand``): it needs only a POSIX shell and
 /// `tar`. Modes and modification times are kept and symbolic links stay links; ownership is kept
 /// only with ``preserveOwner`` on hosts where the remote user is root.
@@ -30,12 +30,14 @@ public struct CopyOperation: Sendable {
     ///
     /// - Parameters:
     ///   - paths: Files, directories or symbolic links; each lands in `destination` under its own
-    ///     name (its last component).
+    ///     name (its last component). A symbolic link is copied as what it points to (as scp
+    ///     does); links inside a directory stay links.
     ///   - destination: The directory on every host.
     ///   - preserveOwner: Keep owners and groups (where the remote user is root).
     ///   - temporaryDirectory: Where the archive is made; `nil`: `$TMPDIR`, else `/tmp`.
     /// - Throws: ``PasshError``: ``PasshError/Code/unreadableFile`` for a path that is missing or
-    ///   unreadable (`No such file: PATH`) or a local `tar` that fails;
+    ///   unreadable (`No such file: PATH`), a file that reports a size of 0 but is not empty (a
+    ///   `/proc` file: tar would send it empty) or a local `tar` that fails (with its reason);
     ///   ``PasshError/Code/invalidOption`` for no paths, a path without a name of its own (`/`,
     ///   `..`), two paths with the same name, or an empty destination.
     public init(
@@ -55,6 +57,10 @@ public struct CopyOperation: Sendable {
 
     /// The archive's size in bytes: what is sent to each host.
     public var archiveSize: Int64 { archive.size }
+
+    /// What the local `tar` said while it made the archive and succeeded (`tar: ./sock: socket
+    /// ignored`): its first lines, for the caller to show.
+    public var warnings: [String] { archive.warnings }
 
     /// The command each host runs, for its remote shell.
     ///

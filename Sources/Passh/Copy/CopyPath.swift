@@ -56,8 +56,31 @@ struct CopyPath: Sendable, Hashable {
         return split
     }
 
-    /// `-C PARENT BASE …` for tar, quoted for the remote shell.
-    static func remoteTarArguments(_ paths: [CopyPath]) -> String {
-        paths.map { "-C \(RemoteShell.quote($0.parent)) \(RemoteShell.quote($0.member))" }.joined(separator: " ")
+    /// The command that has a host print `paths` as tar archives, one after another, for a
+    /// gather (``TarExtractor`` reads them as one with `concatenated`); its status is the last
+    /// failure's, 0 when every path was archived.
+    ///
+    /// It needs a POSIX shell and `tar` (GNU, busybox or bsdtar). One `tar -cf - -C PARENT BASE`
+    /// per path, since `-C` is cumulative in GNU tar and bsdtar (a relative one is taken from the
+    /// one before) and busybox tar honours only its last. A path that is a symbolic link is sent as
+    /// what it points to, as scp does: `BASE/.` for a directory (the links inside it stay links),
+    /// `-h` for anything else; a link to nothing fails the path. A file that reports a size of 0
+    /// but gives a byte when read (`/proc/cpuinfo`, `/etc/mtab`) fails the path with a message:
+    /// tar would send it empty. Each path is three words quoted for the remote shell: the parent
+    /// (a leading `~/` is the remote home), the name and the path as given (for messages), all
+    /// taken literally.
+    static func remoteArchiveCommand(_ paths: [CopyPath]) -> String {
+        let function =
+            #"passh_tar() { f="${1%/}/$2"; "#
+            + #"if [ -f "$f" ] && [ ! -s "$f" ] && [ $(dd if="$f" bs=1 count=1 2>/dev/null | wc -c) -ne 0 ]; then "#
+            + #"printf 'passh: %s: %s\n' "$3" 'reports a size of 0 but is not empty (a /proc or /sys file): tar would send it empty; read it with cat' >&2; return 2; "#
+            + #"elif [ -L "$f" ] && [ -d "$f" ]; then tar -cf - -C "$1" "$2/."; "#
+            + #"elif [ -L "$f" ] && [ -e "$f" ]; then tar -chf - -C "$1" "$2"; "#
+            + #"elif [ -L "$f" ]; then printf 'passh: %s: %s\n' "$3" 'No such file (a dangling symbolic link)' >&2; return 2; "#
+            + #"else tar -cf - -C "$1" "$2"; fi; }"#
+        let calls = paths.map {
+            "passh_tar \(RemoteShell.quote($0.parent)) \(RemoteShell.literal($0.member)) \(RemoteShell.literal($0.path)) || s=$?"
+        }
+        return function + "; s=0; " + calls.joined(separator: "; ") + "; (exit $s)"
     }
 }

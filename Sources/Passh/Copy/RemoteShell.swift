@@ -4,8 +4,13 @@ enum RemoteShell {
     /// stays the remote home: `~/x y` is `"$HOME"/'x y'`.
     static func quote(_ text: String) -> String {
         if text == "~" { return "\"$HOME\"" }
-        if text.hasPrefix("~/") { return "\"$HOME\"/" + quote(String(text.dropFirst(2))) }
-        return "'" + text.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
+        if text.hasPrefix("~/") { return "\"$HOME\"/" + literal(String(text.dropFirst(2))) }
+        return literal(text)
+    }
+
+    /// `text` as one word of a POSIX shell, taken literally: a `~` is a `~`.
+    static func literal(_ text: String) -> String {
+        "'" + text.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
     }
 }
 

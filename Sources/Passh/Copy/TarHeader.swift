@@ -14,6 +14,9 @@ struct TarHeader {
     var mtime: Int64
     var typeflag: UInt8
     var linkName: [UInt8]
+    /// An old GNU sparse member (typeflag `S`): the map entries in the header, whether extension
+    /// blocks follow, and the file's real size.
+    var sparse: (entries: [TarSparseMap.Entry], extended: Bool, realSize: Int64)?
 
     static let blockSize = 512
 
@@ -68,6 +71,36 @@ struct TarHeader {
             throw failure(error.description)
         }
         guard size >= 0 else { throw failure("negative size") }
+        if typeflag == UInt8(ascii: "S") {
+            do throws(TarExtractor.Failure) {
+                let entries = try Self.sparseEntries(block, start: 386, count: 4)
+                sparse = (entries, block[482] != 0, try Self.number(block, 483, 12))
+            } catch {
+                throw failure("sparse header: \(error.description)")
+            }
+        }
+    }
+
+    /// The entries of an old GNU sparse extension block (21 of them, then the "extended" flag),
+    /// and whether another block follows.
+    static func sparseExtension(_ block: UnsafeRawBufferPointer) throws(TarExtractor.Failure) -> (
+        entries: [TarSparseMap.Entry], extended: Bool
+    ) {
+        (try sparseEntries(block, start: 0, count: 21), block[504] != 0)
+    }
+
+    /// Up to `count` map entries (a 12-byte offset and a 12-byte size each) from `start`; the list
+    /// ends early at an entry whose fields are both empty.
+    private static func sparseEntries(_ block: UnsafeRawBufferPointer, start: Int, count: Int) throws(TarExtractor
+        .Failure) -> [TarSparseMap.Entry]
+    {
+        var entries: [TarSparseMap.Entry] = []
+        for index in 0..<count {
+            let at = start + index * 24
+            if block[at] == 0 && block[at + 12] == 0 { break }
+            entries.append(TarSparseMap.Entry(offset: try number(block, at, 12), size: try number(block, at + 12, 12)))
+        }
+        return entries
     }
 
     /// The bytes of the field at `start` (`count` bytes long), up to its first NUL.
@@ -131,11 +164,30 @@ struct TarPendingAttributes {
     var mtime: (seconds: Int64, nanoseconds: Int)?
     /// Whether any extended header came since the last member.
     var seen = false
-    /// Whether the member is a GNU sparse file stored in pax form (its data is a map, then pieces).
+    /// Whether the member is a GNU sparse file stored in pax form (``TarSparseMap``): any
+    /// `GNU.sparse.*` record.
     var sparse = false
+    /// `GNU.sparse.major` and `GNU.sparse.minor` (format 1.0: the map is in the data).
+    var sparseMajor: Int64?
+    var sparseMinor: Int64?
+    /// `GNU.sparse.size` (0.0, 0.1) or `GNU.sparse.realsize` (1.0): the file's size.
+    var sparseRealSize: Int64?
+    /// `GNU.sparse.name` (0.1, 1.0): the member's name, instead of the made-up one in its header.
+    var sparseName: [UInt8]?
+    /// `GNU.sparse.numblocks`: how many entries the map has.
+    var sparseEntryCount: Int64?
+    /// The map's numbers, `offset, size, …`: from `GNU.sparse.map` (0.1) or from the
+    /// `GNU.sparse.offset` and `GNU.sparse.numbytes` records in turn (0.0).
+    var sparseNumbers: [Int64] = []
+    private var sparseMapForm: SparseMapForm?
+
+    private enum SparseMapForm {
+        case list
+        case records
+    }
 
     /// Applies the records of a pax extended header (`LENGTH KEY=VALUE\n`…): `path`, `linkpath`,
-    /// `size`, `mtime`, and notes `GNU.sparse.*`; other keys are ignored.
+    /// `size`, `mtime` and GNU's sparse records; other keys are ignored.
     mutating func applyPax(_ data: [UInt8], member: String) throws(TarExtractor.Failure) {
         func failure(_ what: String) -> TarExtractor.Failure {
             TarExtractor.Failure("tar member after pax header '\(member)': \(what)")
@@ -169,11 +221,53 @@ struct TarPendingAttributes {
                 mtime = time
             case _ where key.hasPrefix("GNU.sparse."):
                 sparse = true
+                try applySparse(key, value, failure)
             default: break
             }
             index += length
         }
         seen = true
+    }
+
+    /// One `GNU.sparse.*` record; unknown ones are ignored (the member is still taken as sparse).
+    private mutating func applySparse(
+        _ key: String, _ value: [UInt8], _ failure: (String) -> TarExtractor.Failure
+    ) throws(TarExtractor.Failure) {
+        func number() throws(TarExtractor.Failure) -> Int64 {
+            guard let number = Self.decimal(value[...]), number >= 0 else { throw failure("invalid \(key)") }
+            return number
+        }
+        func append(_ number: Int64, as form: SparseMapForm) throws(TarExtractor.Failure) {
+            guard sparseMapForm == nil || sparseMapForm == form else { throw failure("two kinds of sparse map") }
+            guard sparseNumbers.count < 2 * TarSparseMap.maximumEntries else {
+                throw failure("sparse map of more than \(TarSparseMap.maximumEntries) entries")
+            }
+            sparseMapForm = form
+            sparseNumbers.append(number)
+        }
+        switch key {
+        case "GNU.sparse.major": sparseMajor = try number()
+        case "GNU.sparse.minor": sparseMinor = try number()
+        case "GNU.sparse.size", "GNU.sparse.realsize": sparseRealSize = try number()
+        case "GNU.sparse.name": sparseName = value
+        case "GNU.sparse.numblocks": sparseEntryCount = try number()
+        case "GNU.sparse.offset":
+            guard sparseNumbers.count % 2 == 0 else { throw failure("GNU.sparse.offset without its numbytes") }
+            try append(try number(), as: .records)
+        case "GNU.sparse.numbytes":
+            guard sparseNumbers.count % 2 == 1 else { throw failure("GNU.sparse.numbytes without its offset") }
+            try append(try number(), as: .records)
+        case "GNU.sparse.map":
+            guard sparseMapForm == nil else { throw failure("two sparse maps") }
+            if !value.isEmpty {
+                for field in value.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) {
+                    guard let number = Self.decimal(field), number >= 0 else { throw failure("invalid GNU.sparse.map") }
+                    try append(number, as: .list)
+                }
+            }
+            sparseMapForm = .list
+        default: break
+        }
     }
 
     /// A decimal integer with an optional leading `-`, or `nil` (not a number, or too large).

@@ -94,7 +94,7 @@ public final class FileSink: OutputSink {
     }
 
     /// The host's name with `/` and `%` escaped.
-    private static func fileName(for host: Host) -> String {
+    static func fileName(for host: Host) -> String {
         var name = ""
         for character in host.name {
             switch character {
@@ -205,34 +205,10 @@ public final class FileSink: OutputSink {
         init(_ text: String) { self.text = text }
     }
 
-    /// Creates `directory` when missing (mode 0700, parents too, like `mkdir -p`) and opens it,
-    /// refusing a symbolic link, a non-directory and a directory others can write into.
+    /// Creates `directory` when missing and opens it, refusing a symbolic link, a non-directory and
+    /// a directory that is not private (``PrivateDirectory``).
     private static func openDirectory(_ path: FilePath) throws(PasshError) -> Directory {
-        try makeDirectory(path)
-        let fd: FileDescriptor
-        do {
-            fd = try FileDescriptor.open(path, .readOnly, options: [.directory, .noFollow, .closeOnExec])
-        } catch Errno.tooManySymbolicLinkLevels, Errno.notDirectory {
-            throw PasshError(.unreadableFile, "Not a directory: \(path.string) is a symbolic link")
-        } catch {
-            throw PasshError(.unreadableFile, "Cannot open directory: \(path.string): \(error)")
-        }
-        do {
-            let info = try fd.stat()
-            let othersWrite = !info.permissions.intersection([.groupWrite, .otherWrite]).isEmpty
-            guard info.userID.rawValue == geteuid(), !othersWrite else {
-                throw PasshError(
-                    .unreadableFile,
-                    "Not private: \(path.string) must be owned by you and not writable by group or others")
-            }
-        } catch let error as PasshError {
-            try? fd.close()
-            throw error
-        } catch {
-            try? fd.close()
-            throw PasshError(.unreadableFile, "Cannot open directory: \(path.string): \(error)")
-        }
-        return Directory(path: path, fd: fd)
+        Directory(path: path, fd: try PrivateDirectory.open(path))
     }
 
     /// Whether two descriptors are the same file (same device and inode).
@@ -242,23 +218,6 @@ public final class FileSink: OutputSink {
             return first.deviceID == second.deviceID && first.inode == second.inode
         } catch {
             throw PasshError(.unreadableFile, "Cannot open directory: \(error)")
-        }
-    }
-
-    /// Creates `directory` and any missing parents (mode 0700), like `mkdir -p`.
-    private static func makeDirectory(_ directory: FilePath) throws(PasshError) {
-        var info = stat()
-        if stat(directory.string, &info) == 0 {
-            guard (info.st_mode & S_IFMT) == S_IFDIR else {
-                throw PasshError(.unreadableFile, "Not a directory: \(directory.string)")
-            }
-            return
-        }
-        if let parent = directory.removingLastComponent() as FilePath?, parent != directory, !parent.isEmpty {
-            try makeDirectory(parent)
-        }
-        if mkdir(directory.string, 0o700) != 0 && errno != EEXIST {
-            throw PasshError(.unreadableFile, "Cannot create directory: \(directory.string): \(Errno(rawValue: errno))")
         }
     }
 }

@@ -255,10 +255,11 @@ public struct JSONLinesDecoder: Sendable {
             transfer: try Self.transfer(in: object))
     }
 
-    /// The `files` and `bytes` members of a copy's objects, when present.
+    /// The `files`, `bytes` and `skipped` members of a copy's objects, when present (`skipped` is
+    /// 0 when absent, as in streams written before it).
     private static func transfer(in object: Members) throws(JSONProblem) -> TransferTotals? {
         guard let files = try object.integer("files"), let bytes = try object.integer("bytes") else { return nil }
-        return TransferTotals(files: Int(files), bytes: bytes)
+        return TransferTotals(files: Int(files), bytes: bytes, skipped: Int(try object.integer("skipped") ?? 0))
     }
 
     private static func summary(from object: Members) throws(JSONProblem) -> Summary {

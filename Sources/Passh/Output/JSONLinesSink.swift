@@ -18,8 +18,9 @@ import Synchronization
 ///   `"cancelled"` when it has none; `started` `false` for a host the run stopped before it
 ///   started;
 /// - at the end: `{"event":"summary","summary":{"hosts":3,"ok":2,"failed":1,"timeout":0,"cancelled":0,"failed_hosts":["web2"],"duration_ms":530}}`;
-/// - for a copy or a gather (``HostResult/transfer``), `finished` ends with `"files":12,"bytes":2097152`
-///   — the regular files and their bytes the host received or sent — and `summary` with their sums
+/// - for a copy or a gather (``HostResult/transfer``), `finished` ends with
+///   `"files":12,"bytes":2097152,"skipped":0` — the regular files and their bytes the host received
+///   or sent, and the members of a gather that were not created — and `summary` with their sums
 ///   over the hosts that have them.
 ///
 /// Hosts are written as given (``Host/name``). The stream is lossless: ``JSONLinesDecoder``
@@ -154,6 +155,7 @@ public final class JSONLinesSink: OutputSink {
         if let transfer = result.transfer {
             object.add("files", transfer.files)
             object.add("bytes", Int(transfer.bytes))
+            object.add("skipped", transfer.skipped)
         }
         await writer.write(object.closed() + [0x0A], to: .stdout)
     }
@@ -173,6 +175,7 @@ public final class JSONLinesSink: OutputSink {
         if !transfers.isEmpty {
             summary.add("files", transfers.reduce(0) { $0 + $1.files })
             summary.add("bytes", Int(transfers.reduce(Int64(0)) { $0 + $1.bytes }))
+            summary.add("skipped", transfers.reduce(0) { $0 + $1.skipped })
         }
         var object = JSONObject()
         object.add("event", "summary")

@@ -30,6 +30,9 @@ protocol HostJob: Sendable {
     func receive(_ chunk: OutputChunk) -> Bool
     /// The host's outcome, given the session's, and what it moved.
     func finish(_ outcome: HostOutcome) -> (HostOutcome, TransferTotals?)
+    /// Lines for the host's stderr once it finished (after ``finish(_:)``): what the job itself has
+    /// to say, such as a gather's skipped members.
+    func warnings() -> [String]
 }
 
 extension HostOperation {
@@ -39,6 +42,7 @@ extension HostOperation {
 extension HostJob {
     var takesStdout: Bool { false }
     func receive(_ chunk: OutputChunk) -> Bool { true }
+    func warnings() -> [String] { [] }
 }
 
 /// Runs a command on every host.

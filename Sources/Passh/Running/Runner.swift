@@ -150,6 +150,10 @@ struct Runner: Sendable {
         }
         let transfer: TransferTotals?
         (outcome, transfer) = job.finish(outcome)
+        for line in job.warnings() {
+            await deliver(
+                OutputChunk(host: host, stream: .stderr, bytes: Array((line + "\n").utf8)[...], endsWithNewline: true))
+        }
         let collected = collector.take()
         var message: String?
         switch outcome {
