@@ -61,8 +61,8 @@ struct FeatureTests {
         _ = try await passh(["--ssh", fakeSSH, "-l", "deploy", "-n", "1", "web1,admin@web2:2222", "id"])
         #expect(
             readText(log) == """
-                -T -o LogLevel=ERROR -o ConnectTimeout=6 -o BatchMode=yes -l deploy -- web1 id
-                -T -o LogLevel=ERROR -o ConnectTimeout=6 -o BatchMode=yes -l admin -p 2222 -- web2 id
+                -T -o LogLevel=INFO -o ConnectTimeout=6 -o BatchMode=yes -l deploy -E LOG -- web1 id
+                -T -o LogLevel=INFO -o ConnectTimeout=6 -o BatchMode=yes -l admin -p 2222 -E LOG -- web2 id
 
                 """)
     }
@@ -72,10 +72,11 @@ struct FeatureTests {
         _ = try await passh(["--ssh", fakeSSH, "-t", "3", "-o", "Port=2200", "-F", "/dev/null", "web1", "true"])
         #expect(
             readText(log)
-                == "-F /dev/null -o Port=2200 -T -o LogLevel=ERROR -o ConnectTimeout=3 -o BatchMode=yes -- web1 true\n")
+                == "-F /dev/null -o Port=2200 -T -o LogLevel=INFO -o ConnectTimeout=3 -o BatchMode=yes -E LOG -- web1 true\n"
+        )
         let (envSSH, envLog) = try recordingSSH()
         _ = try await passh(["web1", "true"], environment: ["PASSH_SSH": envSSH])
-        #expect(readText(envLog) == "-T -o LogLevel=ERROR -o ConnectTimeout=6 -o BatchMode=yes -- web1 true\n")
+        #expect(readText(envLog) == "-T -o LogLevel=INFO -o ConnectTimeout=6 -o BatchMode=yes -E LOG -- web1 true\n")
     }
 
     @Test func timeoutFailsOnlyTheSlowHost() async throws {
