@@ -89,7 +89,7 @@ struct PasshCommand: AsyncParsableCommand {
             // Help and version print as ArgumentParser prints them; a usage error is one line.
             let code = exitCode(for: error)
             guard code != .success else { exit(withError: error) }
-            printError("passh: \(message(for: error).split(separator: "\n").first ?? "") (see passh --help)")
+            printError("passh: \(firstLine(of: message(for: error))) (see passh --help)")
             Glibc.exit(code.rawValue)
         }
         do {
@@ -152,9 +152,9 @@ struct PasshCommand: AsyncParsableCommand {
         do throws(PasshError) {
             let groups = HostFlags.groups()
             if hostFlags.listGroups {
-                return await listHosts(try groups.groups(of: hosts))
+                return await listHosts(try await groups.groups(of: hosts))
             }
-            let list = try hostFlags.hostList(patterns: hosts, groups: groups)
+            let list = try await hostFlags.hostList(patterns: hosts, groups: groups)
             if hostFlags.listHosts {
                 return await listHosts(list.names)
             }
@@ -234,6 +234,13 @@ private func sudoRunsWithoutPassword(on host: Host, transport: any Transport, op
     probe.terminationGrace = options.terminationGrace
     let results = try? await ParallelSSH(options: probe, transport: transport).run(["sudo", "-n", "true"], on: [host])
     return results?.first?.outcome == .exited(0)
+}
+
+/// The first line of a usage error, cut to 300 characters: the words quoted from a flag's value
+/// (`--batch`) stay readable whatever its length.
+func firstLine(of message: String) -> String {
+    let line = message.split(separator: "\n").first ?? ""
+    return line.count > 300 ? line.prefix(300) + "…" : String(line)
 }
 
 /// `--list-hosts`: the hosts, one per line; a write error is a message and exit status 1 (141 for

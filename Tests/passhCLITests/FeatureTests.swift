@@ -42,6 +42,23 @@ struct FeatureTests {
         }
     }
 
+    /// Issue 22, item 22: a 250 KB pattern was echoed whole in its error.
+    @Test func aLongBadPatternIsCutInItsError() async throws {
+        let file = temporaryPath("long-pattern")
+        defer { unlink(file) }
+        try writeFile(file, Array(("h1\nnode[5-1]" + String(repeating: "x", count: 250_000) + "\n").utf8))
+        let out = try await passh(["--local", "-h", file, "true"])
+        #expect(out.status == 64)
+        #expect(
+            out.stderrText
+                == "passh: \(file):2: invalid host pattern \"node[5-1]\(String(repeating: "x", count: 91))…\" "
+                + "(250009 bytes): range 5-1 is inverted\n")
+        let batch = try await passh(["--local", "--batch", String(repeating: "9", count: 100_000), "h1", "true"])
+        #expect(batch.status == 64)
+        #expect(batch.stderrText.utf8.count < 400)
+        #expect(batch.stderrText.hasPrefix("passh: --batch must be a number of hosts"))
+    }
+
     @Test func hostileNamesInAHostFileAreRefused() async throws {
         let file = temporaryPath("hosts")
         try writeFile(file, Array("h1\n-oProxyCommand=touch /tmp/pwned\n".utf8))
