@@ -104,10 +104,64 @@ struct SudoTests {
         let out = try await passhOnCluster(["--sudo", "--sudo-password-file", password, "-i", input, "h1", "cat"])
         #expect(out.status == 2)
         #expect(out.stdoutText == "")
+        #expect(out.stderrText == "[h1] passh: sudo: wrong password; stopped after one attempt\nfailed at: h1\n")
+    }
+
+    /// Issue 22, item 9: a wrong password cost three failed logins per host (the two mark lines
+    /// were sudo's second and third tries): with pam_faillock's `deny = 3`, one typo locked the
+    /// account everywhere. The cluster's `passhlock` account's sudo counts them (pam_faillock).
+    @Test(.timeLimit(.minutes(1)))
+    func aWrongPasswordCostsOneFailedLogin() async throws {
+        guard shell("\(repositoryRoot)/scripts/testcluster faillock").status == 0,
+            let right = readText(TestCluster.directory + "/lock_password")?.split(separator: "\n").first
+        else {
+            Issue.record("scripts/testcluster faillock could not make the passhlock account")
+            return
+        }
+        let tally = "faillock --dir \(TestCluster.directory)/faillock --user passhlock"
+        func failures() -> Int {
+            shell(tally).text.split(separator: "\n").filter { $0.first?.isNumber == true }.count
+        }
+        shell(tally + " --reset")
+        let wrong = try Self.passwordFile("not-the-password")
+        let password = try Self.passwordFile(String(right))
+        let input = temporaryPath("sudo-input")
+        try writeFile(input, Array("data\nmore\n".utf8))
+        defer { shell("rm -f \(wrong) \(password) \(input)") }
+        let out = try await passhOnCluster([
+            "-l", "passhlock", "--sudo", "--sudo-password-file", wrong, "-i", input, "h1,h2", "cat",
+        ])
+        #expect(out.status == 2)
+        #expect(out.stdoutText == "")
         #expect(
-            out.stderrText
-                == "[h1] Sorry, try again.\n[h1] Sorry, try again.\n[h1] sudo: 3 incorrect password attempts\nfailed at: h1\n"
-        )
+            out.sortedStderrLines == [
+                "[h1] passh: sudo: wrong password; stopped after one attempt",
+                "[h2] passh: sudo: wrong password; stopped after one attempt", "failed at: h1 h2",
+            ])
+        #expect(failures() == 2, "one failed login per host")
+        #expect(processes(matching: "sleep 2147483647").isEmpty, "the check leaves nothing behind")
+        let right2 = try await passhOnCluster([
+            "-l", "passhlock", "--sudo", "--sudo-password-file", password, "-i", input, "h1", "id -un; cat",
+        ])
+        #expect(right2.status == 0)
+        #expect(right2.stdoutText == "[h1] root\n[h1] data\n[h1] more\n")
+        #expect(right2.stderrText == "")
+        #expect(failures() == 0, "a login that succeeded resets the count")
+    }
+
+    /// An empty password file, or a blank first line, would be a failed attempt on every host.
+    @Test func aBlankPasswordIsRefused() async throws {
+        for text in ["", "\n", "  \t\nsecond line\n", "\r\n"] {
+            let path = temporaryPath("sudo-pw-blank")
+            try writeFile(path, Array(text.utf8))
+            defer { unlink(path) }
+            let out = try await passhOnCluster(["--sudo", "--sudo-password-file", path, "h1", "true"])
+            #expect(out.status == 1, "\(text.debugDescription)")
+            #expect(
+                out.stderrText
+                    == "passh: --sudo-password-file \(path): a sudo password must not be empty or blank\n",
+                "\(text.debugDescription)")
+        }
     }
 
     @Test func withoutATerminalToAskOnNothingStarts() async throws {
