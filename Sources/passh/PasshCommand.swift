@@ -175,8 +175,7 @@ struct PasshCommand: AsyncParsableCommand {
             options.rollout = rolloutFlags.rollout
             do {
                 options.sudo = try await sudoFlags.makeSudo(
-                    probe: { await sudoRunsWithoutPassword(on: list.hosts[0], transport: transport, options: options) },
-                    firstHost: list.hosts[0].name)
+                    probe: { await SudoProbe(transport: transport, options: options).answer(for: list.hosts) })
             } catch {
                 printError("passh: \(error.message)")
                 return 1
@@ -224,16 +223,6 @@ struct PasshCommand: AsyncParsableCommand {
             return report(error)
         }
     }
-}
-
-/// Whether sudo runs on `host` without asking for a password (a `NOPASSWD` rule, a valid
-/// credential): the run's connection settings, nothing printed.
-private func sudoRunsWithoutPassword(on host: Host, transport: any Transport, options: RunOptions) async -> Bool {
-    var probe = RunOptions()
-    probe.commandTimeout = options.commandTimeout
-    probe.terminationGrace = options.terminationGrace
-    let results = try? await ParallelSSH(options: probe, transport: transport).run(["sudo", "-n", "true"], on: [host])
-    return results?.first?.outcome == .exited(0)
 }
 
 /// The first line of a usage error, cut to 300 characters: the words quoted from a flag's value

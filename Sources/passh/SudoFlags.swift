@@ -34,16 +34,20 @@ struct SudoFlags: ParsableArguments {
         let message: String
     }
 
-    /// The run's sudo, `nil` without `--sudo`. Without a password file, `probe` (whether the first
-    /// host's sudo runs without asking) decides whether the password is asked for.
-    func makeSudo(probe: () async -> Bool, firstHost: String) async throws(Refusal) -> Sudo? {
+    /// The run's sudo, `nil` without `--sudo`. Without a password file, `probe` (what the first
+    /// host that answers says of sudo, ``SudoProbe``) decides whether the password is asked for:
+    /// it is when that host's sudo wants one, and when no host answered and there is a terminal to
+    /// ask on (a password given to a host that needs none is skipped there).
+    func makeSudo(probe: () async -> SudoProbe.Answer) async throws(Refusal) -> Sudo? {
         guard sudo else { return nil }
         if let passwordFile { return Sudo(password: try Self.password(from: passwordFile)) }
-        if await probe() { return Sudo() }
+        let answer = await probe()
+        if answer == .noPassword { return Sudo() }
         guard let typed = PasswordPrompt.read(prompt: "[passh] sudo password: ") else {
+            guard case .needsPassword(let host) = answer else { return Sudo() }
             throw Refusal(
                 message:
-                    "sudo on \(firstHost) asks for a password, and there is no terminal to ask it on: give it with --sudo-password-file"
+                    "sudo on \(host.name) asks for a password, and there is no terminal to ask it on: give it with --sudo-password-file"
             )
         }
         do {

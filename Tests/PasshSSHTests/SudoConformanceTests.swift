@@ -45,7 +45,7 @@ struct SudoConformanceTests {
         guard kind != .local else { return }  // the tests' own user, root, needs no password
         let asked = try await kind.passh { $0.sudo = Sudo() }.run(["id", "-un"], on: ["h01"])
         #expect(asked[0].outcome == .exited(1))
-        #expect(text(asked[0].stderr) == "sudo: a password is required\n")
+        #expect(text(asked[0].stderr) == "passh: sudo asks for a password here, and none was given\n")
     }
 
     @Test(.timeLimit(.minutes(1)), arguments: TransportKind.allCases.filter { $0 != .local })

@@ -176,6 +176,37 @@ struct SudoTests {
         #expect(access(marker, F_OK) != 0)
     }
 
+    /// Issue 22, item 12: a first host that is down no longer decides ("asks for a password, and
+    /// there is no terminal": the run was refused) — the first hosts that answer do.
+    @Test func aFirstHostDownDoesNotDecide() async throws {
+        let out = try await passhOnCluster(["--sudo", "refused,nopw1,nopw2", "id -un"])
+        #expect(out.status == 2)
+        #expect(out.sortedStdoutLines == ["[nopw1] root", "[nopw2] root"])
+        #expect(
+            out.stderrText
+                == "[refused] ssh: connect to host 127.0.0.1 port \(TestCluster.refusedPort): Connection refused\r\n"
+                + "failed at: refused\n")
+    }
+
+    /// Issue 22, item 12: a first host whose sudo needs no password no longer decides for hosts
+    /// that need one.
+    @Test func aMixedFleetIsAskedForThePassword() async throws {
+        let marker = temporaryPath("sudo-mixed")
+        defer { unlink(marker) }
+        let out = try await passhOnCluster(["--sudo", "nopw1,h1", "touch \(marker)"])
+        #expect(out.status == 1)
+        #expect(
+            out.stderrText
+                == "passh: sudo on h1 asks for a password, and there is no terminal to ask it on: give it with --sudo-password-file\n"
+        )
+        #expect(access(marker, F_OK) != 0, "nothing started")
+        // Past the hosts checked first, a host that needs a password and got none says so.
+        let hosts = (1...32).map { "nopw\($0)" }.joined(separator: ",") + ",h1"
+        let far = try await passhOnCluster(["--sudo", hosts, "true"])
+        #expect(far.status == 2)
+        #expect(far.stderrText == "[h1] passh: sudo asks for a password here, and none was given\nfailed at: h1\n")
+    }
+
     @Test func aPasswordFileOthersCanReadIsRefused() async throws {
         let password = try Self.passwordFile()
         defer { shell("rm -f \(password)") }
@@ -252,10 +283,12 @@ struct SudoTests {
     func thePromptDoesNotEchoAndPutsTheTerminalBack() async throws {
         let password = try Self.passwordFile()
         defer { shell("rm -f \(password)") }
-        let typed = onTerminal(["--sudo", "h1,h2", "id -un"], typing: password)
+        let typed = onTerminal(["--sudo", "nopw1,h1,h2", "id -un"], typing: password)
         #expect(typed.hasPrefix("[passh] sudo password: \r\n"))
-        // (On a terminal, the progress and summary lines come too.)
-        #expect(typed.contains("[h1] root\r\n") && typed.contains("[h2] root\r\n"))
+        // (On a terminal, the progress and summary lines come too.) A first host that needs no
+        // password does not decide for the others.
+        #expect(
+            typed.contains("[h1] root\r\n") && typed.contains("[h2] root\r\n") && typed.contains("[nopw1] root\r\n"))
         #expect(typed.hasSuffix("status 0\necho on\n"))
         #expect(!typed.contains(TestCluster.sudoPassword ?? "\u{0}"))
         let interrupted = onTerminal(["--sudo", "h1,h2", "id -un"], typing: nil)

@@ -17,8 +17,9 @@
 /// may read: a host whose sudo asks for no password (a `NOPASSWD` rule, a still-valid credential)
 /// skips the password line, and the command's stdin starts with the stdin file, unchanged.
 public struct Sudo: Sendable {
-    /// The password sent to each host's sudo; `nil`: sudo must not ask for one (it fails with
-    /// `a password is required` on a host where it would).
+    /// The password sent to each host's sudo; `nil`: sudo must not ask for one — a host where it
+    /// would fails with `passh: sudo asks for a password here, and none was given` (exit 1), the
+    /// command not run.
     public var password: SudoPassword?
     /// A line that cannot be the password: a random word, the same for all of a run's hosts.
     let mark: String
@@ -37,7 +38,11 @@ public struct Sudo: Sendable {
     func wrap(_ command: [String]) -> [String] {
         let joined = RemoteShell.quote(command.joined(separator: " "))
         guard password != nil else {
-            return ["exec sudo -n -- sh -c \(joined)"]
+            // sudo's "a password is required" (its English words: LC_ALL=C) is said in passh's
+            // words, so that a fleet where only some hosts need a password says which and why.
+            let check = #"m=$(LC_ALL=C sudo -n -v 2>&1) || case $m in *"a password is required"*) "#
+                + #"echo "passh: sudo asks for a password here, and none was given" >&2; exit 1;; esac; "#
+            return [check + "exec sudo -n -- sh -c \(joined)"]
         }
         return ["exec sh -c \(RemoteShell.quote(Self.checkThenRun)) sh \(mark) \(joined)"]
     }
