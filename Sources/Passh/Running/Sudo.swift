@@ -40,7 +40,8 @@ public struct Sudo: Sendable {
         guard password != nil else {
             // sudo's "a password is required" (its English words: LC_ALL=C) is said in passh's
             // words, so that a fleet where only some hosts need a password says which and why.
-            let check = #"m=$(LC_ALL=C sudo -n -v 2>&1) || case $m in *"a password is required"*) "#
+            let check =
+                #"m=$(LC_ALL=C sudo -n -v 2>&1) || case $m in *"a password is required"*) "#
                 + #"echo "passh: sudo asks for a password here, and none was given" >&2; exit 1;; esac; "#
             return [check + "exec sudo -n -- sh -c \(joined)"]
         }
