@@ -268,7 +268,7 @@ struct HostListTests {
         await #expect(
             throws: PasshError(
                 .invalidPattern,
-                "host pattern \"\(patterns.prefix(100))…\" (\(patterns.utf8.count) bytes) expands to 99999900 hosts, "
+                "host pattern \"\(patterns.prefix(200))…\" (\(patterns.utf8.count) bytes) expands to 99999900 hosts, "
                     + "more than the limit of 1000000")
         ) {
             try await list.add(patterns)

@@ -51,7 +51,7 @@ struct FeatureTests {
         #expect(out.status == 64)
         #expect(
             out.stderrText
-                == "passh: \(file):2: invalid host pattern \"node[5-1]\(String(repeating: "x", count: 91))…\" "
+                == "passh: \(file):2: invalid host pattern \"node[5-1]\(String(repeating: "x", count: 191))…\" "
                 + "(250009 bytes): range 5-1 is inverted\n")
         let batch = try await passh(["--local", "--batch", String(repeating: "9", count: 100_000), "h1", "true"])
         #expect(batch.status == 64)

@@ -131,7 +131,7 @@ func isControlOrSpace(_ scalar: Unicode.Scalar) -> Bool {
 /// Quotes a user-supplied string for an error message, escaping control characters. A string
 /// longer than `limit` characters is cut there, and its length in bytes follows the quotes
 /// (`"node[1-2]…" (250000 bytes)`): an error message stays one readable line.
-func quoted(_ text: String, limit: Int = 100) -> String {
+func quoted(_ text: String, limit: Int = 200) -> String {
     var out = "\""
     var shown = 0
     for scalar in text.unicodeScalars {
