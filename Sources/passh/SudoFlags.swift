@@ -40,7 +40,7 @@ struct SudoFlags: ParsableArguments {
     /// ask on (a password given to a host that needs none is skipped there).
     func makeSudo(probe: () async -> SudoProbe.Answer) async throws(Refusal) -> Sudo? {
         guard sudo else { return nil }
-        if let passwordFile { return Sudo(password: try Self.password(from: passwordFile)) }
+        if let passwordFile { return Self.holding(Sudo(password: try Self.password(from: passwordFile))) }
         let answer = await probe()
         if answer == .noPassword { return Sudo() }
         guard let typed = PasswordPrompt.read(prompt: "[passh] sudo password: ") else {
@@ -51,10 +51,19 @@ struct SudoFlags: ParsableArguments {
             )
         }
         do {
-            return Sudo(password: try SudoPassword(typed))
+            return Self.holding(Sudo(password: try SudoPassword(typed)))
         } catch {
             throw Refusal(message: error.message)
         }
+    }
+
+    /// `sudo`, once passh holds its password: from then on passh leaves no core dump (`RLIMIT_CORE`
+    /// 0, soft and hard), which would hold the password. The process stays dumpable otherwise: each
+    /// `ssh` opens its log through `/proc/PID/fd`, which `PR_SET_DUMPABLE` 0 would close to it.
+    private static func holding(_ sudo: Sudo) -> Sudo {
+        var none = rlimit(rlim_cur: 0, rlim_max: 0)
+        _ = setrlimit(__rlimit_resource_t(RLIMIT_CORE.rawValue), &none)
+        return sudo
     }
 
     /// The first line of `path`, a regular file of ours that no one else may read or write.

@@ -149,6 +149,25 @@ struct SudoTests {
         #expect(failures() == 0, "a login that succeeded resets the count")
     }
 
+    /// Holding a sudo password, passh leaves no core dump (issue 22, item 11: a trap's core held it).
+    @Test func withAPasswordNoCoreIsDumped() async throws {
+        let password = try Self.passwordFile()
+        defer { shell("rm -f \(password)") }
+        let (sleep, marker) = uniqueSleep(seconds: 5)
+        let run = Task { try await passhOnCluster(["--sudo", "--sudo-password-file", password, "h1", sleep]) }
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(10)
+        while processes(matching: marker, named: "sleep").isEmpty && clock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let passh = processes(matching: "--sudo-password-file \(password)", named: "passh").first
+        let limits = passh.flatMap { readText("/proc/\($0)/limits") } ?? ""
+        let core = limits.split(separator: "\n").first { $0.hasPrefix("Max core file size") }
+        #expect(core?.split(separator: " ", omittingEmptySubsequences: true).dropFirst(4).prefix(2) == ["0", "0"])
+        for pid in processes(matching: marker, named: "sleep") { kill(pid, SIGKILL) }
+        _ = try await run.value
+    }
+
     /// An empty password file, or a blank first line, would be a failed attempt on every host.
     @Test func aBlankPasswordIsRefused() async throws {
         for text in ["", "\n", "  \t\nsecond line\n", "\r\n"] {
