@@ -5,6 +5,7 @@
 #include <time.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -84,3 +85,9 @@ void passh_unblock_signals_in_forked_children(void) {
 int passh_name_this_thread(const char *name) {
     return pthread_setname_np(pthread_self(), name);
 }
+
+#ifdef __linux__
+int passh_memfd(const char *name) {
+    return memfd_create(name, MFD_CLOEXEC);
+}
+#endif

@@ -19,6 +19,9 @@ public struct PasshError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let invalidOption = Code(rawValue: "invalid option")
         /// Input passh was asked to decode is malformed (a JSON Lines stream; see ``JSONLinesDecoder``).
         public static let invalidInput = Code(rawValue: "invalid input")
+        /// The calling task was cancelled before the work was done (a group source's command was
+        /// stopped).
+        public static let cancelled = Code(rawValue: "cancelled")
         /// The code as text, e.g. `invalid host`.
         public var description: String { rawValue }
     }

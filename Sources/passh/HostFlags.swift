@@ -41,11 +41,12 @@ struct HostFlags: ParsableArguments {
     static let fileSource = "local"
 
     /// The host list from `patterns` (the HOSTS argument, if given), the host files and `-x`.
-    func hostList(patterns: String?, groups: HostGroups) throws(PasshError) -> HostList {
+    /// Asking a group source may run its command; cancelling the calling task stops it.
+    func hostList(patterns: String?, groups: HostGroups) async throws(PasshError) -> HostList {
         var list = HostList(groups: groups)
-        if let patterns { try list.add(patterns) }
-        for file in hostFiles { try list.add(contentsOfFile: FilePath(file)) }
-        for pattern in exclude { try list.exclude(pattern) }
+        if let patterns { try await list.add(patterns) }
+        for file in hostFiles { try await list.add(contentsOfFile: FilePath(file)) }
+        for pattern in exclude { try await list.exclude(pattern) }
         return list
     }
 

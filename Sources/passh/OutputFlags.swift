@@ -81,7 +81,8 @@ struct OutputFlags: ParsableArguments {
     func sink(writer: OutputWriter, groups: HostGroups) throws(PasshError) -> any OutputSink {
         if group { return GroupedSink(writer: writer) }
         if gather {
-            return regroup ? GatheringSink(writer: writer, fold: { groups.regroup($0) }) : GatheringSink(writer: writer)
+            return regroup
+                ? GatheringSink(writer: writer, fold: { await groups.regroup($0) }) : GatheringSink(writer: writer)
         }
         if json { return JSONLinesSink(writer: writer) }
         let (stdoutColor, stderrColor) = (colors(1), colors(2))

@@ -95,7 +95,7 @@ struct PasshCommand: AsyncParsableCommand {
             // Help and version print as ArgumentParser prints them; a usage error is one line.
             let code = exitCode(for: error)
             guard code != .success else { exit(withError: error) }
-            printError("passh: \(message(for: error).split(separator: "\n").first ?? "") (see passh --help)")
+            printError("passh: \(firstLine(of: message(for: error))) (see passh --help)")
             Glibc.exit(code.rawValue)
         }
         do {
@@ -158,9 +158,9 @@ struct PasshCommand: AsyncParsableCommand {
         do throws(PasshError) {
             let groups = HostFlags.groups()
             if hostFlags.listGroups {
-                return await listHosts(try groups.groups(of: hosts))
+                return await listHosts(try await groups.groups(of: hosts))
             }
-            let list = try hostFlags.hostList(patterns: hosts, groups: groups)
+            let list = try await hostFlags.hostList(patterns: hosts, groups: groups)
             if hostFlags.listHosts {
                 return await listHosts(list.names)
             }
@@ -181,8 +181,7 @@ struct PasshCommand: AsyncParsableCommand {
             options.rollout = rolloutFlags.rollout
             do {
                 options.sudo = try await sudoFlags.makeSudo(
-                    probe: { await sudoRunsWithoutPassword(on: list.hosts[0], transport: transport, options: options) },
-                    firstHost: list.hosts[0].name)
+                    probe: { await SudoProbe(transport: transport, options: options).answer(for: list.hosts) })
             } catch {
                 printError("passh: \(error.message)")
                 return 1
@@ -232,14 +231,11 @@ struct PasshCommand: AsyncParsableCommand {
     }
 }
 
-/// Whether sudo runs on `host` without asking for a password (a `NOPASSWD` rule, a valid
-/// credential): the run's connection settings, nothing printed.
-private func sudoRunsWithoutPassword(on host: Host, transport: any Transport, options: RunOptions) async -> Bool {
-    var probe = RunOptions()
-    probe.commandTimeout = options.commandTimeout
-    probe.terminationGrace = options.terminationGrace
-    let results = try? await ParallelSSH(options: probe, transport: transport).run(["sudo", "-n", "true"], on: [host])
-    return results?.first?.outcome == .exited(0)
+/// The first line of a usage error, cut to 300 characters: the words quoted from a flag's value
+/// (`--batch`) stay readable whatever its length.
+func firstLine(of message: String) -> String {
+    let line = message.split(separator: "\n").first ?? ""
+    return line.count > 300 ? line.prefix(300) + "…" : String(line)
 }
 
 /// `--list-hosts`: the hosts, one per line; a write error is a message and exit status 1 (141 for

@@ -34,23 +34,36 @@ struct SudoFlags: ParsableArguments {
         let message: String
     }
 
-    /// The run's sudo, `nil` without `--sudo`. Without a password file, `probe` (whether the first
-    /// host's sudo runs without asking) decides whether the password is asked for.
-    func makeSudo(probe: () async -> Bool, firstHost: String) async throws(Refusal) -> Sudo? {
+    /// The run's sudo, `nil` without `--sudo`. Without a password file, `probe` (what the first
+    /// host that answers says of sudo, ``SudoProbe``) decides whether the password is asked for:
+    /// it is when that host's sudo wants one, and when no host answered and there is a terminal to
+    /// ask on (a password given to a host that needs none is skipped there).
+    func makeSudo(probe: () async -> SudoProbe.Answer) async throws(Refusal) -> Sudo? {
         guard sudo else { return nil }
-        if let passwordFile { return Sudo(password: try Self.password(from: passwordFile)) }
-        if await probe() { return Sudo() }
+        if let passwordFile { return Self.holding(Sudo(password: try Self.password(from: passwordFile))) }
+        let answer = await probe()
+        if answer == .noPassword { return Sudo() }
         guard let typed = PasswordPrompt.read(prompt: "[passh] sudo password: ") else {
+            guard case .needsPassword(let host) = answer else { return Sudo() }
             throw Refusal(
                 message:
-                    "sudo on \(firstHost) asks for a password, and there is no terminal to ask it on: give it with --sudo-password-file"
+                    "sudo on \(host.name) asks for a password, and there is no terminal to ask it on: give it with --sudo-password-file"
             )
         }
         do {
-            return Sudo(password: try SudoPassword(typed))
+            return Self.holding(Sudo(password: try SudoPassword(typed)))
         } catch {
             throw Refusal(message: error.message)
         }
+    }
+
+    /// `sudo`, once passh holds its password: from then on passh leaves no core dump (`RLIMIT_CORE`
+    /// 0, soft and hard), which would hold the password. The process stays dumpable otherwise: each
+    /// `ssh` opens its log through `/proc/PID/fd`, which `PR_SET_DUMPABLE` 0 would close to it.
+    private static func holding(_ sudo: Sudo) -> Sudo {
+        var none = rlimit(rlim_cur: 0, rlim_max: 0)
+        _ = setrlimit(__rlimit_resource_t(RLIMIT_CORE.rawValue), &none)
+        return sudo
     }
 
     /// The first line of `path`, a regular file of ours that no one else may read or write.

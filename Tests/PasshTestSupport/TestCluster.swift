@@ -54,6 +54,11 @@ public enum TestCluster {
         return text.flatMap { $0.isEmpty ? nil : $0 }
     }
 
+    /// The cluster's directory (keys, ssh_config, passwords).
+    public static var directory: String {
+        String(config[..<(config.lastIndex(of: "/") ?? config.startIndex)])
+    }
+
     /// The port where nothing listens (the `refused` alias).
     public static var refusedPort: String {
         _ = config

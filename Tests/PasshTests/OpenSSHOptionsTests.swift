@@ -4,7 +4,7 @@ import Testing
 
 @Suite("OpenSSHOptions: the ssh argument list")
 struct OpenSSHOptionsTests {
-    let base = ["-T", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=6", "-o", "BatchMode=yes"]
+    let base = ["-T", "-o", "LogLevel=INFO", "-o", "ConnectTimeout=6", "-o", "BatchMode=yes"]
 
     @Test func defaultsKeepHostKeyChecking() throws {
         let args = OpenSSHOptions().arguments(for: try Host("web1"), command: ["ls", "-la", "/"])
@@ -30,7 +30,7 @@ struct OpenSSHOptionsTests {
         #expect(
             options.arguments(for: try Host("web1"), command: ["uptime"])
                 == [
-                    "-F", "/tmp/cfg", "-o", "ConnectTimeout=30", "-o", "Port=2200", "-T", "-o", "LogLevel=ERROR",
+                    "-F", "/tmp/cfg", "-o", "ConnectTimeout=30", "-o", "Port=2200", "-T", "-o", "LogLevel=INFO",
                     "-o", "ConnectTimeout=9", "-o", "BatchMode=yes", "--", "web1", "uptime",
                 ])
     }

@@ -38,6 +38,23 @@ import Testing
         #expect(HostCount.percent(100).of(7) == 7)
     }
 
+    /// Issue 22, item 11: `--canary 1 --batch 9223372036854775807` trapped (exit 132).
+    @Test func noCountOverflows() async throws {
+        #expect(HostCount.percent(100).of(Int.max) == Int.max)
+        #expect(HostCount.percent(50).of(Int.max) == Int.max / 2 + 1)
+        #expect(HostCount.percent(1).of(Int.max) == Int.max / 100 + 1)
+        #expect(HostCount.percent(1000).of(10) == 10)
+        #expect(HostCount.percent(-5).of(10) == 0)
+        var rollout = Rollout()
+        rollout.canaries = 1
+        rollout.waveSize = .hosts(Int.max)
+        let results = try await run(rollout, hosts: ["a", "b", "c"], command: "true")
+        #expect(results.map(\.outcome) == [.exited(0), .exited(0), .exited(0)])
+        rollout.canaries = Int.max
+        rollout.waveSize = .hosts(Int.max - 1)
+        #expect(try await run(rollout, hosts: ["a", "b"], command: "true").map(\.outcome) == [.exited(0), .exited(0)])
+    }
+
     @Test func aFailedCanaryStopsTheRun() async throws {
         var rollout = Rollout()
         rollout.canaries = 2

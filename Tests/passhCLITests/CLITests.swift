@@ -198,6 +198,9 @@ func recordingSSH() throws -> (path: String, log: String) {
     let directory = "/tmp/passh-fake-ssh-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     let path = directory + "/ssh"
     let log = directory + "/started"
-    shell("mkdir -p \(directory) && printf '#!/bin/sh\\necho \"$@\" >> \(log)\\n' > \(path) && chmod +x \(path)")
+    // ssh's log file (`-E /proc/PID/fd/N`) is recorded as `-E LOG`.
+    shell("mkdir -p \(directory)")
+    try writeFile(path, Array("#!/bin/sh\necho \"$@\" | sed 's|-E /proc/[0-9]*/fd/[0-9]*|-E LOG|' >> \(log)\n".utf8))
+    shell("chmod +x \(path)")
     return (path, log)
 }

@@ -576,7 +576,7 @@ struct CopyTests {
             "--ssh", fakeSSH, "h1", "--rcopy", "/var/log/app/", "--rcopy", "-odd name", "--rcopy", "~/x", "--rcopy",
             "dir/~", "--dest", destination,
         ])
-        let options = "-T -o LogLevel=ERROR -o ConnectTimeout=6 -o BatchMode=yes -- h1"
+        let options = "-T -o LogLevel=INFO -o ConnectTimeout=6 -o BatchMode=yes -E LOG -- h1"
         let gnu = "o= && case $(tar --version 2>/dev/null) in *GNU*) o=--overwrite;; esac"
         let logged = readText(log) ?? ""
         #expect(

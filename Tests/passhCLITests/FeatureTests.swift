@@ -42,6 +42,23 @@ struct FeatureTests {
         }
     }
 
+    /// Issue 22, item 22: a 250 KB pattern was echoed whole in its error.
+    @Test func aLongBadPatternIsCutInItsError() async throws {
+        let file = temporaryPath("long-pattern")
+        defer { unlink(file) }
+        try writeFile(file, Array(("h1\nnode[5-1]" + String(repeating: "x", count: 250_000) + "\n").utf8))
+        let out = try await passh(["--local", "-h", file, "true"])
+        #expect(out.status == 64)
+        #expect(
+            out.stderrText
+                == "passh: \(file):2: invalid host pattern \"node[5-1]\(String(repeating: "x", count: 191))…\" "
+                + "(250009 bytes): range 5-1 is inverted\n")
+        let batch = try await passh(["--local", "--batch", String(repeating: "9", count: 100_000), "h1", "true"])
+        #expect(batch.status == 64)
+        #expect(batch.stderrText.utf8.count < 400)
+        #expect(batch.stderrText.hasPrefix("passh: --batch must be a number of hosts"))
+    }
+
     @Test func hostileNamesInAHostFileAreRefused() async throws {
         let file = temporaryPath("hosts")
         try writeFile(file, Array("h1\n-oProxyCommand=touch /tmp/pwned\n".utf8))
@@ -61,8 +78,8 @@ struct FeatureTests {
         _ = try await passh(["--ssh", fakeSSH, "-l", "deploy", "-n", "1", "web1,admin@web2:2222", "id"])
         #expect(
             readText(log) == """
-                -T -o LogLevel=ERROR -o ConnectTimeout=6 -o BatchMode=yes -l deploy -- web1 id
-                -T -o LogLevel=ERROR -o ConnectTimeout=6 -o BatchMode=yes -l admin -p 2222 -- web2 id
+                -T -o LogLevel=INFO -o ConnectTimeout=6 -o BatchMode=yes -l deploy -E LOG -- web1 id
+                -T -o LogLevel=INFO -o ConnectTimeout=6 -o BatchMode=yes -l admin -p 2222 -E LOG -- web2 id
 
                 """)
     }
@@ -72,10 +89,11 @@ struct FeatureTests {
         _ = try await passh(["--ssh", fakeSSH, "-t", "3", "-o", "Port=2200", "-F", "/dev/null", "web1", "true"])
         #expect(
             readText(log)
-                == "-F /dev/null -o Port=2200 -T -o LogLevel=ERROR -o ConnectTimeout=3 -o BatchMode=yes -- web1 true\n")
+                == "-F /dev/null -o Port=2200 -T -o LogLevel=INFO -o ConnectTimeout=3 -o BatchMode=yes -E LOG -- web1 true\n"
+        )
         let (envSSH, envLog) = try recordingSSH()
         _ = try await passh(["web1", "true"], environment: ["PASSH_SSH": envSSH])
-        #expect(readText(envLog) == "-T -o LogLevel=ERROR -o ConnectTimeout=6 -o BatchMode=yes -- web1 true\n")
+        #expect(readText(envLog) == "-T -o LogLevel=INFO -o ConnectTimeout=6 -o BatchMode=yes -E LOG -- web1 true\n")
     }
 
     @Test(.needsTestCluster, .timed) func timeoutFailsOnlyTheSlowHost() async throws {

@@ -313,7 +313,7 @@ struct ReliabilityTests {
         #expect(access(marker, F_OK) != 0, "nothing ran locally")
         #expect(
             readText(log)
-                == "-T -o LogLevel=ERROR -o ConnectTimeout=6 -o BatchMode=yes -- h1 echo $(touch \(marker)) `touch \(marker)` ; touch \(marker)\n"
+                == "-T -o LogLevel=INFO -o ConnectTimeout=6 -o BatchMode=yes -E LOG -- h1 echo $(touch \(marker)) `touch \(marker)` ; touch \(marker)\n"
         )
     }
 }

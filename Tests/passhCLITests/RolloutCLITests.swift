@@ -19,6 +19,15 @@ struct RolloutCLITests {
         shell("rm -f \(failedTo)")
     }
 
+    @Test func hugeCountsDoNotOverflow() async throws {
+        let out = try await passh([
+            "--local", "--canary", "1", "--batch", "9223372036854775807", "--max-failures", "9223372036854775807",
+            "a[1-3]", "echo $PASSH_HOST",
+        ])
+        #expect(out.status == 0)
+        #expect(out.sortedStdoutLines == ["[a1] a1", "[a2] a2", "[a3] a3"])
+    }
+
     @Test func notStartedHostsInJSON() async throws {
         let out = try await passhOnCluster(["--json", "--canary", "1", "refused,h2", "true"])
         #expect(out.status == 2)

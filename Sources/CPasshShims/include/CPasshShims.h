@@ -10,6 +10,10 @@
 /// affected (it sets the child's mask itself).
 void passh_unblock_signals_in_forked_children(void);
 
+/// An anonymous memory file (memfd_create, close-on-exec) named `name` in /proc: a descriptor, or
+/// -1 (errno set).
+int passh_memfd(const char *name);
+
 /// Names the calling thread (at most 15 bytes are kept), as `ps -L` and /proc show it: 0 or an errno.
 int passh_name_this_thread(const char *name);
 

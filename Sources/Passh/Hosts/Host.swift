@@ -128,10 +128,15 @@ func isControlOrSpace(_ scalar: Unicode.Scalar) -> Bool {
     scalar.properties.isWhitespace || scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
 }
 
-/// Quotes a user-supplied string for an error message, escaping control characters.
-func quoted(_ text: String) -> String {
+/// Quotes a user-supplied string for an error message, escaping control characters. A string
+/// longer than `limit` characters is cut there, and its length in bytes follows the quotes
+/// (`"node[1-2]…" (250000 bytes)`): an error message stays one readable line.
+func quoted(_ text: String, limit: Int = 200) -> String {
     var out = "\""
+    var shown = 0
     for scalar in text.unicodeScalars {
+        if shown == limit { return out + "…\" (\(text.utf8.count) bytes)" }
+        shown += 1
         switch scalar {
         case "\"": out += "\\\""
         case "\\": out += "\\\\"

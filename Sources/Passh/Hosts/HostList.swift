@@ -5,9 +5,9 @@ public import SystemPackage
 ///
 /// ```swift
 /// var list = HostList()
-/// try list.add("web[1-3],db1")                        // the HOSTS argument
-/// try list.add(contentsOfFile: "/etc/passh/hosts")    // -h FILE
-/// try list.exclude("web2")                            // -x web2
+/// try await list.add("web[1-3],db1")                        // the HOSTS argument
+/// try await list.add(contentsOfFile: "/etc/passh/hosts")    // -h FILE
+/// try await list.exclude("web2")                            // -x web2
 /// list.names                                          // ["web1", "web3", "db1", …the file's hosts]
 /// ```
 ///
@@ -22,7 +22,9 @@ public import SystemPackage
 ///   group may name other groups. An unknown group or source, a group that includes itself and a
 ///   source that fails are errors (``PasshError/Code/invalidGroup``), naming the file and line of
 ///   the reference when there is one. Groups are resolved (which asks their sources) before any name
-///   is counted or expanded; their patterns count towards the limit like the others.
+///   is counted or expanded; their patterns count towards the limit like the others. Asking a
+///   source may run its command: that is why adding is `async`; cancelling the calling task stops
+///   the command (``PasshError/Code/cancelled``).
 /// - Limit: one call to ``add(_:)`` or ``add(contentsOfFile:)`` may name at most ``limit`` hosts,
 ///   repeats included (`h[1-1000000]` on two lines of a file is too many); they are counted before
 ///   anything is expanded, so a call that names too many is refused at once. The list (its distinct
@@ -68,18 +70,18 @@ public struct HostList: Sendable {
     ///
     /// - Throws: ``PasshError``: ``PasshError/Code/invalidPattern`` for a malformed pattern or too
     ///   many hosts, ``PasshError/Code/invalidHost`` for a name ``Host`` refuses.
-    public mutating func add(_ patterns: String) throws(PasshError) {
-        try add([(patterns, nil)], input: nil)  // HostPattern counts the whole list before expanding it
+    public mutating func add(_ patterns: String) async throws(PasshError) {
+        try await add([(patterns, nil)], input: nil)  // HostPattern counts the whole list before expanding it
     }
 
     /// The pattern lists of `patterns` with their groups replaced by the groups' patterns, counted;
     /// `nil` when no pattern names a group.
     private func resolvingGroups(
         _ patterns: [(text: String, location: String?)], input: String?
-    ) throws(PasshError) -> [(text: String, location: String?)]? {
+    ) async throws(PasshError) -> [(text: String, location: String?)]? {
         guard patterns.contains(where: { GroupResolver.mayNameGroups($0.text) }) else { return nil }
         let input = input ?? "host pattern \(quoted(patterns.first?.text ?? ""))"
-        return try GroupResolver.resolve(patterns, groups: groups, limit: limit, input: input)
+        return try await GroupResolver.resolve(patterns, groups: groups, limit: limit, input: input)
     }
 
     /// Adds the hosts of a host file: one host or pattern per line.
@@ -91,10 +93,10 @@ public struct HostList: Sendable {
     /// - Parameter path: The file; a named pipe (`<(command)`) works too.
     /// - Throws: ``PasshError``: ``PasshError/Code/unreadableFile`` (`No such file: PATH`,
     ///   `Cannot read file: PATH: REASON`), or the errors of ``add(_:)``.
-    public mutating func add(contentsOfFile path: FilePath) throws(PasshError) {
+    public mutating func add(contentsOfFile path: FilePath) async throws(PasshError) {
         let bytes = try Self.read(path)
         let lines = try Self.hostFileLines(bytes, path: path)
-        try add(lines.map { ($0.text, "\(path.string):\($0.line)") }, input: "host file \(path.string)")
+        try await add(lines.map { ($0.text, "\(path.string):\($0.line)") }, input: "host file \(path.string)")
     }
 
     /// Leaves out the hosts of a comma-separated list of patterns, e.g. `web[2-3]`, from the final
@@ -102,9 +104,9 @@ public struct HostList: Sendable {
     ///
     /// - Throws: ``PasshError`` with code ``PasshError/Code/invalidPattern`` for a malformed pattern or
     ///   too many names.
-    public mutating func exclude(_ patterns: String) throws(PasshError) {
+    public mutating func exclude(_ patterns: String) async throws(PasshError) {
         var names: [String] = []
-        if let resolved = try resolvingGroups([(patterns, nil)], input: nil) {
+        if let resolved = try await resolvingGroups([(patterns, nil)], input: nil) {
             for (text, _) in resolved { names += try HostPattern.expand(text, limit: limit) }  // counted: no error
         } else {
             names = try HostPattern.expand(patterns, limit: limit)
@@ -121,9 +123,10 @@ public struct HostList: Sendable {
     ///
     /// - Parameter input: What the patterns are, for the error when they hold too many names
     ///   (`host file PATH`); `nil` for one pattern list, which ``HostPattern`` counts whole.
-    private mutating func add(_ patterns: [(text: String, location: String?)], input: String?) throws(PasshError) {
+    private mutating func add(_ patterns: [(text: String, location: String?)], input: String?) async throws(PasshError)
+    {
         var patterns = patterns
-        if let resolved = try resolvingGroups(patterns, input: input) {
+        if let resolved = try await resolvingGroups(patterns, input: input) {
             patterns = resolved  // and counted
         } else if let input {
             // Counting is cheap (`h[1-1000000]` is one range); it stops at the first pattern past

@@ -16,7 +16,7 @@ import Synchronization
 public final class GatheringSink: OutputSink {
     private let writer: OutputWriter
     private let outputs = Mutex<[Host: (stdout: [UInt8], stderr: [UInt8])]>([:])
-    private let fold: @Sendable ([String]) -> String
+    private let fold: @Sendable ([String]) async -> String
 
     /// A sink writing through `writer` (everything goes to its stdout).
     ///
@@ -25,7 +25,8 @@ public final class GatheringSink: OutputSink {
     ///   - fold: Writes the names of the hosts of one output as a header: ``HostFolding/fold(_:)``
     ///     unless given (``HostGroups/regroup(_:)`` writes groups as `@NAME`).
     public init(
-        writer: OutputWriter = .standard, fold: @escaping @Sendable ([String]) -> String = { HostFolding.fold($0) }
+        writer: OutputWriter = .standard,
+        fold: @escaping @Sendable ([String]) async -> String = { HostFolding.fold($0) }
     ) {
         self.writer = writer
         self.fold = fold
@@ -58,7 +59,7 @@ public final class GatheringSink: OutputSink {
         let rule = "---------------\n"
         for output in order {
             let hosts = groups[output]!
-            let title = fold(hosts.map(\.name)) + (hosts.count > 1 ? " (\(hosts.count))" : "")
+            let title = await fold(hosts.map(\.name)) + (hosts.count > 1 ? " (\(hosts.count))" : "")
             await writer.write(Array((rule + title + "\n" + rule).utf8) + output, to: .stdout)
         }
     }

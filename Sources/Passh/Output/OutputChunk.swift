@@ -22,13 +22,24 @@ public struct OutputChunk: Sendable {
     public let bytes: ArraySlice<UInt8>
     /// `false` when the last line has no newline of its own.
     public let endsWithNewline: Bool
+    /// The lines are the transport's own messages about the connection (ssh's log: `ssh: connect
+    /// to host … Connection refused`), not the command's output. A run that may retry the host holds
+    /// them back until the attempt's fate is known (``Rollout/retries``).
+    let fromTransport: Bool
 
     /// Creates a chunk.
     public init(host: Host, stream: OutputStreamKind, bytes: ArraySlice<UInt8>, endsWithNewline: Bool) {
+        self.init(host: host, stream: stream, bytes: bytes, endsWithNewline: endsWithNewline, fromTransport: false)
+    }
+
+    init(
+        host: Host, stream: OutputStreamKind, bytes: ArraySlice<UInt8>, endsWithNewline: Bool, fromTransport: Bool
+    ) {
         self.host = host
         self.stream = stream
         self.bytes = bytes
         self.endsWithNewline = endsWithNewline
+        self.fromTransport = fromTransport
     }
 
     /// The lines of the chunk, without their newlines.

@@ -1,117 +1,78 @@
-import CPasshShims
-
-#if canImport(Glibc)
-import Glibc
-#endif
+import Subprocess
+import SystemPackage
 
 /// Runs a `/bin/sh -c` command to the end and collects its output: for group sources.
+///
+/// swift-subprocess spawns it in a session of its own, stdin from `/dev/null`, and waits for it
+/// without blocking a thread. Cancelling the calling task tears its whole process group down
+/// (SIGTERM, then SIGKILL after ``terminationGrace``) and the call throws
+/// ``PasshError/Code/cancelled``. Its stdout may hold at most ``maximumOutput`` bytes: a command
+/// that prints more is stopped and the call throws, so that a group is never cut short (nor a
+/// name cut in two) without a word.
 enum ShellCommand {
     /// What a command did.
     struct Outcome {
         var stdout: [UInt8]
+        /// The start of stderr: at most ``keptError`` bytes.
         var stderr: [UInt8]
-        /// `exit N` or `killed by signal N`, `nil` for exit 0.
+        /// `exit N` or `killed by SIGNAL`, `nil` for exit 0.
         var failure: String?
     }
 
-    /// The most output kept from one stream; the rest is read and dropped.
+    /// The most a command may print on stdout.
     static let maximumOutput = 64 << 20
+    /// How much of stderr is kept (its first lines make the error message); the rest is read and
+    /// dropped.
+    static let keptError = 64 << 10
+    /// The grace between SIGTERM and SIGKILL when the command is stopped.
+    static let terminationGrace: Duration = .milliseconds(500)
+
+    /// Why a command could not give its output.
+    enum Failure: Error {
+        /// It could not be started.
+        case cannotRun(String)
+        /// It printed more than ``maximumOutput`` bytes.
+        case tooMuchOutput
+        /// The calling task was cancelled.
+        case cancelled
+    }
 
     /// Runs `command` with `/bin/sh -c`, stdin from `/dev/null`, in this process's environment
     /// with `GROUP` set to `group` (or removed when `nil`).
-    static func run(_ command: String, group: String?) throws(PasshError) -> Outcome {
-        var rows: [String] = []
-        var cursor: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> = environ
-        while let entry = cursor.pointee {
-            let row = String(cString: entry)
-            if !row.hasPrefix("GROUP=") { rows.append(row) }
-            cursor += 1
-        }
-        if let group { rows.append("GROUP=\(group)") }
-        var out: [Int32] = [-1, -1]
-        var err: [Int32] = [-1, -1]
-        guard passh_pipe_cloexec(&out) == 0 else { throw cannotRun(command, errno) }
-        guard passh_pipe_cloexec(&err) == 0 else {
-            let code = errno
-            close(out[0]); close(out[1])
-            throw cannotRun(command, code)
-        }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, out[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, err[1], 2)
-        // The command starts with no signal blocked and the usual dispositions, whatever passh set.
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        posix_spawnattr_setsigmask(&attributes, &signals)
-        for signal in [SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT] { sigaddset(&signals, signal) }
-        posix_spawnattr_setsigdefault(&attributes, &signals)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        let arguments = ["/bin/sh", "-c", command]
-        var pid: pid_t = 0
-        let status = withCStrings(arguments) { argv in
-            withCStrings(rows) { envp in posix_spawn(&pid, "/bin/sh", &actions, &attributes, argv, envp) }
-        }
-        close(out[1])
-        close(err[1])
-        if status != 0 {
-            close(out[0]); close(err[0])
-            throw cannotRun(command, status)
-        }
-        var outcome = Outcome(stdout: [], stderr: [], failure: nil)
-        drain(stdout: out[0], stderr: err[0], into: &outcome)
-        var waitStatus: Int32 = 0
-        while waitpid(pid, &waitStatus, 0) < 0 && errno == EINTR {}
-        if waitStatus & 0x7F != 0 {
-            outcome.failure = "killed by signal \(waitStatus & 0x7F)"
-        } else if (waitStatus >> 8) & 0xFF != 0 {
-            outcome.failure = "exit \((waitStatus >> 8) & 0xFF)"
-        }
-        return outcome
-    }
-
-    /// Reads both pipes until both end, then closes them.
-    private static func drain(stdout: Int32, stderr: Int32, into outcome: inout Outcome) {
-        var fds = [stdout, stderr].map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        while fds.contains(where: { $0.fd >= 0 }) {
-            if poll(&fds, nfds_t(fds.count), -1) < 0 {
-                if errno == EINTR { continue }
-                break
-            }
-            for index in fds.indices where fds[index].fd >= 0 && fds[index].revents != 0 {
-                let count = buffer.withUnsafeMutableBytes { read(fds[index].fd, $0.baseAddress, $0.count) }
-                if count < 0 && errno == EINTR { continue }
-                if count <= 0 {
-                    close(fds[index].fd)
-                    fds[index].fd = -1
-                    continue
+    static func run(_ command: String, group: String?) async throws(Failure) -> Outcome {
+        var platform = PlatformOptions()
+        // Its own process group: stopping it reaches whatever the shell started.
+        platform.createSession = true
+        platform.teardownSequence = [
+            .gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: terminationGrace)
+        ]
+        let environment = Environment.inherit.updating(["GROUP": group])
+        do {
+            let result = try await Subprocess.run(
+                .path("/bin/sh"), arguments: ["-c", command], environment: environment,
+                platformOptions: platform, input: .none, output: .bytes(limit: maximumOutput), error: .sequence
+            ) { execution in
+                var kept: [UInt8] = []
+                for try await buffer in execution.standardError where kept.count < keptError {
+                    buffer.withUnsafeBytes { kept += $0.prefix(keptError - kept.count) }
                 }
-                if index == 0 {
-                    if outcome.stdout.count < maximumOutput { outcome.stdout += buffer[..<count] }
-                } else if outcome.stderr.count < maximumOutput {
-                    outcome.stderr += buffer[..<count]
-                }
+                return kept
             }
+            if Task.isCancelled { throw Failure.cancelled }
+            let failure: String?
+            switch result.terminationStatus {
+            case .exited(0): failure = nil
+            case .exited(let code): failure = "exit \(code)"
+            case .signaled(let signal): failure = "killed by \(Signal(number: signal).name)"
+            }
+            return Outcome(stdout: result.standardOutput, stderr: result.closureResult, failure: failure)
+        } catch let failure as Failure {
+            throw failure
+        } catch let error as SubprocessError where error.code == .outputLimitExceeded {
+            throw Task.isCancelled ? .cancelled : .tooMuchOutput
+        } catch {
+            if Task.isCancelled { throw .cancelled }
+            throw .cannotRun("\(error)")
         }
-    }
-
-    private static func cannotRun(_ command: String, _ code: Int32) -> PasshError {
-        PasshError(.invalidGroup, "cannot run \(quoted(command)): \(String(cString: strerror(code)))")
-    }
-
-    /// Calls `body` with a NULL-terminated array of C strings.
-    private static func withCStrings<Result>(
-        _ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> Result
-    ) -> Result {
-        var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
-        pointers.append(nil)
-        defer { for pointer in pointers { free(pointer) } }
-        return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
     }
 }

@@ -17,10 +17,16 @@ public enum HostCount: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// How many of `total` hosts this is; a percentage is rounded up (10% of 15 hosts is 2).
+    /// Computed without overflow for any `total`.
     public func of(_ total: Int) -> Int {
         switch self {
-        case .hosts(let count): count
-        case .percent(let share): (total * share + 99) / 100
+        case .hosts(let count):
+            return count
+        case .percent(let share):
+            // total × share / 100, rounded up, as (q × 100 + r) × share / 100 with total = q × 100 + r.
+            let share = Swift.min(Swift.max(share, 0), 100)
+            let total = Swift.max(total, 0)
+            return total / 100 * share + (total % 100 * share + 99) / 100
         }
     }
 
@@ -59,13 +65,13 @@ public struct Rollout: Sendable, Hashable {
     /// The host indices of each wave, canaries first.
     func waves(count: Int) -> [Range<Int>] {
         var waves: [Range<Int>] = []
-        let canaryEnd = Swift.min(canaries, count)
+        let canaryEnd = Swift.max(0, Swift.min(canaries, count))
         if canaryEnd > 0 { waves.append(0..<canaryEnd) }
         let rest = count - canaryEnd
         let size = Swift.max(1, waveSize?.of(rest) ?? rest)
         var start = canaryEnd
         while start < count {
-            let end = Swift.min(count, start + size)
+            let end = start + Swift.min(size, count - start)  // start + size may not fit in an Int
             waves.append(start..<end)
             start = end
         }

@@ -85,9 +85,9 @@ struct Runner: Sendable {
         let retries = options.rollout.retries
         var attempt = 1
         while true {
-            // An attempt that may be retried holds its stderr back until the command shows it ran
-            // (its first stdout) or the attempt ends: a retried attempt's lines (ssh's "Connection
-            // refused") are dropped, the last attempt's are passed on.
+            // An attempt that may be retried holds the transport's own messages back (ssh's
+            // "Connection refused") until the command shows it ran or the attempt ends: a retried
+            // attempt's are dropped, the last attempt's passed on. The command's output flows.
             let held = attempt <= retries ? HeldOutput() : nil
             let result = await runAttempt(host, operation: operation, started: started, sink: sink, held: held)
             let retry = attempt <= retries && result.mayBeRetried && !Task.isCancelled
@@ -213,12 +213,20 @@ struct Runner: Sendable {
     }
 }
 
-/// The output of an attempt that may be retried: stderr is held back until the first stdout.
+/// The output of an attempt that may be retried: the transport's own messages
+/// (``OutputChunk/fromTransport``) are held back until the command shows it ran — any output of
+/// its own — or the attempt ends; the command's output is never held. At most
+/// ``maximumHeld`` bytes are held: past that, they are let through.
 final class HeldOutput: Sendable {
     private struct State {
         var held: [OutputChunk] = []
+        var heldBytes = 0
         var passing = false
     }
+
+    /// What an attempt holds back at most (ssh's messages are a few lines; its `LogLevel=DEBUG3`
+    /// can be megabytes).
+    static let maximumHeld = 64 << 10
 
     private let state = Mutex(State())
 
@@ -227,12 +235,16 @@ final class HeldOutput: Sendable {
     func pass(_ chunk: OutputChunk, keeping: Bool = true) -> [OutputChunk] {
         state.withLock { state in
             if state.passing { return keeping ? [chunk] : [] }
-            if chunk.stream == .stderr {
+            if chunk.fromTransport && state.heldBytes + chunk.bytes.count <= Self.maximumHeld {
                 state.held.append(chunk)
+                state.heldBytes += chunk.bytes.count
                 return []
             }
             state.passing = true
-            defer { state.held = [] }
+            defer {
+                state.held = []
+                state.heldBytes = 0
+            }
             return keeping ? state.held + [chunk] : state.held
         }
     }
@@ -241,7 +253,10 @@ final class HeldOutput: Sendable {
     func release() -> [OutputChunk] {
         state.withLock { state in
             state.passing = true
-            defer { state.held = [] }
+            defer {
+                state.held = []
+                state.heldBytes = 0
+            }
             return state.held
         }
     }

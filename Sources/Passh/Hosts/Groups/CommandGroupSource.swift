@@ -12,7 +12,12 @@ public import SystemPackage
 /// The optional list command prints the names of the groups, one per line (or separated by
 /// spaces); it runs without `GROUP` in its environment.
 ///
-/// The commands run with passh's environment and stdin from `/dev/null`; passh waits for them.
+/// The commands run with passh's environment and stdin from `/dev/null`, each in a process group
+/// of its own; passh waits for them without blocking a thread, and cancelling the calling task
+/// stops them (SIGTERM to the group, SIGKILL half a second later). A command may print at most
+/// 64 MiB: past that it is stopped and the lookup fails, never a group cut short. Its output may
+/// name groups of this source (`@NAME`), not of another one: what one source prints never decides
+/// which other source's command runs.
 public struct CommandGroupSource: GroupSource {
     /// The source's name, for messages (`slurm`).
     public let name: String
@@ -34,16 +39,16 @@ public struct CommandGroupSource: GroupSource {
     /// Runs the list command.
     ///
     /// - Throws: ``PasshError`` with code ``PasshError/Code/invalidGroup`` when there is no list
-    ///   command or it fails.
-    public func groupNames() throws(PasshError) -> [String] {
+    ///   command or it fails; ``PasshError/Code/cancelled`` when the calling task is cancelled.
+    public func groupNames() async throws(PasshError) -> [String] {
         guard let listCommand else {
             throw PasshError(
                 .invalidGroup, "group source \(quoted(name)) cannot list its groups: it has no list command")
         }
-        let outcome = try ShellCommand.run(listCommand, group: nil)
+        let what = "group source \(quoted(name)) failed to list its groups"
+        let outcome = try await run(listCommand, group: nil, what: what)
         if let failure = outcome.failure {
-            throw PasshError(
-                .invalidGroup, "group source \(quoted(name)) failed to list its groups: \(explain(failure, outcome))")
+            throw PasshError(.invalidGroup, "\(what): \(explain(failure, outcome))")
         }
         var seen: Set<String> = []
         return Self.words(outcome.stdout).filter { seen.insert($0).inserted }
@@ -51,16 +56,49 @@ public struct CommandGroupSource: GroupSource {
 
     /// Runs the command for the group; `nil` when it prints nothing.
     ///
-    /// - Throws: ``PasshError`` with code ``PasshError/Code/invalidGroup`` when the command fails.
-    public func group(named group: String) throws(PasshError) -> GroupDefinition? {
-        let outcome = try ShellCommand.run(command, group: group)
+    /// - Throws: ``PasshError`` with code ``PasshError/Code/invalidGroup`` when the command fails,
+    ///   prints too much or names a group of another source; ``PasshError/Code/cancelled`` when the
+    ///   calling task is cancelled.
+    public func group(named group: String) async throws(PasshError) -> GroupDefinition? {
+        let what = "group source \(quoted(name)) failed on group \(quoted(group))"
+        let outcome = try await run(command, group: group, what: what)
         if let failure = outcome.failure {
-            let problem = explain(failure, outcome)
-            throw PasshError(.invalidGroup, "group source \(quoted(name)) failed on group \(quoted(group)): \(problem)")
+            throw PasshError(.invalidGroup, "\(what): \(explain(failure, outcome))")
         }
         let patterns = Self.words(outcome.stdout)
         if patterns.isEmpty { return nil }
+        for pattern in patterns {
+            for item in pattern.split(separator: ",") where item.hasPrefix("@") {
+                if let colon = item.firstIndex(of: ":"), item[item.index(after: item.startIndex)..<colon] != name {
+                    throw PasshError(
+                        .invalidGroup,
+                        "\(what): it printed \(quoted(String(item))): a source's command may name groups of its own "
+                            + "source only")
+                }
+            }
+        }
         return GroupDefinition(patterns: patterns, origin: "group source \(quoted(name)), group \(quoted(group))")
+    }
+
+    /// Runs `command`; a failure to run it, too much output or the caller's cancellation is an
+    /// error `what: …`.
+    private func run(_ command: String, group: String?, what: String) async throws(PasshError)
+        -> ShellCommand.Outcome
+    {
+        do throws(ShellCommand.Failure) {
+            return try await ShellCommand.run(command, group: group)
+        } catch {
+            switch error {
+            case .cannotRun(let reason):
+                throw PasshError(.invalidGroup, "cannot run \(quoted(command)): \(reason)")
+            case .tooMuchOutput:
+                throw PasshError(
+                    .invalidGroup,
+                    "\(what): it printed more than \(ShellCommand.maximumOutput >> 20) MiB; the command was stopped")
+            case .cancelled:
+                throw PasshError(.cancelled, "\(what): stopped (cancelled)")
+            }
+        }
     }
 
     /// `exit 1: FIRST LINE OF STDERR`, or `exit 1` when stderr is empty.
@@ -81,7 +119,8 @@ public struct CommandGroupSource: GroupSource {
     /// list command of source `NAME`.
     ///
     /// A line beginning with `#` is a comment (a `#` elsewhere belongs to the command); blank lines
-    /// and spaces around a line are ignored. A source name is ASCII letters, digits, `_` and `-`.
+    /// and spaces around a line are ignored. A source name is ASCII letters, digits, `_` and `-`, not
+    /// beginning with `-`.
     /// Like ``GroupFileSource``, the file must be owned by the user and writable by no one else:
     /// it holds commands passh runs.
     ///
@@ -117,7 +156,8 @@ public struct CommandGroupSource: GroupSource {
             guard GroupReference.isValidSourceName(sourceName) else {
                 throw PasshError(
                     .invalidGroup,
-                    "\(location): invalid source name \(quoted(sourceName)): letters, digits, '_' and '-'")
+                    "\(location): invalid source name \(quoted(sourceName)): letters, digits, '_' and '-', "
+                        + "not beginning with '-'")
             }
             if reservedNames.contains(sourceName) {
                 throw PasshError(.invalidGroup, "\(location): the source name \(quoted(sourceName)) is taken")

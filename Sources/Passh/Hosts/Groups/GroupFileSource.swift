@@ -10,7 +10,7 @@ public import SystemPackage
 /// ```
 ///
 /// A `#` starts a comment; blank lines and spaces around a line are ignored. A name is ASCII
-/// letters, digits, `_`, `-`, `.` and `+`; a name given twice, a line without `:` and a group
+/// letters, digits, `_`, `-`, `.` and `+`, not beginning with `-`; a name given twice, a line without `:` and a group
 /// without patterns are refused, naming the file and line (`groups:3: expected "NAME: PATTERNS"`).
 /// The patterns are checked when the group is used, their errors naming the line too.
 ///
@@ -38,7 +38,8 @@ public struct GroupFileSource: GroupSource {
             guard GroupReference.isValidName(name) else {
                 throw PasshError(
                     .invalidGroup,
-                    "\(location): invalid group name \(quoted(String(name))): letters, digits, '_', '-', '.' and '+'")
+                    "\(location): invalid group name \(quoted(String(name))): letters, digits, '_', '-', '.' and '+', "
+                        + "not beginning with '-'")
             }
             guard !patterns.isEmpty else {
                 throw PasshError(.invalidGroup, "\(location): group \(quoted(String(name))) has no hosts")

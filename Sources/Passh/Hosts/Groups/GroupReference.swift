@@ -15,13 +15,15 @@ struct GroupReference: Hashable, Sendable {
             guard Self.isValidSourceName(source) else {
                 throw PasshError(
                     .invalidGroup,
-                    "invalid group \(quoted(String(item))): a source name is letters, digits, '_' and '-'")
+                    "invalid group \(quoted(String(item))): a source name is letters, digits, '_' and '-', "
+                        + "not beginning with '-'")
             }
         }
         guard Self.isValidName(rest) else {
             throw PasshError(
                 .invalidGroup,
-                "invalid group \(quoted(String(item))): a group name is letters, digits, '_', '-', '.' and '+'")
+                "invalid group \(quoted(String(item))): a group name is letters, digits, '_', '-', '.' and '+', "
+                    + "not beginning with '-'")
         }
         self.source = source
         self.name = String(rest)
@@ -37,14 +39,16 @@ struct GroupReference: Hashable, Sendable {
         source == defaultSource ? "@\(name)" : "@\(source):\(name)"
     }
 
-    /// A group name: at least one ASCII letter, digit, `_`, `-`, `.` or `+`.
+    /// A group name: at least one ASCII letter, digit, `_`, `-`, `.` or `+`, not beginning with `-`
+    /// (it reaches source commands as `$GROUP`, which `ansible "$GROUP"` would read as an option).
     static func isValidName(_ name: some StringProtocol) -> Bool {
-        !name.isEmpty && name.utf8.allSatisfy { isNameByte($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "+") }
+        !name.isEmpty && name.first != "-"
+            && name.utf8.allSatisfy { isNameByte($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "+") }
     }
 
-    /// A source name: at least one ASCII letter, digit, `_` or `-`.
+    /// A source name: at least one ASCII letter, digit, `_` or `-`, not beginning with `-`.
     static func isValidSourceName(_ name: some StringProtocol) -> Bool {
-        !name.isEmpty && name.utf8.allSatisfy(isNameByte)
+        !name.isEmpty && name.first != "-" && name.utf8.allSatisfy(isNameByte)
     }
 
     private static func isNameByte(_ byte: UInt8) -> Bool {

@@ -32,7 +32,7 @@ enum GroupResolver {
     ///   prefixed with their origin; too many names.
     static func resolve(
         _ patterns: [(text: String, location: String?)], groups: HostGroups, limit: Int, input: String
-    ) throws(PasshError) -> [(text: String, location: String?)] {
+    ) async throws(PasshError) -> [(text: String, location: String?)] {
         var result: [(text: String, location: String?)] = []
         var total = 0
         var counts: [String: Int] = [:]  // a group used many times is counted once
@@ -100,7 +100,7 @@ enum GroupResolver {
                         if let known = itemsOfGroups[reference] {
                             (groupItems, origin) = known
                         } else {
-                            let definition = try groups.definition(of: reference)
+                            let definition = try await groups.definition(of: reference)
                             (groupItems, origin) = (items(of: definition.patterns), definition.origin)
                             itemsOfGroups[reference] = (groupItems, origin)
                         }

@@ -11,7 +11,7 @@ public protocol GroupSource: Sendable {
     /// The names of the source's groups, in the source's order, without repeats.
     ///
     /// - Throws: ``PasshError`` when the groups cannot be listed.
-    func groupNames() throws(PasshError) -> [String]
+    func groupNames() async throws(PasshError) -> [String]
 
     /// The patterns of a group, or `nil` when the source has no group of that name.
     ///
@@ -19,7 +19,7 @@ public protocol GroupSource: Sendable {
     /// (`@SOURCE:NAME`).
     ///
     /// - Throws: ``PasshError`` when the source cannot answer (a command that failed).
-    func group(named name: String) throws(PasshError) -> GroupDefinition?
+    func group(named name: String) async throws(PasshError) -> GroupDefinition?
 }
 
 extension GroupSource {

@@ -5,7 +5,7 @@ import Synchronization
 /// ```swift
 /// let groups = HostGroups(sources: [("local", StaticGroupSource(["web": "web[1-3]"]))])
 /// var list = HostList(groups: groups)
-/// try list.add("@web,db1")            // web1 web2 web3 db1
+/// try await list.add("@web,db1")      // web1 web2 web3 db1
 /// ```
 ///
 /// `@NAME` names a group of ``defaultSource``; a group's patterns may name other groups, of their
@@ -58,11 +58,11 @@ public final class HostGroups: Sendable {
     ///
     /// - Parameter source: The source's name; `nil` for every source.
     /// - Throws: ``PasshError`` with code ``PasshError/Code/invalidGroup`` for an unknown source or
-    ///   one that cannot list its groups; the errors of making the sources.
-    public func groups(of source: String? = nil) throws(PasshError) -> [String] {
+    ///   one that cannot list its groups; the errors of making the sources and of asking them.
+    public func groups(of source: String? = nil) async throws(PasshError) -> [String] {
         var written: [String] = []
         for named in try sources() where source == nil ? named.source.canListGroups : named.name == source {
-            for name in try named.source.groupNames() {
+            for name in try await named.source.groupNames() {
                 written.append(GroupReference(source: named.name, name: name).written(defaultSource: defaultSource))
             }
         }
@@ -78,8 +78,8 @@ public final class HostGroups: Sendable {
     /// `web1 web2 web3 x9`, with `web: web[1-3]`, gives `@web,x9`.
     ///
     /// Groups that cannot be listed or resolved are not used, so this never fails.
-    public func regroup(_ names: [String]) -> String {
-        let candidates = regroupSets()
+    public func regroup(_ names: [String]) async -> String {
+        let candidates = await regroupSets()
         var remaining = Set(names)
         var taken: [String] = []
         for candidate in candidates
@@ -93,16 +93,16 @@ public final class HostGroups: Sendable {
     }
 
     /// The default source's groups and their hosts, largest first (then in the source's order).
-    private func regroupSets() -> [(written: String, names: Set<String>)] {
+    private func regroupSets() async -> [(written: String, names: Set<String>)] {
         if let sets = state.withLock({ $0.regroupSets }) { return sets }
         var sets: [(written: String, names: Set<String>)] = []
         if let source = try? sources().first(where: { $0.name == defaultSource })?.source,
-            let names = try? source.groupNames()
+            let names = try? await source.groupNames()
         {
             for name in names {
                 let written = GroupReference(source: defaultSource, name: name).written(defaultSource: defaultSource)
                 var list = HostList(groups: self)
-                guard (try? list.add(written)) != nil, list.count > 0 else { continue }
+                guard (try? await list.add(written)) != nil, list.count > 0 else { continue }
                 sets.append((written, Set(list.names)))
             }
         }
@@ -125,14 +125,14 @@ public final class HostGroups: Sendable {
     ///
     /// - Throws: ``PasshError`` with code ``PasshError/Code/invalidGroup`` for an unknown source or
     ///   group; the source's errors.
-    func definition(of reference: GroupReference) throws(PasshError) -> GroupDefinition {
+    func definition(of reference: GroupReference) async throws(PasshError) -> GroupDefinition {
         if let known = state.withLock({ $0.definitions[reference] }) { return known }
         let written = reference.written(defaultSource: defaultSource)
         guard let source = try sources().first(where: { $0.name == reference.source })?.source else {
             if reference.source == defaultSource { throw PasshError(.invalidGroup, "unknown group \(quoted(written))") }
             throw PasshError(.invalidGroup, "unknown group source \(quoted(reference.source)) in \(quoted(written))")
         }
-        guard let definition = try source.group(named: reference.name) else {
+        guard let definition = try await source.group(named: reference.name) else {
             throw PasshError(.invalidGroup, "unknown group \(quoted(written))")
         }
         state.withLock { $0.definitions[reference] = definition }

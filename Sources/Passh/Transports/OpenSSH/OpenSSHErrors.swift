@@ -1,25 +1,28 @@
 import Synchronization
 
-/// Tells why `ssh` failed from what it wrote on stderr.
+/// Tells why `ssh` failed from its log.
 ///
 /// ssh exits 255 for its own errors, and for a remote command that exited 255 or was killed by a
-/// signal; only its message tells them apart. The classifier keeps the last few lines of the
-/// host's stderr (and whether ssh warned of a changed host key, which it does many lines before
-/// failing) and, for an exit 255, matches them against ssh's messages, which have been stable
-/// across OpenSSH releases.
+/// signal; only its message tells them apart. The classifier sees ssh's log alone (``SSHLog``),
+/// never the remote command's stderr: it keeps the log's last few lines (and whether ssh warned
+/// of a changed or revoked host key, which it does many lines before failing) and, for an exit
+/// 255, matches them against ssh's messages, which have been stable across OpenSSH releases.
 final class OpenSSHErrors: Sendable {
     private struct Seen {
         var lastLines: [String] = []
         var hostKeyChanged = false
+        var hostKeyRevoked = false
     }
 
     private static let keptLines = 4
     private static let changedWarning = Array("REMOTE HOST IDENTIFICATION HAS CHANGED".utf8)
+    private static let revokedWarning = Array("REVOKED HOST KEY DETECTED".utf8)
     private let seen = Mutex(Seen())
 
-    /// Looks at a chunk of the host's stderr.
+    /// Looks at a chunk of ssh's log.
     func look(at chunk: OutputChunk) {
         let changed = chunk.bytes.contains(subsequence: Self.changedWarning)
+        let revoked = chunk.bytes.contains(subsequence: Self.revokedWarning)
         var lines: [String] = []
         var end = chunk.bytes.endIndex
         while lines.count < Self.keptLines, end > chunk.bytes.startIndex {
@@ -35,6 +38,7 @@ final class OpenSSHErrors: Sendable {
         }
         seen.withLock { seen in
             seen.hostKeyChanged = seen.hostKeyChanged || changed
+            seen.hostKeyRevoked = seen.hostKeyRevoked || revoked
             seen.lastLines = Array((seen.lastLines + lines.reversed()).suffix(Self.keptLines))
         }
     }
@@ -44,6 +48,12 @@ final class OpenSSHErrors: Sendable {
     func failure() -> HostFailure? {
         let seen = self.seen.withLock { $0 }
         for line in seen.lastLines.reversed() {
+            if seen.hostKeyRevoked && line.contains("Host key verification failed") {
+                // Neither unknown nor changed: known_hosts marks this very key @revoked.
+                return HostFailure(
+                    .other, "Host key verification failed: the host's key is marked @revoked in known_hosts",
+                    commandMayHaveRun: false)
+            }
             if let kind = Self.kind(of: line, hostKeyChanged: seen.hostKeyChanged) {
                 return HostFailure(
                     kind, line, commandMayHaveRun: kind == .connectionLost && !Self.duringHandshake(line))

@@ -36,14 +36,29 @@ public struct OpenSSHOptions: Sendable, Hashable {
     /// The host goes after `--`, so even a name that slipped past validation could not be read as
     /// an option. The command's words follow untouched; ssh joins them with spaces.
     ///
-    /// With `terminal`, ssh is asked for a remote terminal even without a local one (`-tt`).
-    public func arguments(for host: Host, command: [String], terminal: Bool = false) -> [String] {
+    /// With `terminal`, ssh is asked for a remote terminal even without a local one (`-tt`). With
+    /// `logFile`, ssh writes its own messages there (`-E`) instead of on stderr, apart from the
+    /// remote command's.
+    public func arguments(for host: Host, command: [String], terminal: Bool = false, logFile: String? = nil)
+        -> [String]
+    {
         var args = connectionArguments(for: host)
         if let multiplexing, let path = controlPath(for: host) {
             args += multiplexing.sshOptions(controlPath: path)
         }
         if terminal { args += ["-tt"] }  // after the -T above: ssh keeps the last of -T and -t
+        if let logFile { args += ["-E", logFile] }
         return args + ["--", host.hostname] + command
+    }
+
+    /// Whether ``options`` set ssh's `LogLevel`: else passh sets `INFO`, the level at which ssh
+    /// says why a connection was cut during the key exchange or the login (`Connection closed by
+    /// ADDRESS port N`), which `ERROR` hides.
+    var setsLogLevel: Bool {
+        options.contains { option in
+            let key = option.drop { $0 == " " || $0 == "\t" }.prefix { $0 != "=" && $0 != " " && $0 != "\t" }
+            return key.lowercased() == "loglevel"
+        }
     }
 
     /// With ``multiplexing``, the control socket of `host`'s master connection.
@@ -53,20 +68,18 @@ public struct OpenSSHOptions: Sendable, Hashable {
 
     /// The `ssh` arguments that start (or find) a master connection for `host` at `controlPath`,
     /// idle for at most `persist` seconds; ssh exits 0 once the master listens there.
-    func masterArguments(for host: Host, controlPath: String, persist: Int) -> [String] {
+    func masterArguments(for host: Host, controlPath: String, persist: Int, logFile: String? = nil) -> [String] {
         let escaped = controlPath.replacing("%", with: "%%")  // ssh expands % tokens in ControlPath
         return connectionArguments(for: host)
-            + [
-                "-o", "ControlMaster=auto", "-o", "ControlPersist=\(persist)", "-o", "ControlPath=\(escaped)", "-N",
-                "--", host.hostname,
-            ]
+            + ["-o", "ControlMaster=auto", "-o", "ControlPersist=\(persist)", "-o", "ControlPath=\(escaped)"]
+            + (logFile.map { ["-E", $0] } ?? []) + ["-N", "--", host.hostname]
     }
 
     private func connectionArguments(for host: Host) -> [String] {
         var args: [String] = []
         if let configFile { args += ["-F", configFile.string] }
         for option in options { args += ["-o", option] }
-        args += ["-T", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=\(connectTimeout)", "-o", "BatchMode=yes"]
+        args += ["-T", "-o", "LogLevel=INFO", "-o", "ConnectTimeout=\(connectTimeout)", "-o", "BatchMode=yes"]
         if insecure { args += ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"] }
         if let user = host.user ?? defaultUser { args += ["-l", user] }
         if let port = host.port { args += ["-p", String(port)] }

@@ -90,12 +90,12 @@ public struct OpenSSHTransport: Transport {
     ) async -> Termination? {
         var startOptions = options
         startOptions.stdinFile = nil
-        let launcher = ProcessLauncher(
-            launch: launch, arguments: self.options.masterArguments(for: host, controlPath: path, persist: persist))
-        let errors = OpenSSHErrors()
-        let termination = await launcher.run(host: host, options: startOptions) { chunk in
-            if chunk.stream == .stderr { errors.look(at: chunk) }
-            await output(chunk)
+        let (termination, errors) = await SSHLog.capture(
+            host: host, hidingChatter: !self.options.setsLogLevel, output: output
+        ) { log in
+            let arguments = self.options.masterArguments(for: host, controlPath: path, persist: persist, logFile: log)
+            return await ProcessLauncher(launch: launch, arguments: arguments).run(
+                host: host, options: startOptions, deliver: output)
         }
         switch termination {
         case .exited(0): return nil
@@ -109,17 +109,18 @@ public struct OpenSSHTransport: Transport {
         }
     }
 
-    /// Spawns `ssh`; an exit status of 255 with one of ssh's own messages is that failure.
+    /// Spawns `ssh`; an exit status of 255 with one of ssh's own messages in its log is that failure.
     private func runSSH(
         _ command: [String], on host: Host, options: SessionOptions,
         output: @escaping @Sendable (OutputChunk) async -> Void
     ) async -> Termination {
-        let launcher = ProcessLauncher(
-            launch: launch, arguments: self.options.arguments(for: host, command: command, terminal: options.terminal))
-        let errors = OpenSSHErrors()
-        let termination = await launcher.run(host: host, options: options) { chunk in
-            if chunk.stream == .stderr { errors.look(at: chunk) }
-            await output(chunk)
+        let quiet = !self.options.setsLogLevel
+        let deliver = options.terminal && quiet ? SSHLog.droppingTerminalChatter(output) : output
+        let (termination, errors) = await SSHLog.capture(host: host, hidingChatter: quiet, output: output) { log in
+            let arguments = self.options.arguments(
+                for: host, command: command, terminal: options.terminal, logFile: log)
+            return await ProcessLauncher(launch: launch, arguments: arguments).run(
+                host: host, options: options, deliver: deliver)
         }
         if termination == .exited(255), let failure = errors.failure() {
             return .failed(failure)
@@ -127,9 +128,9 @@ public struct OpenSSHTransport: Transport {
         return termination
     }
 
-    /// Stdin, the stdout and stderr pipes, the process's pidfd — and, while it starts, the pipes'
-    /// other ends; with a stdin file, its pipe and the file.
-    public func descriptorsPerHost(sendingStdin: Bool) -> Int { sendingStdin ? 8 : 6 }
+    /// Stdin, the stdout and stderr pipes, the process's pidfd, ssh's log file — and, while it
+    /// starts, the pipes' other ends; with a stdin file, its pipe and the file.
+    public func descriptorsPerHost(sendingStdin: Bool) -> Int { sendingStdin ? 9 : 7 }
 }
 
 /// Closes the master connection of each host (``OpenSSHOptions/multiplexing``); a host without
