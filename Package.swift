@@ -28,8 +28,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-extras/swift-extras-base64.git", from: "1.2.0"),
-        // HMAC-SHA1 for hashed known_hosts names, in the libssh transport's known_hosts reader.
-        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/swiftlang/swift-docc-plugin.git", from: "1.5.0"),
     ],
     targets: [
@@ -43,7 +41,6 @@ let package = Package(
             dependencies: [
                 "CPasshShims",
                 .target(name: "CLibSSH", condition: .when(traits: ["LibSSH"])),
-                .product(name: "Crypto", package: "swift-crypto", condition: .when(traits: ["LibSSH"])),
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "DequeModule", package: "swift-collections"),

@@ -11,7 +11,7 @@ import Glibc
 /// The libssh transport accepts a host key exactly when `ssh` does, on the same known_hosts
 /// (issue 22, items 3 and 19): each file below is given to both, OpenSSH's verdict is the
 /// reference.
-@Suite("known_hosts: the libssh transport decides as OpenSSH", .serialized, .needsTestSSHD)
+@Suite("known_hosts: the libssh transport decides as OpenSSH", .serialized, .needsTestCluster)
 struct KnownHostsConformanceTests {
     /// The test cluster's directory.
     static var directory: String { String(TestCluster.config.prefix(upTo: TestCluster.config.lastIndex(of: "/")!)) }

@@ -1,5 +1,5 @@
 #if LIBSSH
-import Crypto
+import CLibSSH
 import ExtrasBase64
 
 /// known_hosts, read as OpenSSH 9 reads it: what the files say of the key a host presented.
@@ -172,9 +172,18 @@ enum KnownHosts {
         guard let salt = try? Base64.decode(bytes: body[..<bar]), salt.count == 20 else {
             return false
         }
-        let code = HMAC<Insecure.SHA1>.authenticationCode(for: Array(name.utf8), using: SymmetricKey(data: salt))
+        let code = hmacSHA1(key: salt, message: Array(name.utf8))
         let written = "|1|" + Base64.encodeToString(bytes: salt) + "|" + Base64.encodeToString(bytes: Array(code))
         return Array(written.utf8)[...] == field
+    }
+
+    /// HMAC-SHA1 through OpenSSL's libcrypto, which libssh already links (swift-crypto would build a
+    /// second copy of BoringSSL into every build for these 20 bytes).
+    private static func hmacSHA1(key: [UInt8], message: [UInt8]) -> [UInt8] {
+        var code = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length: UInt32 = 0
+        _ = HMAC(EVP_sha1(), key, Int32(key.count), message, message.count, &code, &length)
+        return Array(code.prefix(Int(length)))
     }
 
     /// OpenSSH's `match_pattern_list(name, patterns, 1)`: some pattern matches and no `!pattern`
