@@ -43,7 +43,9 @@ import Glibc
         try writeFile(input, Array("x\n".utf8))
         var options = RunOptions()
         options.stdinFile = FilePath(input)
-        _ = try await ParallelSSH(options: options, transport: LocalTransport()).run(["true"], on: ["h1"])
+        // The poller is the transport's: its thread lives as long as the transport.
+        let transport = LocalTransport()
+        _ = try await ParallelSSH(options: options, transport: transport).run(["true"], on: ["h1"])
         let threads = Self.blockedSignals()
         #expect(Set(threads.map(\.name)).isSuperset(of: ["passh-writer", "passh-poller"]))
         for thread in threads {
@@ -51,6 +53,6 @@ import Glibc
                 #expect(thread.blocked & (1 << UInt64(signal - 1)) != 0, "\(thread.name) takes signal \(signal)")
             }
         }
-        withExtendedLifetime(writer) {}
+        withExtendedLifetime((writer, transport)) {}
     }
 }

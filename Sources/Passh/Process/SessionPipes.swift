@@ -24,11 +24,12 @@ enum SessionPipes {
     /// Opens the streams, runs `session` with them while the readers hand `deliver` whole lines,
     /// and returns how the session ended once its output is read.
     ///
-    /// When `session` returns, the readers stop at the first "no data right now" instead of
-    /// waiting for an end of file that a grandchild holding a pipe may never send: a process that
-    /// exited has written all it will.
+    /// When `session` returns, the readers and the stdin feeder are cancelled: the readers stop at
+    /// the first "no data right now" instead of waiting for an end of file that a grandchild holding
+    /// a pipe may never send (a process that exited has written all it will). Their waits end on
+    /// `poller`.
     static func run(
-        host: Host, options: SessionOptions,
+        host: Host, options: SessionOptions, poller: Poller,
         deliver: @escaping @Sendable (OutputChunk) async -> Void,
         session: (consuming SessionStreams) async -> Termination
     ) async -> Termination {
@@ -53,7 +54,7 @@ enum SessionPipes {
                     try? file.close()
                     fed = nil
                 }
-                feeder = StdinFeeder(file: fed, preamble: options.stdinPreamble, pipe: pipe.write)
+                feeder = StdinFeeder(file: fed, preamble: options.stdinPreamble, pipe: pipe.write, poller: poller)
                 stdin = FileDescriptor(rawValue: pipe.read)
             } else if !options.stdinPreamble.isEmpty {
                 try? file.close()
@@ -77,28 +78,25 @@ enum SessionPipes {
             close(out.write)
             return .failed(HostFailure(.cannotStart, "cannot create a pipe: \(Errno(rawValue: errno))"))
         }
-        let ended = ExitLatch()
         return await withTaskGroup(of: Void.self) { group in
             if let feeder {
                 group.addTask { await feeder.run() }
             }
             for (fd, stream) in [(out.read, OutputStreamKind.stdout), (err.read, .stderr)] {
-                let reader = PipeReader(
-                    fd: fd, host: host, stream: stream, maximumLineLength: options.maximumLineLength,
+                let lines = LineSplitter(
+                    host: host, stream: stream, maximumLineLength: options.maximumLineLength,
                     binary: stream == .stdout && options.binaryStdout)
-                group.addTask { await reader.run(until: ended, deliver: deliver) }
+                let reader = PipeReader(fd: fd, poller: poller, lines: lines)
+                group.addTask { await reader.run(deliver: deliver) }
             }
             let termination = await session(
                 SessionStreams(
                     stdin: stdin, stdout: FileDescriptor(rawValue: out.write),
                     stderr: FileDescriptor(rawValue: err.write)))
-            feeder?.stop()
-            ended.set()
-            Poller.shared.wake(out.read)
-            Poller.shared.wake(err.read)
+            group.cancelAll()  // the process is gone: the readers take what is left, the feeder stops
             await group.waitForAll()
             for fd in [out.read, err.read] {
-                Poller.shared.deregister(fd)
+                poller.forget(fd)
                 close(fd)
             }
             return termination

@@ -6,6 +6,8 @@ public struct OpenSSHTransport: Transport {
     /// How `ssh` is called.
     public let options: OpenSSHOptions
     private let launch: LaunchEnvironment
+    /// Where the hosts' pipes and control sockets are waited on; its thread ends with the transport.
+    private let poller = Poller()
 
     /// A transport calling `ssh` with `options`.
     public init(options: OpenSSHOptions = OpenSSHOptions()) {
@@ -57,29 +59,76 @@ public struct OpenSSHTransport: Transport {
         while true {
             tries += 1
             let mayRetry = tries == 1
-            var connected = await MuxClient.connect(path: path)
-            if connected == nil {
+            var reached = await reachMaster(at: path)
+            if reached.foundNoMaster {
                 let started = await startMaster(at: path, persist: persist, for: host, options: options, output: output)
-                guard started == nil else { return started! }
-                connected = await MuxClient.connect(path: path)
+                if let started { return started }
+                reached = await reachMaster(at: path)
             }
-            guard var master = connected.take() else {
-                if mayRetry { continue }
-                return .failed(HostFailure(.connectionLost, "the master connection to \(host.hostname) did not answer"))
+            switch consume reached {
+            case .failed(let failure):
+                switch failure.kind {
+                case .cancelled: return .cancelled
+                case .silent: return .failed(silentMaster(host, path))
+                case .noMaster, .failed:
+                    if mayRetry { continue }
+                    return .failed(
+                        HostFailure(.connectionLost, "the master connection to \(host.hostname) did not answer"))
+                }
+            case .reached(var master):
+                do throws(MuxClient.Failure) {
+                    try await master.startProxy(deadline: answerDeadline)
+                } catch {
+                    switch error.kind {
+                    case .cancelled: return .cancelled
+                    case .silent: return .failed(silentMaster(host, path))
+                    case .noMaster, .failed:
+                        if mayRetry { continue }
+                        return .failed(HostFailure(.connectionLost, error.reason))
+                    }
+                }
+                var session = MuxProxySession(master, host: host)
+                let termination = await session.run(command.joined(separator: " "), options: options, output: output)
+                if closing, case .reached(var master) = await reachMaster(at: path) {
+                    try? await master.terminate(deadline: answerDeadline)
+                }
+                return termination
             }
-            do throws(MuxClient.Failure) {
-                try await master.startProxy()
-            } catch {
-                if mayRetry { continue }
-                return .failed(HostFailure(.connectionLost, error.reason))
-            }
-            var session = MuxProxySession(master, host: host, maximumLineLength: options.maximumLineLength)
-            let termination = await session.run(command.joined(separator: " "), options: options, output: output)
-            if closing, var master = await MuxClient.connect(path: path) {
-                try? await master.terminate()
-            }
-            return termination
         }
+    }
+
+    /// A master connection reached and greeted, or why not.
+    private enum MasterReach: ~Copyable {
+        case reached(MuxClient)
+        case failed(MuxClient.Failure)
+
+        /// No master listens there (one may be started).
+        var foundNoMaster: Bool {
+            switch self {
+            case .reached: false
+            case .failed(let failure): failure.kind == .noMaster
+            }
+        }
+    }
+
+    private func reachMaster(at path: String) async -> MasterReach {
+        do throws(MuxClient.Failure) {
+            return .reached(try await MuxClient.connect(path: path, poller: poller, deadline: answerDeadline))
+        } catch {
+            return .failed(error)
+        }
+    }
+
+    /// How long a master connection has to answer each request: the connect timeout, from now.
+    private var answerDeadline: ContinuousClock.Instant { .now + .seconds(options.connectTimeout) }
+
+    /// A master that accepts and does not answer (wedged, stopped, a stale socket a live process
+    /// holds): the host fails as a connection that timed out, before its command could start.
+    private func silentMaster(_ host: Host, _ path: String) -> HostFailure {
+        HostFailure(
+            .connectionTimedOut,
+            "the master connection to \(host.hostname) did not answer within \(options.connectTimeout) s (\(path))",
+            commandMayHaveRun: false)
     }
 
     /// Runs `ssh -N` to start the master connection; `nil` once it listens at `path`, else how the
@@ -91,7 +140,8 @@ public struct OpenSSHTransport: Transport {
         var startOptions = options
         startOptions.stdinFile = nil
         let launcher = ProcessLauncher(
-            launch: launch, arguments: self.options.masterArguments(for: host, controlPath: path, persist: persist))
+            launch: launch, arguments: self.options.masterArguments(for: host, controlPath: path, persist: persist),
+            poller: poller)
         let errors = OpenSSHErrors()
         let termination = await launcher.run(host: host, options: startOptions) { chunk in
             if chunk.stream == .stderr { errors.look(at: chunk) }
@@ -115,7 +165,8 @@ public struct OpenSSHTransport: Transport {
         output: @escaping @Sendable (OutputChunk) async -> Void
     ) async -> Termination {
         let launcher = ProcessLauncher(
-            launch: launch, arguments: self.options.arguments(for: host, command: command, terminal: options.terminal))
+            launch: launch, arguments: self.options.arguments(for: host, command: command, terminal: options.terminal),
+            poller: poller)
         let errors = OpenSSHErrors()
         let termination = await launcher.run(host: host, options: options) { chunk in
             if chunk.stream == .stderr { errors.look(at: chunk) }
@@ -136,19 +187,45 @@ public struct OpenSSHTransport: Transport {
 /// one is left as it is. The command words are not used.
 struct MasterStoppingTransport: Transport {
     let options: OpenSSHOptions
+    private let poller = Poller()
+
+    init(options: OpenSSHOptions) {
+        self.options = options
+    }
 
     func run(
         _ command: [String], on host: Host, options _: SessionOptions,
         output: @escaping @Sendable (OutputChunk) async -> Void
     ) async -> Termination {
-        guard let path = options.controlPath(for: host), var master = await MuxClient.connect(path: path) else {
-            return .exited(0)
+        guard let path = options.controlPath(for: host) else { return .exited(0) }
+        let deadline = ContinuousClock.now + .seconds(options.connectTimeout)
+        var master: MuxClient
+        do throws(MuxClient.Failure) {
+            master = try await MuxClient.connect(path: path, poller: poller, deadline: deadline)
+        } catch {
+            switch error.kind {
+            case .noMaster, .failed: return .exited(0)  // none, or gone as it was reached
+            case .cancelled: return .cancelled
+            case .silent: return .failed(silent(path))
+            }
         }
-        do {
-            try await master.terminate()
+        do throws(MuxClient.Failure) {
+            try await master.terminate(deadline: deadline)
             return .exited(0)
         } catch {
-            return .failed(HostFailure(.other, error.reason))
+            switch error.kind {
+            case .cancelled: return .cancelled
+            case .silent: return .failed(silent(path))
+            case .noMaster, .failed: return .failed(HostFailure(.other, error.reason))
+            }
         }
     }
+
+    private func silent(_ path: String) -> HostFailure {
+        HostFailure(
+            .connectionTimedOut, "the master connection did not answer within \(options.connectTimeout) s (\(path))")
+    }
+
+    /// The control socket.
+    func descriptorsPerHost(sendingStdin: Bool) -> Int { 1 }
 }
