@@ -40,7 +40,8 @@ struct SudoFlags: ParsableArguments {
         guard sudo else { return nil }
         if let passwordFile { return Sudo(password: try Self.password(from: passwordFile)) }
         if await probe() { return Sudo() }
-        guard let typed = PasswordPrompt.read(prompt: "[passh] sudo password: ") else {
+        if Task.isCancelled { throw Refusal(message: "stopped") }
+        guard let typed = await PasswordPrompt.read(prompt: "[passh] sudo password: ") else {
             throw Refusal(
                 message:
                     "sudo on \(firstHost) asks for a password, and there is no terminal to ask it on: give it with --sudo-password-file"

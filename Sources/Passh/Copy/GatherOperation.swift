@@ -25,6 +25,8 @@ public struct GatherOperation: Sendable {
     public let destination: FilePath
     /// The command each host runs: it prints a tar archive on stdout.
     public let remoteCommand: String
+    /// Where the archives are unpacked: a thread of the operation's own, never the cooperative pool.
+    private let files = FileThread(name: "passh-gather")
 
     /// Fetches `paths` from every host.
     ///
@@ -75,7 +77,7 @@ extension GatherOperation: HostOperation {
                 HostFailure(.other, "cannot gather into \(root.string): the host's name is not a directory name"))
         }
         do throws(TarExtractor.Failure) {
-            return .ready(try GatherJob(command: [remoteCommand], root: root))
+            return .ready(try GatherJob(command: [remoteCommand], root: root, files: files))
         } catch {
             return .failed(HostFailure(.other, error.description))
         }
@@ -90,6 +92,8 @@ final class GatherJob: HostJob {
     static let pieceSize = SessionOptions.binaryPipeSize
 
     let command: [String]
+    /// Where the extractor runs (it writes files).
+    private let files: FileThread
 
     private struct State: ~Copyable {
         var extractor: TarExtractor
@@ -98,8 +102,9 @@ final class GatherJob: HostJob {
 
     private let state: Mutex<State>
 
-    init(command: [String], root: FilePath) throws(TarExtractor.Failure) {
+    init(command: [String], root: FilePath, files: FileThread) throws(TarExtractor.Failure) {
         self.command = command
+        self.files = files
         self.state = Mutex(State(extractor: try TarExtractor(root: root), failure: nil))
     }
 
@@ -113,7 +118,11 @@ final class GatherJob: HostJob {
         return options
     }
 
-    func receive(_ chunk: OutputChunk) -> Bool {
+    func receive(_ chunk: OutputChunk) async -> Bool {
+        await files.run { self.consume(chunk) }
+    }
+
+    private func consume(_ chunk: OutputChunk) -> Bool {
         state.withLock { state in
             guard state.failure == nil else { return false }
             do {
@@ -126,7 +135,11 @@ final class GatherJob: HostJob {
         }
     }
 
-    func finish(_ outcome: HostOutcome) -> (HostOutcome, TransferTotals?) {
+    func finish(_ outcome: HostOutcome) async -> (HostOutcome, TransferTotals?) {
+        await files.run { self.end(outcome) }
+    }
+
+    private func end(_ outcome: HostOutcome) -> (HostOutcome, TransferTotals?) {
         state.withLock { state in
             if let failure = state.failure { return (.failed(HostFailure(.other, failure)), nil) }
             let totals: TarExtractor.Totals

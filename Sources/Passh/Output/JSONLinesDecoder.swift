@@ -179,16 +179,15 @@ public struct JSONLinesDecoder: Sendable {
         }
         let hadNewline = try object.bool("newline") ?? true
         if collectOutput {
-            var streams = collected[host] ?? ([], [])
+            // In place: a copy of the host's output per line would make a large output quadratic.
             switch stream {
             case .stdout:
-                streams.stdout += bytes
-                if hadNewline { streams.stdout.append(0x0A) }
+                collected[host, default: ([], [])].stdout += bytes
+                if hadNewline { collected[host, default: ([], [])].stdout.append(0x0A) }
             case .stderr:
-                streams.stderr += bytes
-                if hadNewline { streams.stderr.append(0x0A) }
+                collected[host, default: ([], [])].stderr += bytes
+                if hadNewline { collected[host, default: ([], [])].stderr.append(0x0A) }
             }
-            collected[host] = streams
         }
         return OutputLine(host: host, stream: stream, bytes: bytes[...], hadNewline: hadNewline)
     }
