@@ -517,6 +517,33 @@ struct LibSSHTransportTests {
         }
     }
 
+    /// An emergency stop reaches each run's sessions at once, and a transport reused across runs
+    /// stops as fast the second time (its wait for the KILLs used to be spent by the first).
+    @Test func aReusedTransportStopsAsFastTheSecondTime() async throws {
+        let transport = try LibSSHTransport(options: TransportKind.libSSHOptions)
+        let clock = ContinuousClock()
+        for round in 1...2 {
+            let (sleep, marker) = uniqueSleep(seconds: 8)
+            let stop = EmergencyStop()
+            var options = RunOptions()
+            options.emergencyStop = stop
+            options.terminationGrace = .seconds(30)
+            let passh = ParallelSSH(options: options, transport: transport)
+            let run = Task { try await passh.run(["trap '' TERM; \(sleep); true"], on: ["h01", "h02"]) }
+            let deadline = clock.now + .seconds(5)
+            while processes(matching: marker, named: "sleep").count < 2 && clock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let triggered = clock.now
+            stop.trigger()
+            #expect(await stop.killsSent(within: .seconds(2)), "round \(round)")
+            let results = try await run.value
+            #expect(clock.now - triggered < .seconds(2), "round \(round)")
+            #expect(results.map(\.outcome) == [.cancelled, .cancelled], "round \(round)")
+            #expect(try await processesLeft(matching: marker).isEmpty, "round \(round)")
+        }
+    }
+
     @Test func oneTransportRunsManyHostsAndRunsAgain() async throws {
         let passh = try passh()
         let hosts = (1...50).map { "h\($0)" }

@@ -1,3 +1,4 @@
+import CPasshShims
 import Passh
 import PasshTestSupport
 import SystemPackage
@@ -55,4 +56,22 @@ import Glibc
         }
         withExtendedLifetime((writer, transport)) {}
     }
+
+    #if LIBSSH
+    /// The fork handler that gives a ProxyCommand its signals back is libssh's threads' own: the
+    /// child of any other thread's fork keeps the mask its parent had.
+    @Test func onlyLibSSHsForksHaveTheirSignalsUnblocked() async throws {
+        let transport = try LibSSHTransport()
+        _ = try await ParallelSSH(transport: transport).run(["true"], on: ["nosuchhost.invalid"])  // starts its threads
+        var blocked = sigset_t()
+        sigemptyset(&blocked)
+        sigaddset(&blocked, SIGUSR1)
+        var previous = sigset_t()
+        pthread_sigmask(SIG_BLOCK, &blocked, &previous)
+        let childBlocks = passh_forked_child_blocks(SIGUSR1)
+        pthread_sigmask(SIG_SETMASK, &previous, nil)
+        #expect(childBlocks == 1)
+        withExtendedLifetime(transport) {}
+    }
+    #endif
 }

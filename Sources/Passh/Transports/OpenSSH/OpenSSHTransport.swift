@@ -137,15 +137,49 @@ public struct OpenSSHTransport: Transport {
         at path: String, persist: Int, for host: Host, options: SessionOptions,
         output: @escaping @Sendable (OutputChunk) async -> Void
     ) async -> Termination? {
-        var startOptions = options
-        startOptions.stdinFile = nil
+        var withoutStdin = options
+        withoutStdin.stdinFile = nil
+        let startOptions = withoutStdin
         let launcher = ProcessLauncher(
             launch: launch, arguments: self.options.masterArguments(for: host, controlPath: path, persist: persist),
             poller: poller)
         let errors = OpenSSHErrors()
-        let termination = await launcher.run(host: host, options: startOptions) { chunk in
-            if chunk.stream == .stderr { errors.look(at: chunk) }
-            await output(chunk)
+        // Two runs starting a master for one host at once: the second `ssh -N` finds the first one's
+        // socket, says so, and stays up as a plain connection for ever. It is stopped, and the
+        // session goes through the first one's master.
+        let raced = StopSignal()
+        enum Start: Sendable {
+            case ended(Termination)
+            case raced
+            case idle
+        }
+        let termination = await withTaskGroup(of: Start.self) { group in
+            group.addTask {
+                .ended(
+                    await launcher.run(host: host, options: startOptions) { chunk in
+                        if chunk.stream == .stderr {
+                            if Self.foundAnotherMaster(chunk) { return raced.fire() }
+                            errors.look(at: chunk)
+                        }
+                        await output(chunk)
+                    })
+            }
+            group.addTask { await raced.wait() ? .raced : .idle }
+            var ended: Termination = .cancelled
+            while let start = await group.next() {
+                switch start {
+                case .ended(let termination):
+                    group.cancelAll()
+                    ended = termination
+                case .raced:
+                    group.cancelAll()  // stops this `ssh -N`
+                    ended = .exited(0)
+                    while await group.next() != nil {}
+                case .idle:
+                    break
+                }
+            }
+            return ended
         }
         switch termination {
         case .exited(0): return nil
@@ -157,6 +191,12 @@ public struct OpenSSHTransport: Transport {
             )
         default: return termination
         }
+    }
+
+    /// Whether `chunk` holds ssh's word that another master holds the socket
+    /// (`ControlSocket PATH already exists, disabling multiplexing`).
+    private static func foundAnotherMaster(_ chunk: OutputChunk) -> Bool {
+        chunk.bytes.firstRange(of: Array("already exists, disabling multiplexing".utf8)) != nil
     }
 
     /// Spawns `ssh`; an exit status of 255 with one of ssh's own messages is that failure.
