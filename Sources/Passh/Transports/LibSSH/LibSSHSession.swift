@@ -355,7 +355,9 @@ final class LibSSHSession {
             toldExit = true
             self.channel.handle(.exitStatus(exitStatus), now: now, into: &actions)
         }
-        if !toldClose && (closed || ssh_channel_is_closed(channel) != 0) {
+        // libssh keeps what arrived before the close until it is read: the close is told once both
+        // streams are read to their end (libssh marks a closed channel's end of output itself).
+        if !toldClose && stdoutEnded && stderrEnded && (closed || ssh_channel_is_closed(channel) != 0) {
             toldClose = true
             self.channel.handle(.closed, now: now, into: &actions)
         }
