@@ -7,8 +7,8 @@ import UnixSignals
 import Glibc
 #endif
 
-/// One run of the command-line tool, from the parsed flags to the exit status: wires the run to
-/// signals (``RunControl``), the terminal's progress line, the report on stderr and the exit status.
+/// One run of the command-line tool, from the parsed flags to the exit status: wires the run to its
+/// stops (``RunControl``), the terminal's progress line, the report on stderr and the exit status.
 struct Invocation {
     var passh: ParallelSSH
     let hosts: [Host]
@@ -24,42 +24,50 @@ struct Invocation {
     /// Hosts whose output could not be written to their files (known once the run is over).
     var outputFailures: @Sendable () -> Set<Host> = { [] }
 
-    /// Runs and returns the exit status.
-    func run() async -> Int32 {
-        // A reader that goes away (`passh … | head -1`) must be an error passh handles, not a kill.
-        signal(SIGPIPE, SIG_IGN)
-        let control = RunControl()
+    /// Runs and returns the exit status. `control` stops the run: a first signal (or stdout
+    /// failing) cancels it, a second one triggers its emergency stop. The progress line on a
+    /// terminal is a child task of the run's.
+    func run(control: RunControl) async -> Int32 {
         writer.onError { stream, _ in
             if stream == .stdout { control.stop(.stdoutFailed) }
         }
-        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm, .sighup)
-        let watcher = Task { await control.watch(signals) }
-        defer { watcher.cancel() }
-
         let onTerminal = isatty(2) == 1
         let copies: Bool
         if case .command = work { copies = false } else { copies = true }
         let progress = Progress(total: hosts.count, copies: copies)
         let tracker = TrackingSink(inner: sink, progress: progress)
         let resized = onTerminal ? await UnixSignalsSequence(trapping: .sigwinch) : nil
-        let ticker = onTerminal ? Task { [writer] in await showProgress(progress, on: writer, resized: resized) } : nil
         var passh = self.passh
         passh.options.emergencyStop = control.emergencyStop
-        let run = Task { [passh, hosts, work] in
-            try await work.run(with: passh, on: hosts, sink: tracker)
+        let outcome = await withTaskGroup(of: Void.self) { [passh, hosts, work, writer] group in
+            if onTerminal {
+                group.addTask { await showProgress(progress, on: writer, resized: resized) }
+            }
+            let outcome: Result<[HostResult], PasshError>
+            do throws(PasshError) {
+                outcome = .success(try await work.run(with: passh, on: hosts, sink: tracker))
+            } catch {
+                outcome = .failure(error)
+            }
+            group.cancelAll()
+            return outcome
         }
-        control.attach(run)
         let results: [HostResult]
-        do {
-            results = try await run.value
-            await control.waitUnlessExiting()
-        } catch {
-            ticker?.cancel()
+        switch outcome {
+        case .success(let value):
+            results = value
+        case .failure(let error):
             await writer.flush()
-            return report(error as? PasshError ?? PasshError(.invalidOption, "\(error)"))
+            return report(error)
         }
-        ticker?.cancel()
-        _ = await ticker?.value
+        if control.escalated {
+            // Every session was killed at once, and said so: nothing more is printed.
+            await writer.flush()
+            let unfinished =
+                ExitStatus(results: results).failedHosts + results.filter { $0.outcome == .notStarted }.map(\.host)
+            if let failedTo { FailedHostsFile(path: failedTo).write(unfinished.map(\.name)) }
+            return control.stoppedStatus ?? 1
+        }
         return await finish(
             results, stoppedBy: control.reason, onTerminal: onTerminal, progress: progress,
             wroteToStderr: tracker.wroteToStderr)

@@ -149,25 +149,30 @@ struct PasshCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let status = await execute()
+        let command = self
+        let status = await RunControl.supervise { control in await command.execute(control) }
         if status != 0 { throw ExitCode(status) }
     }
 
-    /// Everything after parsing; returns the exit status.
-    private func execute() async -> Int32 {
+    /// Everything after parsing; returns the exit status. A stop (``RunControl``) cancels it; each
+    /// step ends on that cancellation, and the status then says what stopped it.
+    private func execute(_ control: RunControl) async -> Int32 {
+        let writer = OutputWriter()
         do throws(PasshError) {
             let groups = HostFlags.groups()
             if hostFlags.listGroups {
-                return await listHosts(try await groups.groups(of: hosts))
+                return await listHosts(try await groups.groups(of: hosts), writer: writer)
             }
             let list = try await hostFlags.hostList(patterns: hosts, groups: groups)
+            if let status = control.stoppedStatus { return status }
             if hostFlags.listHosts {
-                return await listHosts(list.names)
+                return await listHosts(list.names, writer: writer)
             }
             guard !list.hosts.isEmpty else {
                 printError("passh: no hosts to run on")
                 return 64
             }
+            if outputFlags.regroup { try await groups.prepareRegroup() }
             if sshFlags.insecure && !sshFlags.local {
                 printError(
                     "passh: warning: --insecure: host keys are not checked, so anyone between you and the hosts can pose as them"
@@ -175,17 +180,21 @@ struct PasshCommand: AsyncParsableCommand {
             }
             let transport = try sshFlags.transport(defaultUser: hostFlags.user)
             if sshFlags.persistStop {
-                return await stopMasters(on: list.hosts, ssh: try sshFlags.openSSHOptions(defaultUser: hostFlags.user))
+                return await stopMasters(
+                    on: list.hosts, ssh: try sshFlags.openSSHOptions(defaultUser: hostFlags.user), writer: writer)
             }
             var options = runFlags.runOptions
             options.rollout = rolloutFlags.rollout
+            options.emergencyStop = control.emergencyStop
             do {
                 options.sudo = try await sudoFlags.makeSudo(
                     probe: { await SudoProbe(transport: transport, options: options).answer(for: list.hosts) })
             } catch {
+                if let status = control.stoppedStatus { return status }
                 printError("passh: \(error.message)")
                 return 1
             }
+            if let status = control.stoppedStatus { return status }
             let limit = OpenFileLimit.raise()
             guard limit >= OpenFileLimit.minimum else {
                 printError(
@@ -205,18 +214,29 @@ struct PasshCommand: AsyncParsableCommand {
             }
             // Stdin that can be read only once (-I, or -i naming a pipe) is copied first.
             let spool: StdinSpool?
-            if runFlags.broadcastStdin {
-                spool = try StdinSpool(reading: .standardInput, name: "stdin")
-            } else if let file = options.stdinFile, try StdinSpool.needsSpooling(file) {
-                spool = try StdinSpool(contentsOf: file)
-            } else {
-                spool = nil
+            do throws(PasshError) {
+                if runFlags.broadcastStdin {
+                    spool = try await StdinSpool(reading: .standardInput, name: "stdin")
+                } else if let file = options.stdinFile, try StdinSpool.needsSpooling(file) {
+                    spool = try await StdinSpool(contentsOf: file)
+                } else {
+                    spool = nil
+                }
+            } catch {
+                if let status = control.stoppedStatus { return status }
+                throw error
             }
             if let spool { options.stdinFile = spool.path }
             defer { spool?.close() }
             // The archive to send is made before any host starts; a missing path stops here.
-            let work = try await copyFlags.work() ?? .command(command)
-            let writer = OutputWriter.standard
+            let work: Work
+            do throws(PasshError) {
+                work = try await copyFlags.work() ?? .command(command)
+            } catch {
+                if let status = control.stoppedStatus { return status }
+                throw error
+            }
+            if let status = control.stoppedStatus { return status }
             let sink = try outputFlags.sink(writer: writer, groups: groups)
             var invocation = Invocation(
                 passh: ParallelSSH(options: options, transport: transport), hosts: list.hosts, work: work,
@@ -224,7 +244,7 @@ struct PasshCommand: AsyncParsableCommand {
             invocation.explainHosts = !outputFlags.json
             invocation.openSSH = sshFlags.usesOpenSSH
             if let files = sink as? FileSink { invocation.outputFailures = { Set(files.failures.keys) } }
-            return await invocation.run()
+            return await invocation.run(control: control)
         } catch {
             return report(error)
         }
@@ -240,9 +260,7 @@ func firstLine(of message: String) -> String {
 
 /// `--list-hosts`: the hosts, one per line; a write error is a message and exit status 1 (141 for
 /// a reader that went away).
-func listHosts(_ names: [String]) async -> Int32 {
-    signal(SIGPIPE, SIG_IGN)
-    let writer = OutputWriter.standard
+func listHosts(_ names: [String], writer: OutputWriter) async -> Int32 {
     await writer.write(Array(names.map { $0 + "\n" }.joined().utf8), to: .stdout)
     await writer.flush()
     guard let error = writer.error(on: .stdout) else { return 0 }

@@ -1,3 +1,4 @@
+import Passh
 import SystemPackage
 
 #if canImport(Glibc)
@@ -5,10 +6,13 @@ import Glibc
 #endif
 
 /// Asks for a password on the controlling terminal (`/dev/tty`, whatever stdin and stderr are),
-/// with echo off; ^C, ^\ or a hang-up while it waits puts the terminal back before passh ends.
+/// with echo off. ^C, SIGTERM or a hang-up while it waits cancel the task (``RunControl``): the
+/// wait ends and the terminal is put back; ^\ (SIGQUIT, which passh does not trap) puts it back
+/// before passh ends.
 enum PasswordPrompt {
-    /// The password typed (without its line end); `nil` when there is no terminal to ask on.
-    static func read(prompt: String) -> [UInt8]? {
+    /// The password typed (without its line end); `nil` when there is no terminal to ask on, or
+    /// when the calling task is cancelled while it waits.
+    static func read(prompt: String) async -> [UInt8]? {
         guard
             let tty = try? FileDescriptor.open(
                 "/dev/tty", .readWrite, options: [.closeOnExec], retryOnInterrupt: true)
@@ -34,10 +38,16 @@ enum PasswordPrompt {
         var line: [UInt8] = []
         var byte: UInt8 = 0
         // A byte at a time: nothing after the line end is taken from the terminal.
-        while line.count < 4096,
-            let count = try? withUnsafeMutableBytes(of: &byte, { try tty.read(into: $0, retryOnInterrupt: true) }),
-            count == 1, byte != 0x0A
-        {
+        let poller = Poller()
+        while line.count < 4096 {
+            guard await waitReadable(tty.rawValue, on: poller) else {
+                _ = try? tty.writeAll(Array("\n".utf8))
+                return nil
+            }
+            guard
+                let count = try? withUnsafeMutableBytes(of: &byte, { try tty.read(into: $0, retryOnInterrupt: true) }),
+                count == 1, byte != 0x0A
+            else { break }
             line.append(byte)
         }
         _ = try? tty.writeAll(Array("\n".utf8))
@@ -45,7 +55,8 @@ enum PasswordPrompt {
         return line
     }
 
-    private static let signals = [SIGINT, SIGQUIT, SIGTERM, SIGHUP]
+    /// The signals passh does not trap: the terminal is put back before they end it.
+    private static let signals = [SIGQUIT]
 }
 
 /// The terminal to put back if a signal ends passh while it asks (set only while it asks).

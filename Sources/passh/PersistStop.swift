@@ -2,8 +2,7 @@ import Passh
 
 /// `--persist-stop`: closes the master connections `--persist` left open (a host that has none is
 /// done already); returns the exit status.
-func stopMasters(on hosts: [Host], ssh: OpenSSHOptions) async -> Int32 {
-    let writer = OutputWriter.standard
+func stopMasters(on hosts: [Host], ssh: OpenSSHOptions, writer: OutputWriter) async -> Int32 {
     let results = await ParallelSSH.stopMasters(on: hosts, ssh: ssh, sink: PrefixedSink(writer: writer))
     let failed = results.filter { !$0.isSuccess }
     if !failed.isEmpty {

@@ -11,8 +11,8 @@ import Glibc
 ///
 /// The file is unlinked as soon as it is made; hosts open it through `/proc/self/fd/N` (each open
 /// gets its own offset), so nothing is left behind however passh ends, even on SIGKILL. Reading
-/// happens before any host starts and before passh traps signals, so ^C or SIGTERM while it waits
-/// for a writer that never comes end passh at once.
+/// happens before any host starts; every wait for input ends when the task is cancelled, so ^C or
+/// SIGTERM while it waits for a writer that never comes end passh at once.
 final class StdinSpool {
     private let fd: FileDescriptor
     let path: FilePath
@@ -29,20 +29,24 @@ final class StdinSpool {
         return type != S_IFREG && type != S_IFDIR
     }
 
-    /// Copies what `path` gives until its end.
-    convenience init(contentsOf path: FilePath) throws(PasshError) {
+    /// Copies what `path` gives until its end. A FIFO is opened without waiting for its writer.
+    convenience init(contentsOf path: FilePath) async throws(PasshError) {
         let source: FileDescriptor
         do {
-            source = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec])
+            source = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec, .nonBlocking])
         } catch {
             throw PasshError(.unreadableFile, "Cannot read file: \(path.string): \(error)")
         }
         defer { try? source.close() }
-        try self.init(reading: source, name: path.string)
+        try await self.init(reading: source, name: path.string)
     }
 
-    /// Copies what `source` gives until its end; `name` is for messages.
-    init(reading source: FileDescriptor, name: String) throws(PasshError) {
+    /// Copies what `source` gives until its end; `name` is for messages. Before each read it waits
+    /// until there is something to read (a regular file always has), so that a cancellation ends
+    /// the wait.
+    ///
+    /// - Throws: ``PasshError`` when a read or a write fails, and when the task is cancelled.
+    init(reading source: FileDescriptor, name: String) async throws(PasshError) {
         let directory = environment("TMPDIR").flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         var template = Array("\(directory)/passh-stdin-XXXXXX".utf8CString)
         let raw = mkstemp(&template)  // mode 0600
@@ -53,11 +57,21 @@ final class StdinSpool {
         template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
         _ = fcntl(raw, F_SETFD, FD_CLOEXEC)
         let spool = FileDescriptor(rawValue: raw)
+        var info = stat()
+        let regular = fstat(source.rawValue, &info) == 0 && info.st_mode & S_IFMT == S_IFREG
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        let poller = Poller()
         while true {
+            let ready = regular ? !Task.isCancelled : await waitReadable(source.rawValue, on: poller)
+            guard ready else {
+                try? spool.close()
+                throw PasshError(.unreadableFile, "Cannot read \(name): stopped")
+            }
             let count: Int
             do {
-                count = try buffer.withUnsafeMutableBytes { try source.read(into: $0) }
+                count = try buffer.withUnsafeMutableBytes { try source.read(into: $0, retryOnInterrupt: true) }
+            } catch Errno.resourceTemporarilyUnavailable {
+                continue  // a non-blocking source with nothing after all
             } catch {
                 try? spool.close()
                 throw PasshError(.unreadableFile, "Cannot read \(name): \(error)")

@@ -43,7 +43,8 @@ struct SudoFlags: ParsableArguments {
         if let passwordFile { return Self.holding(Sudo(password: try Self.password(from: passwordFile))) }
         let answer = await probe()
         if answer == .noPassword { return Sudo() }
-        guard let typed = PasswordPrompt.read(prompt: "[passh] sudo password: ") else {
+        if Task.isCancelled { throw Refusal(message: "stopped") }
+        guard let typed = await PasswordPrompt.read(prompt: "[passh] sudo password: ") else {
             guard case .needsPassword(let host) = answer else { return Sudo() }
             throw Refusal(
                 message:

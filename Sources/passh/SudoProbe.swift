@@ -32,6 +32,7 @@ struct SudoProbe {
         var probe = RunOptions()
         probe.commandTimeout = options.commandTimeout
         probe.terminationGrace = options.terminationGrace
+        probe.emergencyStop = options.emergencyStop
         probe.fanout = Self.hostsAtOnce
         let passh = ParallelSSH(options: probe, transport: transport)
         var start = 0

@@ -53,3 +53,37 @@ struct MasterConnectionTests {
         #expect(results.map { text($0.stdout) } == ["reached\n"])
     }
 }
+
+/// Two runs that start the master of the same hosts at once (two `passh --persist` on a fresh
+/// fleet): the `ssh -N` that finds the other's socket used to stay up for ever as a plain connection,
+/// and its run with it.
+@Suite(.enabled(if: TestCluster.isAvailable, "no OpenSSH server for scripts/testcluster: install openssh-server"))
+struct MasterRaceTests {
+    @Test func runsStartingTheSameMastersAtOnceBothEnd() async throws {
+        let directory = temporaryPath("mux-race")
+        mkdir(directory, 0o700)
+        var ssh = OpenSSHOptions()
+        ssh.configFile = FilePath(TestCluster.config)
+        ssh.multiplexing = Multiplexing(directory: FilePath(directory), seconds: 2)
+        let hosts = ["h1", "h2"]
+        defer {
+            for host in hosts {
+                let path = ssh.controlPath(for: try! Host(host))!
+                shell("ssh -F \(TestCluster.config) -o ControlPath=\(path) -O exit \(host) >/dev/null 2>&1")
+            }
+            shell("rm -rf \(directory)")
+        }
+        var options = RunOptions()
+        options.collectOutput = true
+        options.commandTimeout = .seconds(20)  // a hang is a failure, not a stuck suite
+        let passh = ParallelSSH(options: options, ssh: ssh)
+        async let first = passh.run(["echo one"], on: hosts)
+        async let second = passh.run(["echo two"], on: hosts)
+        let (one, two) = try await (first, second)
+        #expect(one.map(\.outcome) == [.exited(0), .exited(0)])
+        #expect(two.map(\.outcome) == [.exited(0), .exited(0)])
+        #expect(one.map { text($0.stdout) } == ["one\n", "one\n"])
+        #expect(two.map { text($0.stdout) } == ["two\n", "two\n"])
+        #expect((one + two).allSatisfy { text($0.stderr).isEmpty })
+    }
+}

@@ -9,7 +9,7 @@ import Glibc
 
 func text(_ bytes: [UInt8]?) -> String { String(decoding: bytes ?? [], as: UTF8.self) }
 
-/// `.timed`: every kind but `local` has a deadline in it (a private master idles out after 2 s; a
+/// `.timed`: every kind but `local` has a deadline in it (a private master idles out after 10 s; a
 /// session that waits longer to reach it finds it gone), and the library runs on this process's
 /// pool, which a CPU-bound test beside it can hold.
 @Suite(
@@ -161,9 +161,11 @@ struct TransportConformanceTests {
     func timeoutEndsASlowCommand(_ kind: TransportKind) async throws {
         let (sleep, marker) = uniqueSleep(seconds: 30)
         try await kind.prepare(["h01"])
-        let quick = try await kind.passh { $0.commandTimeout = .seconds(1) }.run(["echo quick"], on: ["h01"])
+        // The timeout counts from the start, the connection included: a private master's (two ssh
+        // handshakes) on a loaded machine took more than 1 s.
+        let quick = try await kind.passh { $0.commandTimeout = .seconds(10) }.run(["echo quick"], on: ["h01"])
         #expect(quick[0].outcome == .exited(0))
-        let slow = try await kind.passh { $0.commandTimeout = .seconds(1) }.run(["echo begun; \(sleep)"], on: ["h01"])
+        let slow = try await kind.passh { $0.commandTimeout = .seconds(3) }.run(["echo begun; \(sleep)"], on: ["h01"])
         #expect(slow[0].outcome == .timedOut)
         #expect(text(slow[0].stdout) == "begun\n")
         #expect(try await processesLeft(matching: marker, named: kind.processName).isEmpty)
@@ -439,6 +441,33 @@ struct LibSSHTransportTests {
             )
         ) {
             _ = try LibSSHTransport(options: options)
+        }
+    }
+
+    /// An emergency stop reaches each run's sessions at once, and a transport reused across runs
+    /// stops as fast the second time (its wait for the KILLs used to be spent by the first).
+    @Test func aReusedTransportStopsAsFastTheSecondTime() async throws {
+        let transport = try LibSSHTransport(options: TransportKind.libSSHOptions)
+        let clock = ContinuousClock()
+        for round in 1...2 {
+            let (sleep, marker) = uniqueSleep(seconds: 8)
+            let stop = EmergencyStop()
+            var options = RunOptions()
+            options.emergencyStop = stop
+            options.terminationGrace = .seconds(30)
+            let passh = ParallelSSH(options: options, transport: transport)
+            let run = Task { try await passh.run(["trap '' TERM; \(sleep); true"], on: ["h01", "h02"]) }
+            let deadline = clock.now + .seconds(5)
+            while processes(matching: marker, named: "sleep").count < 2 && clock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let triggered = clock.now
+            stop.trigger()
+            #expect(await stop.killsSent(within: .seconds(2)), "round \(round)")
+            let results = try await run.value
+            #expect(clock.now - triggered < .seconds(2), "round \(round)")
+            #expect(results.map(\.outcome) == [.cancelled, .cancelled], "round \(round)")
+            #expect(try await processesLeft(matching: marker).isEmpty, "round \(round)")
         }
     }
 

@@ -1,5 +1,6 @@
 import Passh
 import PasshTestSupport
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -128,6 +129,19 @@ struct AsyncioTrapsTests {
         #expect(processes(matching: marker).isEmpty)
     }
 
+    /// A session's last lines are delivered by a task that is not cancelled: an events consumer's
+    /// channel drops a send from a cancelled task, and the readers used to be cancelled when the
+    /// process exited — under load, the last unterminated line (`printf two`) was lost about one
+    /// run in fifteen. Here the sink holds the first line until the process is gone and then up to
+    /// 2 s for a cancellation, so the old way loses the last line every time.
+    @Test func theLastLinesAreDeliveredByATaskNotCancelled() async throws {
+        let pidFile = temporaryPath("last-lines-pid")
+        defer { unlink(pidFile) }
+        let sink = CancellationNoticingSink(pidFile: pidFile)
+        _ = try await localPassh().run(["echo $$ > \(pidFile); echo one; printf two"], on: ["a"], sink: sink)
+        #expect(sink.delivered == ["one\n, cancelled: false", "two, cancelled: false"])
+    }
+
     @Test func eventsStreamInOrderPerHost() async throws {
         var events: [String] = []
         for try await event in localPassh().events(
@@ -159,5 +173,30 @@ struct AsyncioTrapsTests {
         #expect(try await waitUntil { processes(matching: marker).count == 1 })
         iterator = localPassh().events(["true"], on: []).makeAsyncIterator()  // drop the first run's iterator
         #expect(try await processesLeft(matching: marker, within: .seconds(3)).isEmpty)
+    }
+}
+
+/// Records each chunk and whether the task delivering it was cancelled; holds the first chunk until
+/// the process whose pid is in `pidFile` is gone, then until its task is cancelled or 2 s pass.
+private final class CancellationNoticingSink: OutputSink, @unchecked Sendable {
+    let pidFile: String
+    private let lock = Mutex<[String]>([])
+    var delivered: [String] { lock.withLock { $0 } }
+
+    init(pidFile: String) { self.pidFile = pidFile }
+
+    func output(_ chunk: OutputChunk) async {
+        let first = lock.withLock { $0.isEmpty }
+        if first {
+            _ = try? await waitUntil {
+                guard let pid = readText(pidFile).flatMap({ Int32($0.split(separator: "\n").first ?? "") }) else {
+                    return false
+                }
+                return kill(pid, 0) != 0
+            }
+            _ = try? await waitUntil(within: .seconds(2)) { Task.isCancelled }
+        }
+        let line = String(decoding: chunk.bytes, as: UTF8.self) + ", cancelled: \(Task.isCancelled)"
+        lock.withLock { $0.append(line) }
     }
 }

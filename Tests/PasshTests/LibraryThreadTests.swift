@@ -1,3 +1,4 @@
+import CPasshShims
 import Passh
 import PasshTestSupport
 import SystemPackage
@@ -43,7 +44,9 @@ import Glibc
         try writeFile(input, Array("x\n".utf8))
         var options = RunOptions()
         options.stdinFile = FilePath(input)
-        _ = try await ParallelSSH(options: options, transport: LocalTransport()).run(["true"], on: ["h1"])
+        // The poller is the transport's: its thread lives as long as the transport.
+        let transport = LocalTransport()
+        _ = try await ParallelSSH(options: options, transport: transport).run(["true"], on: ["h1"])
         let threads = Self.blockedSignals()
         #expect(Set(threads.map(\.name)).isSuperset(of: ["passh-writer", "passh-poller"]))
         for thread in threads {
@@ -51,6 +54,24 @@ import Glibc
                 #expect(thread.blocked & (1 << UInt64(signal - 1)) != 0, "\(thread.name) takes signal \(signal)")
             }
         }
-        withExtendedLifetime(writer) {}
+        withExtendedLifetime((writer, transport)) {}
     }
+
+    #if LIBSSH
+    /// The fork handler that gives a ProxyCommand its signals back is libssh's threads' own: the
+    /// child of any other thread's fork keeps the mask its parent had.
+    @Test func onlyLibSSHsForksHaveTheirSignalsUnblocked() async throws {
+        let transport = try LibSSHTransport()
+        _ = try await ParallelSSH(transport: transport).run(["true"], on: ["nosuchhost.invalid"])  // starts its threads
+        var blocked = sigset_t()
+        sigemptyset(&blocked)
+        sigaddset(&blocked, SIGUSR1)
+        var previous = sigset_t()
+        pthread_sigmask(SIG_BLOCK, &blocked, &previous)
+        let childBlocks = passh_forked_child_blocks(SIGUSR1)
+        pthread_sigmask(SIG_SETMASK, &previous, nil)
+        #expect(childBlocks == 1)
+        withExtendedLifetime(transport) {}
+    }
+    #endif
 }

@@ -174,8 +174,22 @@ struct GroupTests {
         #expect(result.first == "143")
         #expect((Int(result.last ?? "") ?? .max) < 2000, "ended within 2 s: \(result)")
         let left = try await processesLeft(matching: marker, named: "sleep")
-        withKnownIssue("until passh's signal handling covers the group resolution (the engine branch)") {
-            #expect(left.isEmpty, "the source's command is gone")
-        }
+        #expect(left.isEmpty, "the source's command is gone")
+    }
+}
+
+/// `-r` with a groups file that cannot be read: refused before anything starts, not ignored.
+@Suite("passh -r with a broken groups file")
+struct RegroupBrokenFileTests {
+    @Test func aBrokenGroupsFileIsAnErrorNotPlainFolding() async throws {
+        let home = temporaryPath("config-broken")
+        defer { shell("rm -rf '\(home)'") }
+        #expect(mkdir(home, 0o700) == 0 && mkdir(home + "/passh", 0o700) == 0)
+        try writeFile(home + "/passh/groups", Array("web: h[1-2]\nthis is not a group line\n".utf8))
+        let out = try await passh(
+            ["--local", "-b", "-r", "h1,h2", "echo same"], environment: ["XDG_CONFIG_HOME": home])
+        #expect(out.stderrText == "passh: \(home)/passh/groups:2: expected \"NAME: PATTERNS\"\n")
+        #expect(out.stdoutText == "")
+        #expect(out.status == 64)
     }
 }

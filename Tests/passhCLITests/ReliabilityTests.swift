@@ -41,12 +41,13 @@ struct ReliabilityTests {
         #expect(
             out == ["status 0"] + (1...1000).map { String(format: "h%04d", $0) }.map { "      1 [\($0)] ok" }.sorted()
                 + ["0"])
-        // What the hosts add to a one-host run of the same binary: under 48 KiB each (measured: about
-        // 40 KiB in a debug build). The one-host figure differs by build (the libssh trait maps libssh
+        // What the hosts add to a one-host run of the same binary: under 56 KiB each (measured in a
+        // debug build: 40 KiB before ssh's logs went to a memory file and the channel core came,
+        // 48 KiB after). The one-host figure differs by build (the libssh trait maps libssh
         // and OpenSSL: +3 MB), which a bound on the total would count.
         #expect(peakKiB(dir + "/rss-one") < 32 * 1024, "one host: peak RSS \(peakKiB(dir + "/rss-one")) KiB")
         let perHost = (peakKiB(dir + "/rss") - peakKiB(dir + "/rss-one")) / 1000
-        #expect(perHost < 48, "peak RSS \(peakKiB(dir + "/rss")) KiB, one host \(peakKiB(dir + "/rss-one")) KiB")
+        #expect(perHost < 56, "peak RSS \(peakKiB(dir + "/rss")) KiB, one host \(peakKiB(dir + "/rss-one")) KiB")
     }
 
     @Test(.needsTestCluster) func aLimitTooLowForTheFanoutLowersItAndSaysSo() async throws {

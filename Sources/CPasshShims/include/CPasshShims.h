@@ -4,11 +4,18 @@
 
 #ifdef __linux__
 #include <sys/epoll.h>
-/// From now on, the child of every fork() of this process starts with no signal blocked (the
-/// threads that fork, such as libssh's for a ProxyCommand, block most signals, and a child inherits
-/// its parent thread's mask). Registered once; posix_spawn, which swift-subprocess uses, is not
-/// affected (it sets the child's mask itself).
-void passh_unblock_signals_in_forked_children(void);
+/// From now on, the child of every fork() made by the calling thread starts with no signal blocked
+/// (libssh's engine threads, which fork for a ProxyCommand, block most signals, and a child inherits
+/// its parent thread's mask). Forks made by other threads are not touched. posix_spawn, which
+/// swift-subprocess uses, is not affected (it sets the child's mask itself).
+void passh_unblock_signals_in_forks_of_this_thread(void);
+
+/// For tests: fork()s a child of the calling thread that reports whether `signal` is blocked in the
+/// mask it starts with: 1 blocked, 0 not, -1 when the fork failed.
+int passh_forked_child_blocks(int signal);
+
+/// A non-blocking, close-on-exec eventfd (a counter that wakes a poll), or -1.
+int passh_eventfd(void);
 
 /// An anonymous memory file (memfd_create, close-on-exec) named `name` in /proc: a descriptor, or
 /// -1 (errno set).
@@ -26,13 +33,18 @@ int passh_pipe_cloexec(int fds[2]);
 /// above /proc/sys/fs/pipe-max-size, or the user's pipe pages spent).
 int passh_set_pipe_size(int fd, int size);
 
-/// A connected, blocking, close-on-exec Unix-domain stream socket to `path`, or -1 (errno set).
+/// A connected, non-blocking, close-on-exec Unix-domain stream socket to `path`, or -1 (errno set;
+/// EAGAIN: the listener's backlog is full — it does not accept).
 int passh_unix_connect(const char *path);
 
 /// Moves up to `length` bytes of file `from`, from `*offset` on (advanced by what moved), into
 /// pipe `to` without blocking (splice, SPLICE_F_NONBLOCK): the count, 0 at end of file, or -1.
 #include <sys/types.h>
 ssize_t passh_splice_to_pipe(int from, long long *offset, int to, size_t length);
+
+/// write(2) that turns a reader gone away into EPIPE without raising SIGPIPE (which would kill a
+/// program embedding the library that does not ignore it).
+ssize_t passh_write_nosigpipe(int fd, const void *bytes, size_t length);
 
 
 #endif

@@ -30,6 +30,8 @@ public struct GatherOperation: Sendable {
     let concatenated: Bool
     /// The destination, open: each host's directory is made in it through its descriptor.
     let directory: DestinationDirectory
+    /// Where the archives are unpacked: a thread of the operation's own, never the cooperative pool.
+    private let files = FileThread(name: "passh-gather")
 
     /// Fetches `paths` from every host.
     ///
@@ -90,7 +92,7 @@ extension GatherOperation: HostOperation {
         }
         do throws(PasshError) {
             let root = try PrivateDirectory.open(name, in: directory.fd, path: path)
-            return .ready(GatherJob(command: [remoteCommand], root: root, concatenated: concatenated))
+            return .ready(GatherJob(command: [remoteCommand], root: root, concatenated: concatenated, files: files))
         } catch {
             return .failed(HostFailure(.other, error.message))
         }
@@ -105,6 +107,8 @@ final class GatherJob: HostJob {
     static let pieceSize = SessionOptions.binaryPipeSize
 
     let command: [String]
+    /// Where the extractor runs (it writes files).
+    private let files: FileThread
 
     private struct State: ~Copyable {
         var extractor: TarExtractor
@@ -115,9 +119,10 @@ final class GatherJob: HostJob {
 
     private let state: Mutex<State>
 
-    /// A job unpacking into the directory `root` (open, checked), which it closes.
-    init(command: [String], root: FileDescriptor, concatenated: Bool) {
+    /// A job unpacking into the directory `root` (open, checked), which it closes, on `files`.
+    init(command: [String], root: FileDescriptor, concatenated: Bool, files: FileThread) {
         self.command = command
+        self.files = files
         self.state = Mutex(State(extractor: TarExtractor(root: root, concatenated: concatenated), failure: nil))
     }
 
@@ -131,7 +136,11 @@ final class GatherJob: HostJob {
         return options
     }
 
-    func receive(_ chunk: OutputChunk) -> Bool {
+    func receive(_ chunk: OutputChunk) async -> Bool {
+        await files.run { self.consume(chunk) }
+    }
+
+    private func consume(_ chunk: OutputChunk) -> Bool {
         state.withLock { state in
             guard state.failure == nil else { return false }
             do {
@@ -144,7 +153,11 @@ final class GatherJob: HostJob {
         }
     }
 
-    func finish(_ outcome: HostOutcome) -> (HostOutcome, TransferTotals?) {
+    func finish(_ outcome: HostOutcome) async -> (HostOutcome, TransferTotals?) {
+        await files.run { self.end(outcome) }
+    }
+
+    private func end(_ outcome: HostOutcome) -> (HostOutcome, TransferTotals?) {
         state.withLock { state in
             if let failure = state.failure { return (.failed(HostFailure(.other, failure)), nil) }
             let totals: TarExtractor.Totals

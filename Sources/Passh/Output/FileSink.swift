@@ -17,6 +17,9 @@ import Musl
 /// host starts, never through a symbolic link, and end up with mode 0600. A `/` or `%` in a host
 /// name is written `%2F` / `%25`, so that a name can never reach outside the directory.
 ///
+/// The files are opened, written and closed on a thread of the sink's own (``FileThread``), never
+/// on the cooperative pool: a slow disk holds up the hosts writing to it, not every host's reads.
+///
 /// A file that cannot be opened or written (a full disk, a name too long, a directory in the
 /// way) never loses output silently: the sink writes `[HOST] passh: cannot write PATH: REASON`
 /// to stderr through its ``OutputWriter``, once per host and stream, and records it in
@@ -27,6 +30,7 @@ public final class FileSink: OutputSink {
     private let fallback: (any OutputSink)?
     private let writer: OutputWriter
     private let state = Mutex(State())
+    private let files = FileThread(name: "passh-outdir")
 
     /// An output directory: the path as given, and the descriptor every file is opened relative to.
     private struct Directory: Sendable {
@@ -63,7 +67,7 @@ public final class FileSink: OutputSink {
     ///   ``PasshError/Code/invalidOption`` when both streams would go to the same directory.
     public init(
         stdoutDirectory: FilePath?, stderrDirectory: FilePath?, fallback: (any OutputSink)?,
-        writer: OutputWriter = .standard
+        writer: OutputWriter = OutputWriter()
     ) throws(PasshError) {
         self.fallback = fallback
         self.writer = writer
@@ -111,7 +115,8 @@ public final class FileSink: OutputSink {
         for (stream, directory) in [(OutputStreamKind.stdout, stdoutDirectory), (.stderr, stderrDirectory)] {
             guard let directory else { continue }
             let key = FileKey(host: host, stream: stream)
-            switch Self.openFile(Self.fileName(for: host), in: directory.fd) {
+            let (name, fd) = (Self.fileName(for: host), directory.fd)
+            switch await files.run({ Self.openFile(name, in: fd) }) {
             case .success(let fd):
                 state.withLock { $0.files[key] = .open(fd) }
             case .failure(let reason):
@@ -130,12 +135,19 @@ public final class FileSink: OutputSink {
         }
         let key = FileKey(host: chunk.host, stream: chunk.stream)
         guard case .open(let fd) = state.withLock({ $0.files[key] }) else { return }
-        do {
-            _ = try fd.writeAll(chunk.bytes)
-        } catch {
+        let bytes = chunk.bytes
+        let failure = await files.run { () -> String? in
+            do {
+                _ = try fd.writeAll(bytes)
+                return nil
+            } catch {
+                try? fd.close()
+                return "\(error)"
+            }
+        }
+        if let failure {
             state.withLock { $0.files[key] = .failed }
-            try? fd.close()
-            await report(chunk.host, path: Self.path(for: chunk.host, in: directory.path), reason: "\(error)")
+            await report(chunk.host, path: Self.path(for: chunk.host, in: directory.path), reason: failure)
         }
     }
 
@@ -145,11 +157,17 @@ public final class FileSink: OutputSink {
             guard let directory else { continue }
             let file = state.withLock { $0.files.removeValue(forKey: FileKey(host: result.host, stream: stream)) }
             guard case .open(let fd) = file else { continue }
-            do {
-                try fd.close()
-            } catch {
+            let failure = await files.run { () -> String? in
+                do {
+                    try fd.close()
+                    return nil
+                } catch {
+                    return "\(error)"
+                }
+            }
+            if let failure {
                 // A file system that writes back late (NFS) reports a full disk here.
-                await report(result.host, path: Self.path(for: result.host, in: directory.path), reason: "\(error)")
+                await report(result.host, path: Self.path(for: result.host, in: directory.path), reason: failure)
             }
         }
         await fallback?.hostFinished(result)

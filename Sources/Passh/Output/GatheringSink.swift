@@ -25,7 +25,7 @@ public final class GatheringSink: OutputSink {
     ///   - fold: Writes the names of the hosts of one output as a header: ``HostFolding/fold(_:)``
     ///     unless given (``HostGroups/regroup(_:)`` writes groups as `@NAME`).
     public init(
-        writer: OutputWriter = .standard,
+        writer: OutputWriter = OutputWriter(),
         fold: @escaping @Sendable ([String]) async -> String = { HostFolding.fold($0) }
     ) {
         self.writer = writer

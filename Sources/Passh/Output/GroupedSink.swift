@@ -15,22 +15,22 @@ public final class GroupedSink: OutputSink {
     private let pending = Mutex<[Host: Buffers]>([:])
 
     /// A sink writing through `writer`.
-    public init(writer: OutputWriter = .standard) {
+    public init(writer: OutputWriter = OutputWriter()) {
         self.writer = writer
     }
 
     /// Keeps the chunk until the host finishes.
     public func output(_ chunk: OutputChunk) async {
         pending.withLock { pending in
-            var buffers = pending[chunk.host, default: Buffers()]
+            // In place: a copy of the host's buffer per chunk would make a large output quadratic.
             switch chunk.stream {
-            case .stdout: buffers.stdout.append(contentsOf: chunk.bytes)
-            case .stderr: buffers.stderr.append(contentsOf: chunk.bytes)
+            case .stdout:
+                pending[chunk.host, default: Buffers()].stdout.append(contentsOf: chunk.bytes)
+                if !chunk.endsWithNewline { pending[chunk.host, default: Buffers()].stdout.append(0x0A) }
+            case .stderr:
+                pending[chunk.host, default: Buffers()].stderr.append(contentsOf: chunk.bytes)
+                if !chunk.endsWithNewline { pending[chunk.host, default: Buffers()].stderr.append(0x0A) }
             }
-            if !chunk.endsWithNewline {
-                if chunk.stream == .stdout { buffers.stdout.append(0x0A) } else { buffers.stderr.append(0x0A) }
-            }
-            pending[chunk.host] = buffers
         }
     }
 

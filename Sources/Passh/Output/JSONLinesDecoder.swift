@@ -97,7 +97,7 @@ public struct JSONLinesDecoder: Sendable {
         var start = 0
         while start < all.count {
             let end = all[start...].firstIndex(of: 0x0A) ?? all.count
-            try decoder.take(decoder.decode(line: all[start..<end]), into: &decoded)
+            Self.take(try decoder.decode(line: all[start..<end]), into: &decoded)
             start = end + 1
         }
         decoded.summary = decoder.summary
@@ -112,14 +112,16 @@ public struct JSONLinesDecoder: Sendable {
         var decoder = JSONLinesDecoder(collectOutput: collectOutput)
         var decoded = Decoded()
         for try await line in lines {
-            try decoder.take(decoder.decode(line: line), into: &decoded)
+            Self.take(try decoder.decode(line: line), into: &decoded)
         }
         decoded.summary = decoder.summary
         decoded.tool = decoder.tool
         return decoded
     }
 
-    private func take(_ event: RunEvent?, into decoded: inout Decoded) {
+    /// Static: a method of the decoder called as `decoder.take(decoder.decode(…))` would hold a copy
+    /// of the decoder while `decode` changes it, and each line would copy the output collected so far.
+    private static func take(_ event: RunEvent?, into decoded: inout Decoded) {
         guard let event else { return }
         decoded.events.append(event)
         if case .finished(let result) = event { decoded.results.append(result) }
@@ -179,16 +181,15 @@ public struct JSONLinesDecoder: Sendable {
         }
         let hadNewline = try object.bool("newline") ?? true
         if collectOutput {
-            var streams = collected[host] ?? ([], [])
+            // In place: a copy of the host's output per line would make a large output quadratic.
             switch stream {
             case .stdout:
-                streams.stdout += bytes
-                if hadNewline { streams.stdout.append(0x0A) }
+                collected[host, default: ([], [])].stdout += bytes
+                if hadNewline { collected[host, default: ([], [])].stdout.append(0x0A) }
             case .stderr:
-                streams.stderr += bytes
-                if hadNewline { streams.stderr.append(0x0A) }
+                collected[host, default: ([], [])].stderr += bytes
+                if hadNewline { collected[host, default: ([], [])].stderr.append(0x0A) }
             }
-            collected[host] = streams
         }
         return OutputLine(host: host, stream: stream, bytes: bytes[...], hadNewline: hadNewline)
     }

@@ -41,7 +41,7 @@ public final class JSONLinesSink: OutputSink {
 
     /// A sink writing through `writer` (everything goes to its stdout); `tool` is named in the
     /// `start` object.
-    public init(writer: OutputWriter = .standard, tool: String = "passh") {
+    public init(writer: OutputWriter = OutputWriter(), tool: String = "passh") {
         self.writer = writer
         self.tool = tool
     }

@@ -12,15 +12,13 @@ public import SystemPackage
 /// reader of passh's output slows the hosts down, with memory bounded.
 ///
 /// The thread starts with the first write and ends when the writer is released, after writing
-/// what was queued.
+/// what was queued. There is no process-wide writer: make one for a program's stdout and stderr
+/// (``init()``) and give it to every sink, so that the program's lines go through one queue.
 ///
 /// A write error (`EPIPE` when the reader went away, `ENOSPC`…) is kept (``error(on:)``) and
 /// reported once per stream to the handler set with ``onError(_:)``; later writes to that stream
 /// are dropped.
 public final class OutputWriter: Sendable {
-    /// The writer of this process's stdout (fd 1) and stderr (fd 2).
-    public static let standard = OutputWriter(stdout: .standardOutput, stderr: .standardError)
-
     /// Bytes queued beyond which writers wait.
     public var highWater: Int { core.highWater }
     private let core: WriterCore
@@ -28,6 +26,12 @@ public final class OutputWriter: Sendable {
     /// A writer for the given descriptors. passh never closes them.
     public init(stdout: FileDescriptor, stderr: FileDescriptor, highWater: Int = 1 << 20) {
         core = WriterCore(stdout: stdout, stderr: stderr, highWater: highWater)
+    }
+
+    /// A writer of this process's stdout (fd 1) and stderr (fd 2). Two writers of the same
+    /// descriptors keep each buffer whole but not each other's order: make one per program.
+    public convenience init() {
+        self.init(stdout: .standardOutput, stderr: .standardError)
     }
 
     deinit {

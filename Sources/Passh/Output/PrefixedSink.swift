@@ -5,12 +5,13 @@ public struct PrefixedSink: OutputSink {
     private let prefix: @Sendable (Host, OutputStreamKind) -> [UInt8]
 
     /// A sink writing through `writer`, each line prefixed with `[HOST] `.
-    public init(writer: OutputWriter = .standard) {
+    public init(writer: OutputWriter = OutputWriter()) {
         self.init(writer: writer) { host, _ in Array("[\(host.name)] ".utf8) }
     }
 
     /// A sink writing through `writer`, each line prefixed with what `prefix` returns.
-    public init(writer: OutputWriter = .standard, prefix: @escaping @Sendable (Host, OutputStreamKind) -> [UInt8]) {
+    public init(writer: OutputWriter = OutputWriter(), prefix: @escaping @Sendable (Host, OutputStreamKind) -> [UInt8])
+    {
         self.writer = writer
         self.prefix = prefix
     }

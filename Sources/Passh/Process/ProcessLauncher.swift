@@ -10,6 +10,8 @@ struct ProcessLauncher: Sendable {
     var arguments: [String]
     /// `KEY=VALUE\0` rows added to the launch environment.
     var extraVariables: [[UInt8]] = []
+    /// Where the pipes' waits end: the transport's.
+    var poller: Poller
 
     /// Runs the process; its exit status or signal, ``Termination/cancelled`` when the calling task
     /// was cancelled and the process did not exit 0, or a failure to start it.
@@ -33,7 +35,9 @@ struct ProcessLauncher: Sendable {
         let sendsInput = options.stdinFile != nil || !options.stdinPreamble.isEmpty
         let emergencyStop = options.emergencyStop
 
-        return await SessionPipes.run(host: host, options: options, deliver: deliver) { streams in
+        let poller = self.poller
+        let grace = options.terminationGrace
+        return await SessionPipes.run(host: host, options: options, poller: poller, deliver: deliver) { streams in
             do {
                 let result = try await Subprocess.run(
                     executable,
@@ -49,9 +53,17 @@ struct ProcessLauncher: Sendable {
                     guard let emergencyStop else { return }
                     // Until the process exits it is not reaped (swift-subprocess reaps it after this
                     // closure returns), so its process group cannot be a recycled one.
-                    await emergencyStop.whileRegistered({ _ = kill(-process.value, SIGKILL) }) {
-                        await Poller.shared.waitReadable(process.processDescriptor)
-                        Poller.shared.deregister(process.processDescriptor)
+                    let exit = process.processDescriptor
+                    await emergencyStop.whileRegistered({ receipt in
+                        _ = kill(-process.value, SIGKILL)
+                        receipt.acknowledge()
+                    }) {
+                        if await poller.wait(exit, for: .readable) == .cancelled {
+                            // swift-subprocess tears the process down (TERM, the grace, KILL): the
+                            // emergency stop stays at hand until it has exited.
+                            _ = await poller.waitOut(exit, for: .readable, until: .now + grace + .seconds(1))
+                        }
+                        poller.forget(exit)
                     }
                 }
                 switch result.terminationStatus {

@@ -1,4 +1,5 @@
 import CPasshShims
+import Synchronization
 import SystemPackage
 
 #if canImport(Glibc)
@@ -24,11 +25,12 @@ enum SessionPipes {
     /// Opens the streams, runs `session` with them while the readers hand `deliver` whole lines,
     /// and returns how the session ended once its output is read.
     ///
-    /// When `session` returns, the readers stop at the first "no data right now" instead of
-    /// waiting for an end of file that a grandchild holding a pipe may never send: a process that
-    /// exited has written all it will.
+    /// When `session` returns, the stdin feeder is cancelled and the readers are told
+    /// (``SessionEnd``): they stop at the first "no data right now" instead of waiting for an end of
+    /// file that a grandchild holding a pipe may never send (a process that exited has written all
+    /// it will). Their waits end on `poller`.
     static func run(
-        host: Host, options: SessionOptions,
+        host: Host, options: SessionOptions, poller: Poller,
         deliver: @escaping @Sendable (OutputChunk) async -> Void,
         session: (consuming SessionStreams) async -> Termination
     ) async -> Termination {
@@ -53,7 +55,7 @@ enum SessionPipes {
                     try? file.close()
                     fed = nil
                 }
-                feeder = StdinFeeder(file: fed, preamble: options.stdinPreamble, pipe: pipe.write)
+                feeder = StdinFeeder(file: fed, preamble: options.stdinPreamble, pipe: pipe.write, poller: poller)
                 stdin = FileDescriptor(rawValue: pipe.read)
             } else if !options.stdinPreamble.isEmpty {
                 try? file.close()
@@ -77,28 +79,38 @@ enum SessionPipes {
             close(out.write)
             return .failed(HostFailure(.cannotStart, "cannot create a pipe: \(Errno(rawValue: errno))"))
         }
-        let ended = ExitLatch()
-        return await withTaskGroup(of: Void.self) { group in
-            if let feeder {
-                group.addTask { await feeder.run() }
-            }
+        let end = SessionEnd()
+        // Past a cancellation the readers go on while the session is torn down: TERM, the grace,
+        // KILL, and a second for the exit to be seen.
+        let teardown = options.terminationGrace + .seconds(1)
+        return await withTaskGroup(of: Void.self) { readers in
             for (fd, stream) in [(out.read, OutputStreamKind.stdout), (err.read, .stderr)] {
-                let reader = PipeReader(
-                    fd: fd, host: host, stream: stream, maximumLineLength: options.maximumLineLength,
+                let lines = LineSplitter(
+                    host: host, stream: stream, maximumLineLength: options.maximumLineLength,
                     binary: stream == .stdout && options.binaryStdout)
-                group.addTask { await reader.run(until: ended, deliver: deliver) }
+                let reader = PipeReader(fd: fd, poller: poller, lines: lines, end: end, teardown: teardown)
+                readers.addTask { await reader.run(deliver: deliver) }
             }
-            let termination = await session(
-                SessionStreams(
-                    stdin: stdin, stdout: FileDescriptor(rawValue: out.write),
-                    stderr: FileDescriptor(rawValue: err.write)))
-            feeder?.stop()
-            ended.set()
-            Poller.shared.wake(out.read)
-            Poller.shared.wake(err.read)
-            await group.waitForAll()
+            let termination = await withTaskGroup(of: Void.self) { feeding in
+                if let feeder {
+                    feeding.addTask { await feeder.run() }
+                }
+                let termination = await session(
+                    SessionStreams(
+                        stdin: stdin, stdout: FileDescriptor(rawValue: out.write),
+                        stderr: FileDescriptor(rawValue: err.write)))
+                feeding.cancelAll()  // the process is gone: the feeder stops
+                return termination
+            }
+            // The readers take what is left and end. They are told, not cancelled: a cancelled task's
+            // delivery may be dropped by its sink (an events consumer's channel drops a send from a
+            // cancelled task), and the last lines of a session that ended well are its output.
+            end.tell()
+            poller.wake(out.read)
+            poller.wake(err.read)
+            await readers.waitForAll()
             for fd in [out.read, err.read] {
-                Poller.shared.deregister(fd)
+                poller.forget(fd)
                 close(fd)
             }
             return termination
@@ -120,4 +132,13 @@ enum SessionPipes {
         _ = fcntl(ours, F_SETFL, fcntl(ours, F_GETFL) | O_NONBLOCK)
         return (fds[0], fds[1])
     }
+}
+
+/// Whether a session has returned: its readers then drain their pipes and end.
+final class SessionEnd: Sendable {
+    private let ended = Atomic(false)
+
+    var hasEnded: Bool { ended.load(ordering: .acquiring) }
+
+    func tell() { ended.store(true, ordering: .releasing) }
 }

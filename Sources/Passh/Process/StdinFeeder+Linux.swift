@@ -14,82 +14,66 @@ import SystemPackage
 /// way round (bench/run case 8), and the session gets the file itself.
 ///
 /// The feeder owns the file and the pipe's write end, and closes both when it is done: at the end
-/// of the file (the host then sees its stdin end), when the host stops reading (`EPIPE`), or when
-/// ``stop()`` is called because the host's session is over.
+/// of the file (the host then sees its stdin end), when the host stops reading (`EPIPE` — never a
+/// `SIGPIPE` for the program), or when its task is cancelled because the host's session is over.
 final class StdinFeeder: Sendable {
     private let file: Int32?
     private let preamble: [UInt8]
     private let pipe: Int32
-    private struct State {
-        var stopped = false
-        var closed = false
-    }
+    private let poller: Poller
+    private let closed = Atomic<Bool>(false)
 
-    private let state = Mutex(State())
-
-    /// A feeder of `preamble`, then of `file` (if any), into `pipe`, whose write end is non-blocking.
-    init(file: Int32?, preamble: [UInt8] = [], pipe: Int32) {
+    /// A feeder of `preamble`, then of `file` (if any), into `pipe`, whose write end is non-blocking;
+    /// its waits end on `poller`.
+    init(file: Int32?, preamble: [UInt8] = [], pipe: Int32, poller: Poller) {
         self.file = file
         self.preamble = preamble
         self.pipe = pipe
+        self.poller = poller
     }
 
     func run() async {
         defer {
-            state.withLock { state in
-                state.closed = true
-                Poller.shared.deregister(pipe)
-                close(pipe)
-                if let file { close(file) }
-            }
+            poller.forget(pipe)
+            abandon()
         }
         guard await feedPreamble(), let file else { return }
         var offset: Int64 = 0
-        while !state.withLock({ $0.stopped }) {
+        while true {
             let moved = passh_splice_to_pipe(file, &offset, pipe, 1 << 16)
             if moved > 0 { continue }
             if moved == 0 { return }  // end of file
             switch errno {
             case EINTR: continue
-            case EAGAIN: await Poller.shared.waitWritable(pipe)
+            case EAGAIN: if await poller.wait(pipe, for: .writable) == .cancelled { return }
             default: return  // EPIPE: the host stopped reading
             }
         }
     }
 
-    /// Writes the preamble; `false` when the host stopped reading or the feeder was stopped.
+    /// Writes the preamble; `false` when the host stopped reading or the feeder was cancelled.
     private func feedPreamble() async -> Bool {
-        let pipe = FileDescriptor(rawValue: self.pipe)
         var rest = preamble[...]
         while !rest.isEmpty {
-            if state.withLock({ $0.stopped }) { return false }
-            do {
-                let written = try rest.withUnsafeBytes { try pipe.write($0, retryOnInterrupt: true) }
+            let written = rest.withUnsafeBytes { passh_write_nosigpipe(pipe, $0.baseAddress, $0.count) }
+            if written > 0 {
                 rest = rest.dropFirst(written)
-            } catch .wouldBlock {
-                await Poller.shared.waitWritable(self.pipe)
-            } catch {
-                return false  // EPIPE: the host stopped reading
+                continue
+            }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN: if await poller.wait(pipe, for: .writable) == .cancelled { return false }
+            default: return false  // EPIPE: the host stopped reading
             }
         }
         return true
     }
 
-    /// Makes ``run()`` return soon, if it has not yet.
-    func stop() {
-        state.withLock { state in
-            state.stopped = true
-            if !state.closed { Poller.shared.wake(pipe) }
-        }
-    }
-
-    /// Closes the descriptors when ``run()`` never will (the session could not be set up).
+    /// Closes the descriptors (once): when ``run()`` is done, or instead of it when the session could
+    /// not be set up.
     func abandon() {
-        state.withLock { state in
-            guard !state.closed else { return }
-            state.closed = true
-            close(pipe)
-            if let file { close(file) }
-        }
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        close(pipe)
+        if let file { close(file) }
     }
 }

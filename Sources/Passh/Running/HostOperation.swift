@@ -27,9 +27,9 @@ protocol HostJob: Sendable {
     /// Whether the job takes the host's stdout (``receive(_:)``) instead of the sink.
     var takesStdout: Bool { get }
     /// Some of the host's stdout; `false` when the job has failed and the session must stop.
-    func receive(_ chunk: OutputChunk) -> Bool
+    func receive(_ chunk: OutputChunk) async -> Bool
     /// The host's outcome, given the session's, and what it moved.
-    func finish(_ outcome: HostOutcome) -> (HostOutcome, TransferTotals?)
+    func finish(_ outcome: HostOutcome) async -> (HostOutcome, TransferTotals?)
     /// Lines for the host's stderr once it finished (after ``finish(_:)``): what the job itself has
     /// to say, such as a gather's skipped members.
     func warnings() -> [String]
@@ -41,7 +41,7 @@ extension HostOperation {
 
 extension HostJob {
     var takesStdout: Bool { false }
-    func receive(_ chunk: OutputChunk) -> Bool { true }
+    func receive(_ chunk: OutputChunk) async -> Bool { true }
     func warnings() -> [String] { [] }
 }
 

@@ -124,7 +124,7 @@ struct Runner: Sendable {
         let deliver: @Sendable (OutputChunk) async -> Void = { chunk in
             if chunk.stream == .stdout && job.takesStdout {
                 if let held { for chunk in held.pass(chunk, keeping: false) { await sink?.output(chunk) } }
-                if !job.receive(chunk) { stop?.fire() }
+                if await !job.receive(chunk) { stop?.fire() }
                 return
             }
             collector.record(chunk)
@@ -149,7 +149,7 @@ struct Runner: Sendable {
         case .cancelled: outcome = .cancelled
         }
         let transfer: TransferTotals?
-        (outcome, transfer) = job.finish(outcome)
+        (outcome, transfer) = await job.finish(outcome)
         for line in job.warnings() {
             await deliver(
                 OutputChunk(host: host, stream: .stderr, bytes: Array((line + "\n").utf8)[...], endsWithNewline: true))
@@ -269,7 +269,7 @@ extension HostResult {
             ? self
             : HostResult(
                 host: host, outcome: outcome, started: started, duration: duration,
-                stdout: stdout, stderr: stderr, errorMessage: errorMessage, attempts: attempts)
+                stdout: stdout, stderr: stderr, errorMessage: errorMessage, attempts: attempts, transfer: transfer)
     }
 }
 

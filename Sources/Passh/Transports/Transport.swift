@@ -66,11 +66,8 @@ public protocol Transport: Sendable {
     ) async -> Termination
 
     /// The open file descriptors one running host holds at most, with or without a stdin file:
-    /// the runner never starts more hosts at once than the process's open-file limit allows.
+    /// the runner never starts more hosts at once than the process's open-file limit allows. No
+    /// default: a transport counts what it holds (a process costs its pipes and its pidfd, a
+    /// connection its socket).
     func descriptorsPerHost(sendingStdin: Bool) -> Int
-}
-
-extension Transport {
-    /// Three descriptors: stdout and stderr pipes, and stdin.
-    public func descriptorsPerHost(sendingStdin: Bool) -> Int { 3 }
 }

@@ -77,7 +77,8 @@ public final class HostGroups: Sendable {
     /// first, each taking hosts no group before it took; the other names folded after them.
     /// `web1 web2 web3 x9`, with `web: web[1-3]`, gives `@web,x9`.
     ///
-    /// Groups that cannot be listed or resolved are not used, so this never fails.
+    /// Groups that cannot be listed or resolved are not used, so this never fails;
+    /// ``prepareRegroup()`` first makes them an error.
     public func regroup(_ names: [String]) async -> String {
         let candidates = await regroupSets()
         var remaining = Set(names)
@@ -92,17 +93,35 @@ public final class HostGroups: Sendable {
         return (taken + (rest.isEmpty ? [] : [rest])).joined(separator: ",")
     }
 
+    /// Reads what ``regroup(_:)`` needs — the default source's groups and their hosts — so that a
+    /// broken groups file is an error before anything starts rather than host sets left unregrouped.
+    ///
+    /// - Throws: ``PasshError``: the errors of making the sources, listing the default source's
+    ///   groups, or expanding one of them (an unknown group, a cycle, a bad pattern).
+    public func prepareRegroup() async throws(PasshError) {
+        _ = try await regroupSets(strict: true)
+    }
+
     /// The default source's groups and their hosts, largest first (then in the source's order).
     private func regroupSets() async -> [(written: String, names: Set<String>)] {
+        (try? await regroupSets(strict: false)) ?? []
+    }
+
+    /// `strict`: an error is thrown; else what cannot be read is left out.
+    private func regroupSets(strict: Bool) async throws(PasshError) -> [(written: String, names: Set<String>)] {
         if let sets = state.withLock({ $0.regroupSets }) { return sets }
         var sets: [(written: String, names: Set<String>)] = []
-        if let source = try? sources().first(where: { $0.name == defaultSource })?.source,
-            let names = try? await source.groupNames()
-        {
-            for name in names {
+        if let source = try sources().first(where: { $0.name == defaultSource })?.source {
+            for name in try await source.groupNames() {
                 let written = GroupReference(source: defaultSource, name: name).written(defaultSource: defaultSource)
                 var list = HostList(groups: self)
-                guard (try? await list.add(written)) != nil, list.count > 0 else { continue }
+                do throws(PasshError) {
+                    try await list.add(written)
+                } catch {
+                    if strict { throw error }
+                    continue
+                }
+                guard list.count > 0 else { continue }
                 sets.append((written, Set(list.names)))
             }
         }

@@ -95,23 +95,6 @@ final class LibSSHEngineThread: Sendable {
         wake()
     }
 
-    /// When the first emergency stop on this thread gives up waiting for the KILLs to be sent.
-    private let emergencyDeadline = Mutex<ContinuousClock.Instant?>(nil)
-    /// The longest an emergency stop waits for this thread to send its KILL requests.
-    static let emergencyWait: Duration = .milliseconds(250)
-
-    /// Waits (blocking, at most ``emergencyWait`` for all the sessions of this thread together)
-    /// until `bridge`'s KILL request was sent: an emergency stop is synchronous, and the process
-    /// may exit as soon as it returns.
-    func waitForKill(_ bridge: LibSSHBridge) {
-        let clock = ContinuousClock()
-        let deadline = emergencyDeadline.withLock { deadline in
-            if deadline == nil { deadline = clock.now + Self.emergencyWait }
-            return deadline!
-        }
-        while !bridge.isKillSent && clock.now < deadline { usleep(100) }
-    }
-
     /// Ends the loop once it has no sessions.
     func quit() {
         inbox.withLock { $0.quit = true }
@@ -125,6 +108,11 @@ final class LibSSHEngineThread: Sendable {
 
     /// The loop: runs until ``quit()`` with no session left.
     func run() {
+        // libssh forks a ProxyCommand (and a ProxyJump's `ssh -W`) from this thread, which blocks
+        // almost every signal: the command would ignore the SIGTERM libssh sends it when the session
+        // closes, and libssh would wait for it for ever. Its children start with none blocked; the
+        // forks of the program's other threads are left alone.
+        passh_unblock_signals_in_forks_of_this_thread()
         var sessions: [Int: LibSSHSession] = [:]
         var waiting = Deque<LibSSHSession>()
         var fds: [pollfd] = []

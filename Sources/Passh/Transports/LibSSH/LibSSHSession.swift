@@ -15,29 +15,31 @@ struct LibSSHJob: Sendable {
     let connectTimeout: Duration
     let handshakeTimeout: Duration
     let keys: LibSSHKeyStore
-    let bridge: LibSSHBridge
+    let bridge: SessionBridge
 }
 
 /// One host's session, driven by one engine thread and touched by no other: connect → check the
-/// host key → log in → open a channel → (a terminal, if asked for) → exec → run (output, stdin, exit) → close.
+/// host key → log in, then a ``SessionChannel`` on libssh's channel calls: open → (a terminal, if
+/// asked for) → exec → run (output, stdin, exit, stop) → close.
 ///
-/// Every libssh call here is non-blocking (`SSH_AGAIN`: call again when the socket is ready),
-/// except those noted on ``LibSSHEngine``. The phases from connecting to exec count against the
-/// engine's handshake cap, and must end within the connect timeout.
+/// The handshake is libssh's own and stays here; from the channel on, this is the channel core's
+/// codec: libssh's calls and callbacks become ``ChannelEvent``s, the channel's actions become
+/// libssh calls. Every libssh call here is non-blocking (`SSH_AGAIN`: call again when the socket is
+/// ready), except those noted on ``LibSSHEngine``. The phases from connecting to exec count against
+/// the engine's handshake cap, and must end within the connect timeout.
 final class LibSSHSession {
     enum Phase { case queued, connecting, authenticating, opening, requestingTerminal, executing, running, done }
 
     let job: LibSSHJob
     private(set) var phase = Phase.queued
     private var session: OpaquePointer?
-    private var channel: OpaquePointer?
+    private var sshChannel: OpaquePointer?
     private var callbacks: UnsafeMutablePointer<ssh_channel_callbacks_struct>?
+    private var channel: SessionChannel
+    private var actions: [ChannelAction] = []
 
     private var connectDeadline: ContinuousClock.Instant?
     private var handshakeDeadline: ContinuousClock.Instant?
-    private var killDeadline: ContinuousClock.Instant?
-    private var closeDeadline: ContinuousClock.Instant?
-    private var stopSent = StopRequest.none
 
     private var agentDone = false
     private var keys: [PrivateKey]?
@@ -46,39 +48,36 @@ final class LibSSHSession {
     private var skippedKeys: [String] = []
     private var keyIndex = 0
 
-    private var stdout: StreamState
-    private var stderr: StreamState
+    /// Set by libssh's callbacks while a call runs; told to the channel after it.
     fileprivate var exitStatus: Int32?
     fileprivate var exitSignal: String?
     fileprivate var closed = false
-
-    private var stdinFile: Int32 = -1
-    /// What stdin starts with (``SessionOptions/stdinPreamble``), while it is not all sent.
-    private var preamble: [UInt8] = []
-    private var stdinOffset = 0
-    private var stdinBuffer: [UInt8] = []
+    private var toldExit = false
+    private var toldClose = false
+    private var stdoutEnded = false
+    private var stderrEnded = false
+    /// Stdin bytes a write did not take (libssh wrote less than the window said): sent first.
+    private var unwritten: ArraySlice<UInt8> = []
+    /// The `KILL` request was handed to libssh: the emergency stop is told once it left.
+    private var killQueued = false
 
     /// Set when a step stopped with data left to read: step again without waiting for the socket.
     private(set) var wantsStep = false
 
-    /// How long after a KILL the session waits for the command's end before closing anyway.
-    static let killWait: Duration = .seconds(1)
     /// The most a step reads of one stream before letting other sessions run.
     static let readsPerStep = 16
-    /// The most 32 KiB writes of stdin a step makes.
-    static let stdinWritesPerStep = 4
-
-    private struct StreamState {
-        let splitter: LineSplitter
-        var pending: [UInt8] = []
-        var ended = false
-    }
+    /// The most stdin a step hands libssh (4 packets of 32 KiB).
+    static let stdinPerStep = 128 << 10
 
     init(_ job: LibSSHJob) {
         self.job = job
-        let limit = job.session.maximumLineLength
-        stdout = StreamState(splitter: LineSplitter(host: job.host, stream: .stdout, maximumLineLength: limit))
-        stderr = StreamState(splitter: LineSplitter(host: job.host, stream: .stderr, maximumLineLength: limit))
+        var settings = SessionChannel.Settings(command: job.command)
+        settings.terminal = job.session.terminal
+        settings.waitsForClose = false  // libssh's pumps stop at EOF and at the exit status
+        settings.terminationGrace = job.session.terminationGrace
+        channel = SessionChannel(
+            host: job.host, settings: settings, stdin: StdinSource(), maximumLineLength: job.session.maximumLineLength,
+            binaryStdout: job.session.binaryStdout)
     }
 
     /// Whether the session holds one of the engine's handshake slots.
@@ -105,8 +104,13 @@ final class LibSSHSession {
 
     /// The next instant at which the session must be stepped whatever its socket does.
     var deadline: ContinuousClock.Instant? {
-        if isHandshaking { return bannerPending ? connectDeadline : handshakeDeadline }
-        return [killDeadline, closeDeadline].compactMap { $0 }.min()
+        if phase == .connecting || phase == .authenticating {
+            return bannerPending ? connectDeadline : handshakeDeadline
+        }
+        if isHandshaking && !channel.isStopping {
+            return [handshakeDeadline, channel.deadline].compactMap { $0 }.min()
+        }
+        return channel.deadline
     }
 
     /// Whether the server's SSH banner has yet to arrive: until it does, the connect timeout
@@ -122,6 +126,18 @@ final class LibSSHSession {
     func start(now: ContinuousClock.Instant) {
         guard phase == .queued else { return }
         if job.bridge.stopRequest != .none { return finish(.cancelled) }
+        var file: StdinFileDescriptor?
+        if let path = job.session.stdinFile {
+            do throws(StdinFileDescriptor.Failure) {
+                file = try StdinFileDescriptor.open(path)
+            } catch {
+                return finish(.failed(error.failure))
+            }
+        }
+        channel = SessionChannel(
+            host: job.host, settings: channel.settings,
+            stdin: StdinSource(preamble: job.session.stdinPreamble, file: file),
+            maximumLineLength: job.session.maximumLineLength, binaryStdout: job.session.binaryStdout)
         guard let session = ssh_new() else {
             return finish(.failed(HostFailure(.other, "libssh: cannot create a session")))
         }
@@ -145,16 +161,19 @@ final class LibSSHSession {
         default:
             break
         }
-        if phase != .running {
-            if job.bridge.stopRequest != .none { return finish(.cancelled) }
-            if let deadline, now >= deadline { return finish(.failed(timedOut())) }
+        if (phase == .connecting || phase == .authenticating) && job.bridge.stopRequest != .none {
+            return finish(.cancelled)  // nothing was asked of the host yet
+        }
+        if isHandshaking, !channel.isStopping, let limit = bannerPending ? connectDeadline : handshakeDeadline,
+            now >= limit
+        {
+            return finish(.failed(timedOut()))
         }
         if phase == .connecting { stepConnect() }
-        if phase == .authenticating { stepAuthenticate() }
-        if phase == .opening { stepOpen() }
-        if phase == .requestingTerminal { stepRequestTerminal() }
-        if phase == .executing { stepExecute() }
-        if phase == .running { stepRunning(now: now) }
+        if phase == .authenticating { stepAuthenticate(now: now) }
+        if phase == .opening || phase == .requestingTerminal || phase == .executing || phase == .running {
+            stepChannel(now: now)
+        }
     }
 
     private func configure(_ session: OpaquePointer) -> HostFailure? {
@@ -208,12 +227,12 @@ final class LibSSHSession {
         phase = .authenticating
     }
 
-    private func stepAuthenticate() {
+    private func stepAuthenticate(now: ContinuousClock.Instant) {
         guard let session else { return }
         if !agentDone {
             let status = ssh_userauth_agent(session, nil)
             if status == SSH_AUTH_AGAIN.rawValue { return }
-            if status == SSH_AUTH_SUCCESS.rawValue { return authenticated() }
+            if status == SSH_AUTH_SUCCESS.rawValue { return authenticated(now: now) }
             if status == SSH_AUTH_ERROR.rawValue, isBroken { return finish(.failed(lostFailure())) }
             agentDone = true
         }
@@ -225,18 +244,18 @@ final class LibSSHSession {
         while keyIndex < keys.count {
             let status = ssh_userauth_publickey(session, nil, keys[keyIndex].key)
             if status == SSH_AUTH_AGAIN.rawValue { return }
-            if status == SSH_AUTH_SUCCESS.rawValue { return authenticated() }
+            if status == SSH_AUTH_SUCCESS.rawValue { return authenticated(now: now) }
             if status == SSH_AUTH_ERROR.rawValue, isBroken { return finish(.failed(lostFailure())) }
             keyIndex += 1
         }
         finish(.failed(authenticationFailure()))
     }
 
-    private func authenticated() {
+    private func authenticated(now: ContinuousClock.Instant) {
         guard let session, let channel = ssh_channel_new(session) else {
             return finish(.failed(HostFailure(.other, "libssh: cannot create a channel")))
         }
-        self.channel = channel
+        sshChannel = channel
         let callbacks = UnsafeMutablePointer<ssh_channel_callbacks_struct>.allocate(capacity: 1)
         callbacks.initialize(to: ssh_channel_callbacks_struct())
         callbacks.pointee.size = MemoryLayout<ssh_channel_callbacks_struct>.size
@@ -255,181 +274,164 @@ final class LibSSHSession {
         }
         self.callbacks = callbacks
         ssh_set_channel_callbacks(channel, callbacks)
-        phase = .opening
+        self.channel.start(now: now, into: &actions)
+        perform(now: now)
     }
 
-    private func stepOpen() {
-        guard let channel else { return }
-        switch ssh_channel_open_session(channel) {
-        case SSH_AGAIN: return
-        case SSH_OK: phase = job.session.terminal ? .requestingTerminal : .executing
-        default:
-            finish(
-                .failed(
-                    isBroken
-                        ? lostFailure()
-                        : HostFailure(.other, "the host refused a session channel: \(libSSHError(session))")))
-        }
-    }
+    // MARK: The channel
 
-    /// A pseudo-terminal, as `ssh -tt` asks for one: xterm, 80×24.
-    private func stepRequestTerminal() {
-        guard let channel else { return }
-        switch ssh_channel_request_pty(channel) {
-        case SSH_AGAIN: return
-        case SSH_OK: phase = .executing
-        default:
-            finish(
-                .failed(
-                    isBroken
-                        ? lostFailure() : HostFailure(.other, "the host refused a terminal: \(libSSHError(session))")))
-        }
-    }
-
-    private func stepExecute() {
-        guard let channel else { return }
-        switch ssh_channel_request_exec(channel, job.command) {
-        case SSH_AGAIN: return
-        case SSH_OK: break
-        default:
-            return finish(
-                .failed(
-                    isBroken
-                        ? lostFailure()
-                        : HostFailure(.other, "the host refused to run the command: \(libSSHError(session))")))
-        }
-        phase = .running
-        preamble = job.session.stdinPreamble
-        if let path = job.session.stdinFile {
-            stdinFile = open(path.string, O_RDONLY | O_CLOEXEC)
-            if stdinFile < 0 {
-                return finish(
-                    .failed(
-                        HostFailure(.cannotStart, "cannot open \(path.string): \(String(cString: strerror(errno)))")))
+    /// Advances the channel: the libssh call its phase waits on, or — running — its output, stdin,
+    /// exit and stop.
+    private func stepChannel(now: ContinuousClock.Instant) {
+        guard let channel = sshChannel else { return }
+        let requested = job.bridge.stopRequest
+        if requested != .none { self.channel.handle(.stop(requested), now: now, into: &actions) }
+        perform(now: now)
+        if phase == .opening {
+            switch ssh_channel_open_session(channel) {
+            case SSH_AGAIN: break
+            case SSH_OK:
+                let window = Int(ssh_channel_window_size(channel))
+                self.channel.handle(.opened(window: window, maximumPacket: 32 << 10), now: now, into: &actions)
+            default:
+                if isBroken { return lost(now) }
+                self.channel.handle(.openRefused(libSSHError(session)), now: now, into: &actions)
             }
-        } else if preamble.isEmpty {
-            ssh_channel_send_eof(channel)
+            perform(now: now)
+        }
+        if phase == .requestingTerminal {
+            switch ssh_channel_request_pty(channel) {  // as `ssh -tt` asks: xterm, 80×24
+            case SSH_AGAIN: break
+            case SSH_OK: phase = .executing
+            default:
+                if isBroken { return lost(now) }
+                return finish(.failed(HostFailure(.other, "the host refused a terminal: \(libSSHError(session))")))
+            }
+        }
+        if phase == .executing {
+            switch ssh_channel_request_exec(channel, job.command) {
+            case SSH_AGAIN: break
+            case SSH_OK:
+                phase = .running
+                self.channel.handle(.execAccepted, now: now, into: &actions)
+            default:
+                if isBroken { return lost(now) }
+                self.channel.handle(.execRefused(libSSHError(session)), now: now, into: &actions)
+            }
+            perform(now: now)
+        }
+        if phase == .running {
+            stepRunning(channel, now: now)
+            perform(now: now)
+        }
+        if killQueued && phase != .done && writesFlushed {
+            killQueued = false
+            job.bridge.killSent()
         }
     }
 
-    private func stepRunning(now: ContinuousClock.Instant) {
-        guard let channel else { return }
-        handleStop(now: now)
-        if phase == .done { return }
+    private func stepRunning(_ channel: OpaquePointer, now: ContinuousClock.Instant) {
         // Reading first also pumps libssh: it takes in window adjustments and flushes what it
         // holds for the socket, which the stdin feed waits for.
-        if !read(channel, stderr: false) || !read(channel, stderr: true) { return }
-        feedStdin(channel)
-        if phase == .done { return }
-        if stdout.ended && stderr.ended && exitStatus == nil && exitSignal == nil && !closed {
+        guard read(channel, stderr: false, now: now), read(channel, stderr: true, now: now) else { return }
+        if stdoutEnded && stderrEnded && exitStatus == nil && exitSignal == nil && !closed {
             _ = ssh_channel_get_exit_status(channel)  // pumps until the status (or the close) arrives
         }
-        if isBroken && !(stdout.ended && stderr.ended) { return finish(.failed(lostFailure())) }
-        let over =
-            stdout.ended && stderr.ended
-            && (exitStatus != nil || exitSignal != nil || closed || ssh_channel_is_closed(channel) != 0 || isBroken)
-        guard over else { return }
-        if stopSent != .none && exitStatus != 0 { return finish(.cancelled) }
-        if let exitSignal { return finish(.signaled(Signal(name: exitSignal))) }
-        if let exitStatus { return finish(.exited(exitStatus)) }
-        finish(
-            .failed(
-                isBroken
-                    ? lostFailure() : HostFailure(.connectionLost, "the host closed the session without an exit status")
-            ))
+        tellFacts(channel, now: now)
+        if isBroken { return lost(now) }
+        var room = 0
+        if writesFlushed && unwritten.isEmpty {
+            room = Self.stdinPerStep
+            self.channel.handle(.windowIs(Int(ssh_channel_window_size(channel))), now: now, into: &actions)
+        }
+        self.channel.poll(now: now, room: room, into: &actions)
     }
 
-    /// Sends the `signal` requests a stop needs, and closes once the command had its time.
-    private func handleStop(now: ContinuousClock.Instant) {
-        guard let channel else { return }
-        let request = job.bridge.stopRequest
-        if request > stopSent {
-            if request == .terminate {
-                ssh_channel_request_send_signal(channel, "TERM")
-                killDeadline = now + job.session.terminationGrace
-            } else {
-                sendKill(channel)
-                closeDeadline = now + Self.killWait
+    /// What libssh's callbacks and pumps learnt, told to the channel once.
+    private func tellFacts(_ channel: OpaquePointer, now: ContinuousClock.Instant) {
+        if !toldExit, let exitSignal {
+            toldExit = true
+            self.channel.handle(.exitSignal(exitSignal), now: now, into: &actions)
+        } else if !toldExit, let exitStatus {
+            toldExit = true
+            self.channel.handle(.exitStatus(exitStatus), now: now, into: &actions)
+        }
+        // libssh keeps what arrived before the close until it is read: the close is told once both
+        // streams are read to their end (libssh marks a closed channel's end of output itself).
+        if !toldClose && stdoutEnded && stderrEnded && (closed || ssh_channel_is_closed(channel) != 0) {
+            toldClose = true
+            self.channel.handle(.closed, now: now, into: &actions)
+        }
+    }
+
+    /// Whether libssh has written everything it was given to the socket.
+    private var writesFlushed: Bool {
+        guard let session else { return false }
+        return ssh_get_poll_flags(session) & SSH_WRITE_PENDING == 0
+    }
+
+    /// Carries out the channel's actions.
+    private func perform(now: ContinuousClock.Instant) {
+        var index = 0
+        while index < actions.count {
+            let action = actions[index]
+            index += 1
+            switch action {
+            case .send(let message):
+                send(message, now: now)
+            case .deliver(let chunks):
+                job.bridge.push(chunks)
+            case .finish(let termination):
+                actions.removeAll()
+                return finish(termination)
             }
-            stopSent = request
         }
-        if stopSent == .terminate, let killDeadline, now >= killDeadline {
-            sendKill(channel)
-            stopSent = .kill
-            closeDeadline = now + Self.killWait
-        }
-        if let closeDeadline, now >= closeDeadline { finish(.cancelled) }
+        actions.removeAll(keepingCapacity: true)
     }
 
-    /// Sends the KILL request and makes sure it leaves the process (waiting at most 100 ms for
-    /// the socket): after an emergency stop, the process may exit right away.
-    private func sendKill(_ channel: OpaquePointer) {
-        ssh_channel_request_send_signal(channel, "KILL")
-        if let session, ssh_get_poll_flags(session) & SSH_WRITE_PENDING != 0 { _ = ssh_blocking_flush(session, 100) }
-        job.bridge.markKillSent()
-    }
-
-    /// Writes the preamble, then as much of the stdin file as the channel's window and libssh's
-    /// output buffer take; sends EOF at the end.
-    private func feedStdin(_ channel: OpaquePointer) {
-        guard stdinFile >= 0 || !preamble.isEmpty, let session, ssh_get_poll_flags(session) & SSH_WRITE_PENDING == 0
-        else { return }
-        if closed || ssh_channel_is_closed(channel) != 0 { return dropStdin() }
-        if !preamble.isEmpty {
-            let count = min(Int(ssh_channel_window_size(channel)), preamble.count)
-            guard count > 0 else { return }
-            let written = preamble.withUnsafeBytes { ssh_channel_write(channel, $0.baseAddress!, UInt32(count)) }
-            if written < 0 { return writeFailed() }
-            preamble.removeFirst(Int(written))
-            if !preamble.isEmpty { return }
-            if stdinFile < 0 { ssh_channel_send_eof(channel) }
-            return
+    private func send(_ message: ChannelMessage, now: ContinuousClock.Instant) {
+        guard let channel = sshChannel else { return }
+        switch message {
+        case .open:
+            phase = .opening
+        case .terminal:
+            phase = .requestingTerminal
+        case .exec:
+            if phase != .requestingTerminal { phase = .executing }
+        case .data(let bytes):
+            write(bytes[...], channel, now: now)
+        case .eof:
+            ssh_channel_send_eof(channel)
+        case .signal(let name):
+            ssh_channel_request_send_signal(channel, name)
+            if name == "KILL" { killQueued = true }
+        case .close:
+            ssh_channel_close(channel)
+        case .windowAdjust, .requestFailed:
+            break  // libssh gives the window back and answers requests itself
         }
-        // Up to 128 KiB per step while libssh had flushed everything: what the socket does not
-        // take at once waits in libssh's buffer (bounded so) until the socket is writable again.
-        for _ in 0..<Self.stdinWritesPerStep {
-            let window = Int(ssh_channel_window_size(channel))
-            guard window > 0 else { return }
-            let size = min(window, 32 << 10)
-            if stdinBuffer.count < size { stdinBuffer = [UInt8](repeating: 0, count: 32 << 10) }
-            let count = stdinBuffer.withUnsafeMutableBytes { pread(stdinFile, $0.baseAddress!, size, stdinOffset) }
-            if count < 0 && errno == EINTR { continue }
-            if count <= 0 {  // the end of the file (or a read error: the host sees its stdin end)
-                dropStdin()
-                ssh_channel_send_eof(channel)
-                return
-            }
-            let written = stdinBuffer.withUnsafeBytes { ssh_channel_write(channel, $0.baseAddress!, UInt32(count)) }
-            if written < 0 { return writeFailed() }
-            stdinOffset += Int(written)
-            if written < count { return }
+    }
+
+    /// Writes stdin bytes, keeping what libssh did not take for the next step. A write that fails
+    /// while the connection holds means the host closed the channel because the command ended
+    /// without reading all of its stdin (`head -c 5`), which is no failure: as ssh does, passh stops
+    /// sending and reports the command's own exit.
+    private func write(_ bytes: ArraySlice<UInt8>, _ channel: OpaquePointer, now: ContinuousClock.Instant) {
+        let pending = unwritten + bytes
+        let written = pending.withUnsafeBytes { ssh_channel_write(channel, $0.baseAddress!, UInt32($0.count)) }
+        if written < 0 {
+            unwritten = []
+            if isBroken { return lost(now) }
+            return self.channel.handle(.stdinRefused, now: now, into: &actions)
         }
-        wantsStep = true  // the budget ran out, not the window: go on after the other sessions
-    }
-
-    /// A write of stdin failed: the connection is gone, or the host closed the channel because the
-    /// command ended without reading all of its stdin (`head -c 5`), which is no failure: as ssh
-    /// does, passh stops sending and reports the command's own exit.
-    private func writeFailed() {
-        if isBroken { return finish(.failed(lostFailure())) }
-        dropStdin()
-    }
-
-    /// Sends no more stdin (at its end, when the command has gone, or when the session ends).
-    private func dropStdin() {
-        preamble = []
-        if stdinFile >= 0 { close(stdinFile) }
-        stdinFile = -1
-        stdinBuffer = []
+        unwritten = pending.dropFirst(Int(written))
     }
 
     /// Reads what one stream has, while the consumer keeps up; `false` when the session ended.
-    private func read(_ channel: OpaquePointer, stderr isStderr: Bool) -> Bool {
-        var stream = isStderr ? stderr : stdout
-        func save() { if isStderr { stderr = stream } else { stdout = stream } }
-        defer { save() }
+    private func read(_ channel: OpaquePointer, stderr isStderr: Bool, now: ContinuousClock.Instant) -> Bool {
         var reads = 0
-        while !stream.ended {
+        let stream: OutputStreamKind = isStderr ? .stderr : .stdout
+        while !(isStderr ? stderrEnded : stdoutEnded) {
             guard job.bridge.mayRead() else { return true }
             if reads == Self.readsPerStep {
                 wantsStep = true
@@ -437,57 +439,51 @@ final class LibSSHSession {
             }
             let available = ssh_channel_poll(channel, isStderr ? 1 : 0)
             if available == SSH_EOF {
-                stream.ended = true
-                if let last = stream.splitter.finish(stream.pending) { job.bridge.push([last]) }
-                stream.pending = []
+                if isStderr { stderrEnded = true } else { stdoutEnded = true }
+                if stdoutEnded && stderrEnded { self.channel.handle(.outputEnded, now: now, into: &actions) }
                 return true
             }
             if available < 0 {
-                save()
-                finish(.failed(lostFailure()))
+                lost(now)
                 return false
             }
             if available == 0 { return true }
-            let want = min(Int(available), max(PipeReader.readSize, stream.pending.count))
-            var result: Int32 = 0
-            let pending = stream.pending
-            let buffer = [UInt8](unsafeUninitializedCapacity: pending.count + want) { space, count in
-                let base = space.baseAddress!
-                pending.withUnsafeBytes { old in
-                    if let from = old.baseAddress {
-                        UnsafeMutableRawPointer(base).copyMemory(from: from, byteCount: old.count)
-                    }
-                }
-                result = ssh_channel_read_nonblocking(channel, base + pending.count, UInt32(want), isStderr ? 1 : 0)
-                count = pending.count + Int(max(result, 0))
+            let result = self.channel.read(stream, upTo: min(Int(available), PipeReader.readSize), into: &actions) {
+                space in
+                Int(ssh_channel_read_nonblocking(channel, space.baseAddress, UInt32(space.count), isStderr ? 1 : 0))
             }
-            if result < 0 && result != SSH_EOF {
-                save()
-                finish(.failed(lostFailure()))
+            if result < 0 && result != Int(SSH_EOF) {
+                lost(now)
                 return false
             }
             if result <= 0 { continue }
-            let (chunks, rest) = stream.splitter.split(buffer, searchFrom: pending.count)
-            stream.pending = rest
-            job.bridge.push(chunks)
+            perform(now: now)
+            if phase == .done { return false }
             reads += 1
         }
         return true
+    }
+
+    /// The connection is gone.
+    private func lost(_ now: ContinuousClock.Instant) {
+        let message = libSSHError(session)
+        channel.handle(
+            .connectionLost("connection to \(job.host.hostname) lost\(message.isEmpty ? "" : ": \(message)")"),
+            now: now,
+            into: &actions)
+        perform(now: now)
+        if phase != .done { finish(.failed(lostFailure())) }  // not reached: the channel is over
     }
 
     /// Closes everything and reports `termination`.
     func finish(_ termination: Termination) {
         guard phase != .done else { return }
         phase = .done
-        for last in [stdout, stderr].compactMap({ $0.ended ? nil : $0.splitter.finish($0.pending) }) {
-            job.bridge.push([last])
+        if let sshChannel {
+            ssh_remove_channel_callbacks(sshChannel, callbacks)
+            ssh_channel_free(sshChannel)
         }
-        dropStdin()
-        if let channel {
-            ssh_remove_channel_callbacks(channel, callbacks)
-            ssh_channel_free(channel)
-        }
-        channel = nil
+        sshChannel = nil
         callbacks?.deallocate()
         callbacks = nil
         if let session {

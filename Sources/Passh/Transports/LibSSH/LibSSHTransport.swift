@@ -2,7 +2,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CPasshShims
 
 /// Reaches each host with libssh, inside passh: no process per host, about 0.8 ms of CPU per host
 /// against OpenSSH's 9, and the remote command can be signalled (a stopped host's command is sent
@@ -35,10 +34,6 @@ public struct LibSSHTransport: Transport {
         self.options = options
         self.settings = try options.settings()
         self.engine = LibSSHEngine(maximumHandshakes: max(1, options.maximumHandshakes))
-        // libssh forks a ProxyCommand (and a ProxyJump's `ssh -W`) from an engine thread, which
-        // blocks almost every signal: the command would ignore the SIGTERM libssh sends it when
-        // the session closes, and libssh would wait for it for ever.
-        passh_unblock_signals_in_forked_children()
     }
 
     /// Runs `command` on `host` over a libssh session driven by an engine thread.
@@ -48,7 +43,7 @@ public struct LibSSHTransport: Transport {
     ) async -> Termination {
         if Task.isCancelled { return .cancelled }
         let (thread, id) = engine.assign()
-        let bridge = LibSSHBridge(wake: { thread.attention(id) })
+        let bridge = SessionBridge(wake: { thread.attention(id) })
         thread.submit(
             LibSSHJob(
                 id: id, host: host, command: command.joined(separator: " "), session: options, ssh: self.options,
@@ -57,25 +52,13 @@ public struct LibSSHTransport: Transport {
                 bridge: bridge))
         return await withTaskCancellationHandler {
             if let stop = options.emergencyStop {
-                return await stop.whileRegistered({
-                    bridge.requestStop(.kill)
-                    thread.waitForKill(bridge)
-                }) { await deliver(bridge, output) }
+                return await stop.whileRegistered({ bridge.requestStop(.kill, receipt: $0) }) {
+                    await bridge.deliver(to: output)
+                }
             }
-            return await deliver(bridge, output)
+            return await bridge.deliver(to: output)
         } onCancel: {
             bridge.requestStop(.terminate)
-        }
-    }
-
-    private func deliver(_ bridge: LibSSHBridge, _ output: @Sendable (OutputChunk) async -> Void) async -> Termination {
-        while true {
-            let (chunks, termination) = await bridge.next()
-            for chunk in chunks {
-                await output(chunk)
-                bridge.consumed(chunk.bytes.count)
-            }
-            if let termination { return termination }
         }
     }
 

@@ -7,6 +7,8 @@ public struct LocalTransport: Transport {
     /// The shell that runs each command.
     public let shell: String
     private let launch: LaunchEnvironment
+    /// Where the hosts' pipes are waited on; its thread ends with the transport.
+    private let poller = Poller()
 
     /// A transport running commands with `shell -c`.
     public init(shell: String = "/bin/sh") {
@@ -21,7 +23,11 @@ public struct LocalTransport: Transport {
     ) async -> Termination {
         let launcher = ProcessLauncher(
             launch: launch, arguments: ["-c", command.joined(separator: " ")],
-            extraVariables: [Array("PASSH_HOST=\(host.name)\0".utf8)])
+            extraVariables: [Array("PASSH_HOST=\(host.name)\0".utf8)], poller: poller)
         return await launcher.run(host: host, options: options, deliver: output)
     }
+
+    /// As many as an `ssh` process: stdin, the stdout and stderr pipes, the process's pidfd — and,
+    /// while it starts, the pipes' other ends; with a stdin file, its pipe and the file.
+    public func descriptorsPerHost(sendingStdin: Bool) -> Int { sendingStdin ? 8 : 6 }
 }

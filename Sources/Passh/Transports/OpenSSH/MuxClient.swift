@@ -11,10 +11,14 @@ import Musl
 /// spoken straight to a master's control socket.
 ///
 /// A host whose master connection is up needs no `ssh` process at all: passh greets the master,
-/// then either asks it to exit (``terminate()``) or turns the connection into proxy mode
-/// (``startProxy()``) and runs the session itself with ``MuxProxySession`` — which, unlike a mux
-/// session (`MUX_C_NEW_SESSION`, descriptors passed with `SCM_RIGHTS`), can signal the remote
+/// then either asks it to exit (``terminate(deadline:)``) or turns the connection into proxy mode
+/// (``startProxy(deadline:)``) and runs the session itself with ``MuxProxySession`` — which, unlike
+/// a mux session (`MUX_C_NEW_SESSION`, descriptors passed with `SCM_RIGHTS`), can signal the remote
 /// command and see how it ended.
+///
+/// Every exchange has a deadline and ends when the calling task is cancelled: a master that accepts
+/// and never answers (wedged, stopped, a stale socket with a live process) is a failure
+/// (``Failure/Kind/silent``), never a hang.
 struct MuxClient: ~Copyable {
     private enum Message: UInt32 {
         case hello = 0x0000_0001
@@ -27,49 +31,86 @@ struct MuxClient: ~Copyable {
     }
 
     struct Failure: Error {
+        enum Kind: Sendable {
+            /// No master listens at the socket (none there, or a stale one).
+            case noMaster
+            /// The master did not answer before the deadline (or does not accept at all).
+            case silent
+            /// The calling task was cancelled.
+            case cancelled
+            /// The master refused, or the connection broke.
+            case failed
+        }
+
+        let kind: Kind
         let reason: String
+
+        init(_ kind: Kind, _ reason: String) {
+            self.kind = kind
+            self.reason = reason
+        }
     }
 
-    /// The control socket (non-blocking); ``MuxProxySession`` drives it after ``startProxy()``.
+    /// The control socket (non-blocking); ``MuxProxySession`` drives it after ``startProxy(deadline:)``.
     let fd: Int32
+    /// Where the socket's waits end: the transport's.
+    let poller: Poller
     private(set) var received: [UInt8] = []
 
-    private init(fd: Int32) {
+    /// Takes over `fd`, a connected, non-blocking stream socket (a socketpair's end, in tests).
+    /// Whether a cancellation of the calling task ends the client's waits (else their deadline does).
+    private var cancellable = true
+
+    init(connected fd: Int32, poller: Poller) {
         self.fd = fd
+        self.poller = poller
     }
 
-    /// Connects to the master listening at `path` and exchanges greetings; `nil` when no master
-    /// answers there (no socket, or a stale one).
-    static func connect(path: String) async -> MuxClient? {
+    /// Connects to the master listening at `path` and exchanges greetings, which must be over by
+    /// `deadline`.
+    ///
+    /// `cancellable: false`: a client for a teardown that must go on after a cancellation (asking a
+    /// private master to exit); its waits end at `deadline` alone.
+    static func connect(
+        path: String, poller: Poller, deadline: ContinuousClock.Instant, cancellable: Bool = true
+    ) async throws(Failure) -> MuxClient {
         let fd = passh_unix_connect(path)
-        guard fd >= 0 else { return nil }
-        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-        var client = MuxClient(fd: fd)  // owns the descriptor from here on
-        var hello = MuxMessage(rawType: Message.hello.rawValue)
-        hello.u32(4)  // protocol version
-        guard (try? await client.send(hello)) != nil, let reply = try? await client.receive(),
-            reply.type == Message.hello.rawValue
-        else {
-            return nil
+        guard fd >= 0 else {
+            if errno == EAGAIN { throw Failure(.silent, "the master connection does not accept") }
+            throw Failure(.noMaster, "no master connection: \(Errno(rawValue: errno))")
         }
+        var client = MuxClient(connected: fd, poller: poller)  // owns the descriptor from here on
+        client.cancellable = cancellable
+        try await client.greet(deadline: deadline)
         return client
     }
 
     deinit {
-        Poller.shared.deregister(fd)
+        poller.forget(fd)
         close(fd)
+    }
+
+    /// The hello exchange: the master's, then ours.
+    mutating func greet(deadline: ContinuousClock.Instant) async throws(Failure) {
+        var hello = MuxMessage(rawType: Message.hello.rawValue)
+        hello.u32(4)  // protocol version
+        try await send(hello, deadline: deadline)
+        let reply = try await receive(deadline: deadline)
+        guard reply.type == Message.hello.rawValue else {
+            throw Failure(.failed, "the master connection did not greet")
+        }
     }
 
     /// Turns the connection into a pipe for the SSH connection protocol through the master
     /// (`MUX_C_PROXY`): from here on, ``MuxProxySession`` speaks on ``fd``.
-    mutating func startProxy() async throws(Failure) {
+    mutating func startProxy(deadline: ContinuousClock.Instant) async throws(Failure) {
         var request = MuxMessage(rawType: Message.proxy.rawValue)
         request.u32(1)  // request id
-        try await send(request)
-        guard var reply = try await receive() else { throw Failure(reason: "no reply to the proxy request") }
+        try await send(request, deadline: deadline)
+        var reply = try await receive(deadline: deadline)
         guard reply.type == Message.proxyStarted.rawValue else {
             _ = reply.u32()
-            throw Failure(reason: "the master connection refused proxy mode: \(reply.text())")
+            throw Failure(.failed, "the master connection refused proxy mode: \(reply.text())")
         }
     }
 
@@ -81,25 +122,25 @@ struct MuxClient: ~Copyable {
 
     /// Asks the master to exit. It may close the connection before its reply arrives: that is a
     /// yes too.
-    mutating func terminate() async throws(Failure) {
+    mutating func terminate(deadline: ContinuousClock.Instant) async throws(Failure) {
         var request = MuxMessage(rawType: Message.terminate.rawValue)
         request.u32(1)
-        try await send(request)
-        let reply: MuxMessage.Reader?
+        try await send(request, deadline: deadline)
+        var reply: MuxMessage.Reader
         do throws(Failure) {
-            reply = try await receive()
-        } catch {
-            return
+            reply = try await receive(deadline: deadline)
+        } catch  where error.kind == .failed {
+            return  // gone: it exited
         }
-        if var reply, reply.type != Message.ok.rawValue {
+        if reply.type != Message.ok.rawValue {
             _ = reply.u32()
-            throw Failure(reason: "the master connection refused to exit: \(reply.text())")
+            throw Failure(.failed, "the master connection refused to exit: \(reply.text())")
         }
     }
 
     // MARK: - Wire
 
-    private func send(_ message: MuxMessage) async throws(Failure) {
+    private func send(_ message: MuxMessage, deadline: ContinuousClock.Instant) async throws(Failure) {
         let bytes = message.framed
         var offset = 0
         while offset < bytes.count {
@@ -113,15 +154,15 @@ struct MuxClient: ~Copyable {
             }
             let error = Errno(rawValue: errno)
             switch error {
-            case .resourceTemporarilyUnavailable: await Poller.shared.waitWritable(fd)
+            case .resourceTemporarilyUnavailable: try await wait(for: .writable, until: deadline)
             case .interrupted: continue
-            default: throw Failure(reason: "lost the master connection: \(error)")
+            default: throw Failure(.failed, "lost the master connection: \(error)")
             }
         }
     }
 
     /// The next whole message.
-    private mutating func receive() async throws(Failure) -> MuxMessage.Reader? {
+    private mutating func receive(deadline: ContinuousClock.Instant) async throws(Failure) -> MuxMessage.Reader {
         while true {
             if let message = try MuxMessage.take(from: &received) { return message }
             var buffer = [UInt8](repeating: 0, count: 4096)
@@ -130,12 +171,25 @@ struct MuxClient: ~Copyable {
                 received += buffer[..<n]
                 continue
             }
-            if n == 0 { throw Failure(reason: "the master connection closed") }
+            if n == 0 { throw Failure(.failed, "the master connection closed") }
             if errno == EINTR { continue }
             guard errno == EAGAIN else {
-                throw Failure(reason: "lost the master connection: \(Errno(rawValue: errno))")
+                throw Failure(.failed, "lost the master connection: \(Errno(rawValue: errno))")
             }
-            await Poller.shared.waitReadable(fd)
+            try await wait(for: .readable, until: deadline)
+        }
+    }
+
+    private func wait(for interest: PollInterest, until deadline: ContinuousClock.Instant) async throws(Failure) {
+        let outcome =
+            cancellable
+            ? await poller.wait(fd, for: interest, until: deadline)
+            : await poller.waitOut(fd, for: interest, until: deadline)
+        switch outcome {
+        case .ready: return
+        case .timedOut: throw Failure(.silent, "the master connection did not answer")
+        case .cancelled: throw Failure(.cancelled, "cancelled")
+        case .refused: throw Failure(.failed, "the master connection is busy")
         }
     }
 }
@@ -161,8 +215,8 @@ struct MuxMessage {
     static func take(from received: inout [UInt8]) throws(MuxClient.Failure) -> Reader? {
         guard received.count >= 4 else { return nil }
         let length = Int(received[0..<4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
-        guard length <= 256 << 10 else { throw MuxClient.Failure(reason: "oversized multiplexing message") }
-        guard length >= 4 else { throw MuxClient.Failure(reason: "multiplexing message without a type") }
+        guard length <= 256 << 10 else { throw MuxClient.Failure(.failed, "oversized multiplexing message") }
+        guard length >= 4 else { throw MuxClient.Failure(.failed, "multiplexing message without a type") }
         guard received.count >= 4 + length else { return nil }
         var reader = Reader(bytes: Array(received[4..<(4 + length)]))
         received.removeFirst(4 + length)

@@ -6,6 +6,8 @@ public struct OpenSSHTransport: Transport {
     /// How `ssh` is called.
     public let options: OpenSSHOptions
     private let launch: LaunchEnvironment
+    /// Where the hosts' pipes and control sockets are waited on; its thread ends with the transport.
+    private let poller = Poller()
 
     /// A transport calling `ssh` with `options`.
     public init(options: OpenSSHOptions = OpenSSHOptions()) {
@@ -38,8 +40,8 @@ public struct OpenSSHTransport: Transport {
             }
             let name = String(UInt64.random(in: .min ... .max), radix: 36)
             return await runThroughMaster(
-                at: directory + "/s-" + name, persist: 2, closing: true, command, on: host, options: options,
-                output: output)
+                at: directory + "/s-" + name, persist: Self.privateMasterPersist, closing: true, command, on: host,
+                options: options, output: output)
         }
         return await runSSH(command, on: host, options: options, output: output)
     }
@@ -57,29 +59,85 @@ public struct OpenSSHTransport: Transport {
         while true {
             tries += 1
             let mayRetry = tries == 1
-            var connected = await MuxClient.connect(path: path)
-            if connected == nil {
+            var reached = await reachMaster(at: path)
+            if reached.foundNoMaster {
                 let started = await startMaster(at: path, persist: persist, for: host, options: options, output: output)
-                guard started == nil else { return started! }
-                connected = await MuxClient.connect(path: path)
+                if let started { return started }
+                reached = await reachMaster(at: path)
             }
-            guard var master = connected.take() else {
-                if mayRetry { continue }
-                return .failed(HostFailure(.connectionLost, "the master connection to \(host.hostname) did not answer"))
+            switch consume reached {
+            case .failed(let failure):
+                switch failure.kind {
+                case .cancelled: return .cancelled
+                case .silent: return .failed(silentMaster(host, path))
+                case .noMaster, .failed:
+                    if mayRetry { continue }
+                    return .failed(
+                        HostFailure(.connectionLost, "the master connection to \(host.hostname) did not answer"))
+                }
+            case .reached(var master):
+                do throws(MuxClient.Failure) {
+                    try await master.startProxy(deadline: answerDeadline)
+                } catch {
+                    switch error.kind {
+                    case .cancelled: return .cancelled
+                    case .silent: return .failed(silentMaster(host, path))
+                    case .noMaster, .failed:
+                        if mayRetry { continue }
+                        return .failed(HostFailure(.connectionLost, error.reason))
+                    }
+                }
+                var session = MuxProxySession(master, host: host)
+                let termination = await session.run(command.joined(separator: " "), options: options, output: output)
+                if closing, case .reached(var master) = await reachMaster(at: path, cancellable: false) {
+                    try? await master.terminate(deadline: answerDeadline)
+                }
+                return termination
             }
-            do throws(MuxClient.Failure) {
-                try await master.startProxy()
-            } catch {
-                if mayRetry { continue }
-                return .failed(HostFailure(.connectionLost, error.reason))
-            }
-            var session = MuxProxySession(master, host: host, maximumLineLength: options.maximumLineLength)
-            let termination = await session.run(command.joined(separator: " "), options: options, output: output)
-            if closing, var master = await MuxClient.connect(path: path) {
-                try? await master.terminate()
-            }
-            return termination
         }
+    }
+
+    /// A master connection reached and greeted, or why not.
+    private enum MasterReach: ~Copyable {
+        case reached(MuxClient)
+        case failed(MuxClient.Failure)
+
+        /// No master listens there (one may be started).
+        var foundNoMaster: Bool {
+            switch self {
+            case .reached: false
+            case .failed(let failure): failure.kind == .noMaster
+            }
+        }
+    }
+
+    /// How long a private master waits for its session (`ControlPersist`): it is asked to exit
+    /// once the session is over, stopped or not, so this bounds only the wait between `ssh -N`
+    /// backgrounding it and the session reaching it. At 2 s, a loaded machine (CI's tests eight at
+    /// a time on two cores) sometimes took longer, and the host failed with "the master connection
+    /// did not answer". A passh killed with SIGKILL leaves such a master idle for this long.
+    static let privateMasterPersist = 10
+
+    private func reachMaster(at path: String, cancellable: Bool = true) async -> MasterReach {
+        do throws(MuxClient.Failure) {
+            return .reached(
+                try await MuxClient.connect(
+                    path: path, poller: poller, deadline: answerDeadline, cancellable: cancellable))
+        } catch {
+            return .failed(error)
+        }
+    }
+
+    /// How long a master connection has to answer each request: the connect timeout, from now.
+    private var answerDeadline: ContinuousClock.Instant { .now + .seconds(options.connectTimeout) }
+
+    /// A master that accepts and does not answer (wedged, stopped, a stale socket a live process
+    /// holds): the host fails as a connection that timed out, before its command could start.
+    private func silentMaster(_ host: Host, _ path: String) -> HostFailure {
+        HostFailure(
+            .connectionTimedOut,
+            "the master connection to \(host.hostname) did not answer within \(options.connectTimeout) s (\(path))",
+            commandMayHaveRun: false)
     }
 
     /// Runs `ssh -N` to start the master connection; `nil` once it listens at `path`, else how the
@@ -88,14 +146,53 @@ public struct OpenSSHTransport: Transport {
         at path: String, persist: Int, for host: Host, options: SessionOptions,
         output: @escaping @Sendable (OutputChunk) async -> Void
     ) async -> Termination? {
-        var startOptions = options
-        startOptions.stdinFile = nil
-        let (termination, errors) = await SSHLog.capture(
-            host: host, hidingChatter: !self.options.setsLogLevel, output: output
-        ) { log in
-            let arguments = self.options.masterArguments(for: host, controlPath: path, persist: persist, logFile: log)
-            return await ProcessLauncher(launch: launch, arguments: arguments).run(
-                host: host, options: startOptions, deliver: output)
+        var withoutStdin = options
+        withoutStdin.stdinFile = nil
+        let startOptions = withoutStdin
+        // `ssh -N` runs no remote command: its stderr is ssh's own, so it is read as it comes (no
+        // `-E` log), and the race below can be seen as it happens.
+        let quiet = !self.options.setsLogLevel
+        let launcher = ProcessLauncher(
+            launch: launch, arguments: self.options.masterArguments(for: host, controlPath: path, persist: persist),
+            poller: poller)
+        let errors = OpenSSHErrors()
+        // Two runs starting a master for one host at once: the second `ssh -N` finds the first one's
+        // socket, says so, and stays up as a plain connection for ever. It is stopped, and the
+        // session goes through the first one's master.
+        let raced = StopSignal()
+        enum Start: Sendable {
+            case ended(Termination)
+            case raced
+            case idle
+        }
+        let termination = await withTaskGroup(of: Start.self) { group in
+            group.addTask {
+                .ended(
+                    await launcher.run(host: host, options: startOptions) { chunk in
+                        guard chunk.stream == .stderr else { return await output(chunk) }
+                        if Self.foundAnotherMaster(chunk) { return raced.fire() }
+                        for line in SSHLog.chunks(of: Array(chunk.bytes), host: host, hidingChatter: quiet) {
+                            errors.look(at: line)
+                            await output(line)
+                        }
+                    })
+            }
+            group.addTask { await raced.wait() ? .raced : .idle }
+            var ended: Termination = .cancelled
+            while let start = await group.next() {
+                switch start {
+                case .ended(let termination):
+                    group.cancelAll()
+                    ended = termination
+                case .raced:
+                    group.cancelAll()  // stops this `ssh -N`
+                    ended = .exited(0)
+                    while await group.next() != nil {}
+                case .idle:
+                    break
+                }
+            }
+            return ended
         }
         switch termination {
         case .exited(0): return nil
@@ -109,6 +206,12 @@ public struct OpenSSHTransport: Transport {
         }
     }
 
+    /// Whether `chunk` holds ssh's word that another master holds the socket
+    /// (`ControlSocket PATH already exists, disabling multiplexing`).
+    private static func foundAnotherMaster(_ chunk: OutputChunk) -> Bool {
+        chunk.bytes.firstRange(of: Array("already exists, disabling multiplexing".utf8)) != nil
+    }
+
     /// Spawns `ssh`; an exit status of 255 with one of ssh's own messages in its log is that failure.
     private func runSSH(
         _ command: [String], on host: Host, options: SessionOptions,
@@ -119,7 +222,7 @@ public struct OpenSSHTransport: Transport {
         let (termination, errors) = await SSHLog.capture(host: host, hidingChatter: quiet, output: output) { log in
             let arguments = self.options.arguments(
                 for: host, command: command, terminal: options.terminal, logFile: log)
-            return await ProcessLauncher(launch: launch, arguments: arguments).run(
+            return await ProcessLauncher(launch: launch, arguments: arguments, poller: poller).run(
                 host: host, options: options, deliver: deliver)
         }
         if termination == .exited(255), let failure = errors.failure() {
@@ -137,19 +240,45 @@ public struct OpenSSHTransport: Transport {
 /// one is left as it is. The command words are not used.
 struct MasterStoppingTransport: Transport {
     let options: OpenSSHOptions
+    private let poller = Poller()
+
+    init(options: OpenSSHOptions) {
+        self.options = options
+    }
 
     func run(
         _ command: [String], on host: Host, options _: SessionOptions,
         output: @escaping @Sendable (OutputChunk) async -> Void
     ) async -> Termination {
-        guard let path = options.controlPath(for: host), var master = await MuxClient.connect(path: path) else {
-            return .exited(0)
+        guard let path = options.controlPath(for: host) else { return .exited(0) }
+        let deadline = ContinuousClock.now + .seconds(options.connectTimeout)
+        var master: MuxClient
+        do throws(MuxClient.Failure) {
+            master = try await MuxClient.connect(path: path, poller: poller, deadline: deadline)
+        } catch {
+            switch error.kind {
+            case .noMaster, .failed: return .exited(0)  // none, or gone as it was reached
+            case .cancelled: return .cancelled
+            case .silent: return .failed(silent(path))
+            }
         }
-        do {
-            try await master.terminate()
+        do throws(MuxClient.Failure) {
+            try await master.terminate(deadline: deadline)
             return .exited(0)
         } catch {
-            return .failed(HostFailure(.other, error.reason))
+            switch error.kind {
+            case .cancelled: return .cancelled
+            case .silent: return .failed(silent(path))
+            case .noMaster, .failed: return .failed(HostFailure(.other, error.reason))
+            }
         }
     }
+
+    private func silent(_ path: String) -> HostFailure {
+        HostFailure(
+            .connectionTimedOut, "the master connection did not answer within \(options.connectTimeout) s (\(path))")
+    }
+
+    /// The control socket.
+    func descriptorsPerHost(sendingStdin: Bool) -> Int { 1 }
 }
