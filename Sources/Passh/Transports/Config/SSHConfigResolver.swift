@@ -1,0 +1,203 @@
+/// Reads an ``SSHConfig`` for one host as OpenSSH 9's `readconf.c` does (its first pass): the
+/// `-o` options, then each file in order; `Host` patterns against the host as given (a `!`
+/// pattern that matches turns the block off), `Match` criteria (`all`, `host` — against HostName
+/// as set so far —, `originalhost`, `user` — the User set so far, else the local user —,
+/// `localuser`, each negatable), Includes in place (a file starts in its Include line's state,
+/// which is restored after it; under a line that does not apply, its blocks never apply), the
+/// first value of each keyword kept.
+///
+/// What passh does not evaluate is recorded in ``SSHResolvedConfig/unevaluated`` instead: `Match
+/// exec` (it would run a command), `Match canonical` / `final` and `CanonicalizeHostname` (a second
+/// pass after DNS canonicalisation), and Match criteria of later OpenSSH releases.
+struct SSHConfigResolver {
+    private let config: SSHConfig
+    private var result: SSHResolvedConfig
+    /// IgnoreUnknown's pattern list, once set.
+    private var ignoredUnknown: String?
+    /// A `Match final` was met: OpenSSH reads everything again.
+    private var wantsFinalPass = false
+
+    /// The configuration for `query`'s host.
+    static func resolve(_ config: SSHConfig, _ query: SSHConfigQuery) -> SSHResolvedConfig {
+        var resolver = SSHConfigResolver(config: config, result: SSHResolvedConfig(query: query))
+        resolver.result.problems = config.problems
+        resolver.run()
+        return resolver.result
+    }
+
+    private init(config: SSHConfig, result: SSHResolvedConfig) {
+        self.config = config
+        self.result = result
+    }
+
+    private mutating func run() {
+        let query = result.query
+        for (index, option) in query.options.enumerated() {
+            let line: SSHConfigLine?
+            do throws(SSHConfigLine.Problem) {
+                line = try SSHConfigLine.parse(Substring(option), number: index + 1)
+            } catch {
+                result.problems.append("command-line line \(index + 1): bad option \(option)")
+                continue
+            }
+            guard let line else { continue }
+            let keyword = SSHConfigKeywords.canonical(line.keyword)
+            if keyword == "host" || keyword == "match" || keyword == "include" {
+                result.problems.append("\(line.keyword) directive not supported as a command-line option")
+                continue
+            }
+            apply(line, keyword: keyword, origin: "command line", active: true)
+        }
+        // ssh's -l and -p: after the -o options, which therefore win.
+        if let user = query.user, result.first("user") == nil {
+            result.values["user"] = [SSHResolvedConfig.Value(arguments: [user], rest: user, origin: "-l", line: 0)]
+        }
+        if let port = query.port, result.first("port") == nil {
+            let text = String(port)
+            result.values["port"] = [SSHResolvedConfig.Value(arguments: [text], rest: text, origin: "-p", line: 0)]
+        }
+        for file in config.files {
+            var active = true
+            walk(file, active: &active, neverMatch: false)
+        }
+        if wantsFinalPass { result.unevaluated.append("Match final") }
+        if let canonicalize = result.string("canonicalizehostname")?.lowercased(),
+            canonicalize != "no" && canonicalize != "false"
+        {
+            result.unevaluated.append("CanonicalizeHostname")
+        }
+    }
+
+    private mutating func walk(_ file: SSHConfig.File, active: inout Bool, neverMatch: Bool) {
+        for item in file.items {
+            switch item {
+            case .include(_, let files):
+                let wasActive = active
+                for included in files {
+                    walk(included, active: &active, neverMatch: neverMatch || !wasActive)
+                    active = wasActive
+                }
+            case .line(let line):
+                let keyword = SSHConfigKeywords.canonical(line.keyword)
+                switch keyword {
+                case "host":
+                    active = hostMatches(line, neverMatch: neverMatch, in: file.path)
+                case "match":
+                    let matched = matchMatches(line, in: file.path)
+                    active = neverMatch ? false : matched
+                default:
+                    apply(line, keyword: keyword, origin: file.path, active: active)
+                }
+            }
+        }
+    }
+
+    /// A Host line: on when a pattern matches the host as given and no `!` pattern does.
+    private mutating func hostMatches(_ line: SSHConfigLine, neverMatch: Bool, in path: String) -> Bool {
+        var active = false
+        for argument in line.arguments {
+            if argument.isEmpty {
+                result.problems.append("\(path) line \(line.number): keyword host empty argument")
+                return false
+            }
+            if neverMatch { return false }
+            let negated = argument.hasPrefix("!")
+            if SSHConfigPattern.matches(result.query.host, negated ? String(argument.dropFirst()) : argument) {
+                if negated { return false }
+                active = true
+            }
+        }
+        return active
+    }
+
+    /// A Match line's criteria, all of which must hold.
+    private mutating func matchMatches(_ line: SSHConfigLine, in path: String) -> Bool {
+        let query = result.query
+        let host =
+            result.first("hostname").map {
+                SSHResolvedConfig.expandHostName($0.arguments.first ?? "", host: query.host)
+            } ?? query.host
+        let remoteUser = result.string("user") ?? query.localUser
+        let scalars = Array(line.rest.unicodeScalars)
+        var index = 0
+        var matched = true
+        var attributes = 0
+        func bad(_ message: String) -> Bool {
+            result.problems.append("\(path) line \(line.number): \(message)")
+            return false
+        }
+        while let token = SSHConfigLine.delimited(scalars, &index), !token.isEmpty {
+            if token.hasPrefix("#") { break }
+            let negated = token.hasPrefix("!")
+            let attribute = (negated ? String(token.dropFirst()) : token).lowercased()
+            if attribute == "all" {
+                if attributes > 1 { return bad("'\(token)' cannot be combined with other Match attributes") }
+                if let next = SSHConfigLine.delimited(scalars, &index), !next.isEmpty, !next.hasPrefix("#") {
+                    return bad("'\(token)' cannot be combined with other Match attributes")
+                }
+                return matched && !negated
+            }
+            attributes += 1
+            if attribute == "canonical" || attribute == "final" {
+                if attribute == "final" && !negated { wantsFinalPass = true }
+                // First pass: neither holds.
+                if !negated { matched = false }
+                continue
+            }
+            guard let argument = SSHConfigLine.delimited(scalars, &index), !argument.isEmpty, !argument.hasPrefix("#")
+            else { return bad("Missing Match criteria for \(attribute)") }
+            let holds: Bool
+            switch attribute {
+            case "host":
+                holds = SSHConfigPattern.matchHost(host, argument)
+            case "originalhost":
+                holds = SSHConfigPattern.matchHost(query.host, argument)
+            case "user":
+                holds = SSHConfigPattern.matchList(remoteUser, argument, lowercasingPatterns: false) == .positive
+            case "localuser":
+                holds = SSHConfigPattern.matchList(query.localUser, argument, lowercasingPatterns: false) == .positive
+            case "exec":
+                // Run only when the criteria before it held.
+                if matched { result.unevaluated.append("Match exec") }
+                matched = false
+                continue
+            default:
+                // localnetwork, tagged, command, version, sessiontype…: later OpenSSH releases.
+                result.unevaluated.append("Match \(attribute)")
+                matched = false
+                continue
+            }
+            if holds == negated { matched = false }
+        }
+        if attributes == 0 { return bad("Bad Match condition") }
+        return matched
+    }
+
+    /// Records an option line, checking what OpenSSH checks on every line, active or not.
+    private mutating func apply(_ line: SSHConfigLine, keyword: String, origin: String, active: Bool) {
+        if !SSHConfigKeywords.known.contains(keyword) && !SSHConfigKeywords.ignored.contains(keyword) {
+            if let ignoredUnknown,
+                SSHConfigPattern.matchList(line.keyword, ignoredUnknown, lowercasingPatterns: true) == .positive
+            {
+                return
+            }
+            result.problems.append("\(origin): line \(line.number): Bad configuration option: \(line.keyword)")
+            return
+        }
+        if keyword == "port", let value = line.arguments.first, SSHResolvedConfig.port(value) == nil {
+            result.problems.append("\(origin) line \(line.number): Bad port '\(value)'.")
+            return
+        }
+        guard active else { return }
+        if keyword == "ignoreunknown" {
+            if ignoredUnknown == nil { ignoredUnknown = line.arguments.first }
+            return
+        }
+        let value = SSHResolvedConfig.Value(
+            arguments: line.arguments, rest: line.rest, origin: origin, line: line.number)
+        // ProxyCommand and ProxyJump share one slot: whichever comes first.
+        if keyword == "proxycommand" && result.first("proxyjump") != nil { return }
+        if keyword == "proxyjump" && result.first("proxycommand") != nil { return }
+        result.values[keyword, default: []].append(value)
+    }
+}
