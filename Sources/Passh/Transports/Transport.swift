@@ -68,9 +68,25 @@ public protocol Transport: Sendable {
     /// The open file descriptors one running host holds at most, with or without a stdin file:
     /// the runner never starts more hosts at once than the process's open-file limit allows.
     func descriptorsPerHost(sendingStdin: Bool) -> Int
+
+    /// The same for a run on `hosts`, for a transport whose cost depends on the host
+    /// (``AutoTransport``); by default ``descriptorsPerHost(sendingStdin:)``.
+    func descriptorsPerHost(sendingStdin: Bool, on hosts: [Host]) -> Int
+
+    /// The name of the transport that reaches `host` — `openssh`, `libssh`, `local` — as the JSON
+    /// Lines `started` event says it; `nil` when the transport does not say.
+    func transportName(for host: Host) -> String?
 }
 
 extension Transport {
     /// Three descriptors: stdout and stderr pipes, and stdin.
     public func descriptorsPerHost(sendingStdin: Bool) -> Int { 3 }
+
+    /// ``descriptorsPerHost(sendingStdin:)``, whatever the hosts.
+    public func descriptorsPerHost(sendingStdin: Bool, on hosts: [Host]) -> Int {
+        descriptorsPerHost(sendingStdin: sendingStdin)
+    }
+
+    /// `nil`: the transport does not say.
+    public func transportName(for host: Host) -> String? { nil }
 }

@@ -1,5 +1,4 @@
-/// The keywords OpenSSH's client knows (9.2, Debian's GSSAPI additions, and those of later
-/// releases), by canonical name: an alias (`pubkeyacceptedkeytypes`) is read as the keyword it
+/// The keywords OpenSSH's client knows (9.2, with Debian's GSSAPI additions), by canonical name: an alias (`pubkeyacceptedkeytypes`) is read as the keyword it
 /// stands for (`pubkeyacceptedalgorithms`), and shares its first value.
 enum SSHConfigKeywords {
     /// Aliases and obsolete spellings, to the keyword they set.
@@ -45,9 +44,6 @@ enum SSHConfigKeywords {
         "stdinnull", "streamlocalbindmask", "streamlocalbindunlink", "stricthostkeychecking", "syslogfacility",
         "tcpkeepalive", "tunnel", "tunneldevice", "updatehostkeys", "user", "userknownhostsfile",
         "verifyhostkeydns", "visualhostkey", "xauthlocation",
-        // Later releases (9.3 on): known, so that passh can say which; OpenSSH 9.2 refuses them.
-        "channeltimeout", "obscurekeystroketiming", "tag", "refuseconnection", "versionaddendum",
-        "pubkeyauthoptions", "warnweakcrypto",
     ]
 
     /// Keywords whose every active line counts (OpenSSH adds to a list), not only the first.

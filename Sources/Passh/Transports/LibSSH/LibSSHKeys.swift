@@ -58,6 +58,21 @@ final class LibSSHKeyStore: Sendable {
         return (keys, skipped)
     }
 
+    /// The keys of `files` (expanded paths, in order: ``SSHHostSettings/identityFiles``) that
+    /// exist, and those that exist but could not be read (they need a passphrase).
+    func keys(files: [String]) -> (keys: [PrivateKey], skipped: [String]) {
+        var keys: [PrivateKey] = []
+        var skipped: [String] = []
+        for path in files {
+            switch key(at: path) {
+            case .loaded(let key): keys.append(key)
+            case .unreadable: skipped.append(path)
+            case .missing: break
+            }
+        }
+        return (keys, skipped)
+    }
+
     private func key(at path: String) -> Entry {
         // Loaded under the lock: two threads asking for one key at once load it once.
         keys.withLock { keys in

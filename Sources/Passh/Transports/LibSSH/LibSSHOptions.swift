@@ -83,6 +83,18 @@ public struct LibSSHOptions: Sendable, Hashable {
         return (key, String(value.reversed().drop { $0 == " " || $0 == "\t" }.reversed()))
     }
 
+    /// The same connection as OpenSSH options: what ssh would be told (the configuration is read
+    /// as ssh reads it).
+    var openSSHEquivalent: OpenSSHOptions {
+        var ssh = OpenSSHOptions()
+        ssh.configFile = configFile
+        ssh.options = options
+        ssh.defaultUser = defaultUser
+        ssh.insecure = insecure
+        ssh.connectTimeout = connectTimeout
+        return ssh
+    }
+
     /// The connect timeout in force: the last `-o ConnectTimeout`, else ``connectTimeout``.
     func effectiveConnectTimeout(_ settings: [Setting]) -> Int {
         settings.last { if case .connectTimeout = $0.kind { true } else { false } }.flatMap { Int($0.value) }

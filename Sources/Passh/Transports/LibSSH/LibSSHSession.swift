@@ -16,6 +16,9 @@ struct LibSSHJob: Sendable {
     let handshakeTimeout: Duration
     let keys: LibSSHKeyStore
     let bridge: LibSSHBridge
+    /// The host's settings, as read from the ssh configuration the way OpenSSH reads it; `nil`:
+    /// libssh reads the configuration itself.
+    var hostSettings: SSHHostSettings? = nil
 }
 
 /// One host's session, driven by one engine thread and touched by no other: connect → check the
@@ -45,6 +48,8 @@ final class LibSSHSession {
     /// Key files that exist but could not be used (they need a passphrase): named in the failure.
     private var skippedKeys: [String] = []
     private var keyIndex = 0
+    /// How many of the host's environment variables (SendEnv, SetEnv) were sent.
+    private var environmentSent = 0
 
     private var stdout: StreamState
     private var stderr: StreamState
@@ -159,6 +164,30 @@ final class LibSSHSession {
 
     private func configure(_ session: OpaquePointer) -> HostFailure? {
         let ssh = job.ssh
+        if let settings = job.hostSettings {
+            if let failure = settings.apply(to: session) { return failure }
+        } else if let failure = configureFromSSHConfig(session) {
+            return failure
+        }
+        // Set after the configuration, so that it cannot weaken them (pitfalls 7 and 8 of the
+        // spike): host keys are checked as passh decides; libssh logs nothing (this is also
+        // libssh's process-wide level).
+        var on: Int32 = 1
+        var off: Int32 = 0
+        var strict: Int32 =
+            ssh.insecure || job.hostSettings?.hostKeyPolicy == SSHHostSettings.HostKeyPolicy.none ? 0 : 1
+        var quiet = Int32(SSH_LOG_NOLOG)
+        ssh_options_set(session, SSH_OPTIONS_NODELAY, &on)
+        ssh_options_set(session, SSH_OPTIONS_STRICTHOSTKEYCHECK, &strict)
+        ssh_options_set(session, SSH_OPTIONS_LOG_VERBOSITY, &quiet)
+        ssh_options_set(session, SSH_OPTIONS_PROCESS_CONFIG, &off)
+        ssh_set_blocking(session, 0)
+        return nil
+    }
+
+    /// libssh's own reading of the ssh configuration, then the `-o` settings, user and port.
+    private func configureFromSSHConfig(_ session: OpaquePointer) -> HostFailure? {
+        let ssh = job.ssh
         let host = job.host
         ssh_options_set(session, SSH_OPTIONS_HOST, host.hostname)
         if ssh_options_parse_config(session, ssh.configFile?.string) < 0 {
@@ -179,18 +208,6 @@ final class LibSSHSession {
             var number = Int32(port)
             ssh_options_set(session, SSH_OPTIONS_PORT, &number)
         }
-        // Set after the configuration, so that it cannot weaken them (pitfalls 7 and 8 of the
-        // spike): host keys are checked whatever ssh_config says; libssh logs nothing (this is
-        // also libssh's process-wide level).
-        var on: Int32 = 1
-        var off: Int32 = 0
-        var strict: Int32 = ssh.insecure ? 0 : 1
-        var quiet = Int32(SSH_LOG_NOLOG)
-        ssh_options_set(session, SSH_OPTIONS_NODELAY, &on)
-        ssh_options_set(session, SSH_OPTIONS_STRICTHOSTKEYCHECK, &strict)
-        ssh_options_set(session, SSH_OPTIONS_LOG_VERBOSITY, &quiet)
-        ssh_options_set(session, SSH_OPTIONS_PROCESS_CONFIG, &off)
-        ssh_set_blocking(session, 0)
         return nil
     }
 
@@ -209,6 +226,9 @@ final class LibSSHSession {
 
     private func stepAuthenticate() {
         guard let session else { return }
+        if !agentDone, let settings = job.hostSettings, settings.agent == .none || settings.identitiesOnly {
+            agentDone = true  // IdentityAgent none; IdentitiesOnly: the identity files' keys only
+        }
         if !agentDone {
             let status = ssh_userauth_agent(session, nil)
             if status == SSH_AUTH_AGAIN.rawValue { return }
@@ -216,7 +236,9 @@ final class LibSSHSession {
             if status == SSH_AUTH_ERROR.rawValue, isBroken { return finish(.failed(lostFailure())) }
             agentDone = true
         }
-        if keys == nil {
+        if keys == nil, let settings = job.hostSettings {
+            (keys, skippedKeys) = job.keys.keys(files: settings.identityFiles)
+        } else if keys == nil {
             let given = job.settings.filter { $0.kind == Setting.table["identityfile"] }.map(\.value)
             (keys, skippedKeys) = job.keys.keys(identities: given.reversed() + [configIdentity].compactMap { $0 })
         }
@@ -287,6 +309,16 @@ final class LibSSHSession {
 
     private func stepExecute() {
         guard let channel else { return }
+        // SendEnv and SetEnv, as ssh sends them after the terminal and before the command; a
+        // variable the server refuses (AcceptEnv) is left out, as ssh leaves it.
+        let variables = job.hostSettings?.environment ?? []
+        while environmentSent < variables.count {
+            let variable = variables[environmentSent]
+            let status = ssh_channel_request_env(channel, variable.name, variable.value)
+            if status == SSH_AGAIN { return }
+            if status != SSH_OK && isBroken { return finish(.failed(lostFailure())) }
+            environmentSent += 1
+        }
         switch ssh_channel_request_exec(channel, job.command) {
         case SSH_AGAIN: return
         case SSH_OK: break

@@ -19,6 +19,8 @@ public struct LibSSHTransport: Transport {
     private let settings: [Setting]
     private let engine: LibSSHEngine
     let keys = LibSSHKeyStore()
+    /// Reads the ssh configuration for each host, as OpenSSH does (see ``SSHHostSettings``).
+    let chooser: TransportChooser
 
     /// A transport connecting as `options` say.
     ///
@@ -35,6 +37,8 @@ public struct LibSSHTransport: Transport {
         self.options = options
         self.settings = try options.settings()
         self.engine = LibSSHEngine(maximumHandshakes: max(1, options.maximumHandshakes))
+        self.chooser = TransportChooser(ssh: options.openSSHEquivalent).checkingAlgorithms(
+            with: { [algorithms = LibSSHAlgorithms()] in algorithms.accepts($0, $1) })
         // libssh forks a ProxyCommand (and a ProxyJump's `ssh -W`) from an engine thread, which
         // blocks almost every signal: the command would ignore the SIGTERM libssh sends it when
         // the session closes, and libssh would wait for it for ever.
@@ -46,15 +50,29 @@ public struct LibSSHTransport: Transport {
         _ command: [String], on host: Host, options: SessionOptions,
         output: @escaping @Sendable (OutputChunk) async -> Void
     ) async -> Termination {
+        await run(command, on: host, options: options, settings: chooser.nativeSettings(host), output: output)
+    }
+
+    /// The libssh transport runs every host.
+    public func transportName(for host: Host) -> String? { "libssh" }
+
+    /// Runs `command` on `host` configured with `settings` (as ``TransportChooser`` read them), or,
+    /// when `nil`, with libssh's own reading of the ssh configuration.
+    func run(
+        _ command: [String], on host: Host, options: SessionOptions, settings hostSettings: SSHHostSettings?,
+        output: @escaping @Sendable (OutputChunk) async -> Void
+    ) async -> Termination {
         if Task.isCancelled { return .cancelled }
         let (thread, id) = engine.assign()
         let bridge = LibSSHBridge(wake: { thread.attention(id) })
         thread.submit(
             LibSSHJob(
                 id: id, host: host, command: command.joined(separator: " "), session: options, ssh: self.options,
-                settings: settings, connectTimeout: .seconds(self.options.effectiveConnectTimeout(settings)),
+                settings: settings,
+                connectTimeout: .seconds(
+                    hostSettings?.connectTimeout ?? self.options.effectiveConnectTimeout(settings)),
                 handshakeTimeout: .seconds(max(1, self.options.handshakeTimeout)), keys: keys,
-                bridge: bridge))
+                bridge: bridge, hostSettings: hostSettings))
         return await withTaskCancellationHandler {
             if let stop = options.emergencyStop {
                 return await stop.whileRegistered({

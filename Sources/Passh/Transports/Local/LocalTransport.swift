@@ -24,4 +24,7 @@ public struct LocalTransport: Transport {
             extraVariables: [Array("PASSH_HOST=\(host.name)\0".utf8)])
         return await launcher.run(host: host, options: options, deliver: output)
     }
+
+    /// Every host runs locally.
+    public func transportName(for host: Host) -> String? { "local" }
 }
