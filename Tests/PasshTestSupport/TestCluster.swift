@@ -50,6 +50,19 @@ public enum TestCluster {
         return text.flatMap { $0.isEmpty ? nil : $0 }
     }
 
+    /// The directory holding the cluster's keys and files.
+    public static var directory: String { String(config[..<(config.lastIndex(of: "/") ?? config.endIndex)]) }
+
+    /// The first sshd's port (the `h*` aliases).
+    public static var port: String {
+        readText(directory + "/port")?.split(separator: "\n").first.map(String.init) ?? ""
+    }
+
+    /// The second sshd's port (the `cert`, `ionly`, `env` aliases).
+    public static var authPort: String {
+        readText(directory + "/auth_port")?.split(separator: "\n").first.map(String.init) ?? ""
+    }
+
     /// The port where nothing listens (the `refused` alias).
     public static var refusedPort: String {
         _ = config

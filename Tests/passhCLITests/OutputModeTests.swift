@@ -19,11 +19,23 @@ struct OutputModeTests {
             blocks == [
                 "h1 (ok) ---\none\ntwo\nlast\n",
                 "h2 (ok) ---\none\ntwo\nlast\n",
-                "refused (failed: ssh: connect to host 127.0.0.1 port \(TestCluster.refusedPort): Connection refused) ---\n",
+                "refused (failed: connect to host 127.0.0.1 port \(TestCluster.refusedPort): Connection refused) ---\n",
             ])
+        // libssh's failure is passh's to word, once, after the blocks.
         #expect(
             out.sortedStderrLines == [
+                "[refused] passh: connect to host 127.0.0.1 port \(TestCluster.refusedPort): Connection refused",
                 "err", "err", "failed at: refused",
+            ])
+        // Through ssh, its message is the host's stderr block.
+        let ssh = try await passhOnCluster(["--transport", "openssh", "--group", "refused", "true"])
+        #expect(
+            ssh.stdoutText
+                == "--- refused (failed: ssh: connect to host 127.0.0.1 port \(TestCluster.refusedPort): Connection refused) ---\n"
+        )
+        #expect(
+            ssh.sortedStderrLines == [
+                "failed at: refused",
                 "ssh: connect to host 127.0.0.1 port \(TestCluster.refusedPort): Connection refused\r",
             ])
     }
@@ -69,7 +81,7 @@ struct OutputModeTests {
         let lines = out.stdoutText.split(separator: "\n").map(String.init)
         #expect(lines.count == 8)
         #expect(lines[0] == #"{"event":"start","version":2,"tool":"passh"}"#)
-        #expect(lines[1] == #"{"event":"started","host":"h1"}"#)
+        #expect(lines[1] == #"{"event":"started","host":"h1","transport":"libssh"}"#)
         #expect(
             Set(lines[2..<6]) == [
                 #"{"event":"line","host":"h1","stream":"stdout","line":"say \"hi\""}"#,

@@ -4,8 +4,9 @@ import Testing
 /// `--canary`, `--batch`, `--max-failures`, `--retry`: rollouts against the test sshd.
 @Suite(.enabled(if: TestCluster.isAvailable, "no OpenSSH server for scripts/testcluster: install openssh-server"))
 struct RolloutCLITests {
+    /// How the refused host's failure reads (libssh's, worded by passh: the default transport).
     static let refused =
-        "[refused] ssh: connect to host 127.0.0.1 port \(TestCluster.refusedPort): Connection refused\r\n"
+        "[refused] passh: connect to host 127.0.0.1 port \(TestCluster.refusedPort): Connection refused\n"
 
     @Test func aFailedCanaryLeavesTheRestNotStarted() async throws {
         let failedTo = temporaryPath("canary-failed")

@@ -55,19 +55,35 @@ func sortedLines(_ text: String) -> [String] {
 
 @Suite("passh on signals and a closed stdout", .serialized)
 struct SignalTests {
+    /// With no flags the hosts go to libssh: the signal stops their remote commands too, and
+    /// nothing needs saying about them.
     @Test(arguments: [("INT", 130, "SIGINT"), ("TERM", 143, "SIGTERM"), ("HUP", 129, "SIGHUP")])
-    func signalStopsEverySSHAndNamesTheUnfinishedHosts(signal: String, status: Int32, name: String) throws {
+    func signalStopsEveryHostAndNamesTheUnfinishedHosts(signal: String, status: Int32, name: String) async throws {
         let (sleep, marker) = uniqueSleep(seconds: 6)
-        let run = try interruptPassh("h1,h2,h3 'echo started; printf partial; \(sleep)'", after: 3, signal: signal)
+        let run = try interruptPassh(
+            "h1,h2,h3 'echo started; printf partial; \(sleep)'", after: 3, signal: signal, running: (marker, 3))
         #expect(run.status == status)
         #expect(run.elapsedMilliseconds < 2000)
         #expect(
             sortedLines(run.stdout) == [
                 "[h1] partial", "[h1] started", "[h2] partial", "[h2] started", "[h3] partial", "[h3] started",
             ])
+        #expect(run.stderr == "passh: interrupted by \(name); did not finish: h1 h2 h3\n")
+        // Within the grace (0.5 s) and a second more, no remote command is left.
+        #expect(try await processesLeft(matching: marker, named: "sleep", within: .milliseconds(1500)).isEmpty)
+    }
+
+    /// Through a plain ssh, passh stops every ssh and says that the remote commands may run on.
+    @Test func signalStopsEverySSHAndSaysRemoteCommandsMayRunOn() throws {
+        let (sleep, marker) = uniqueSleep(seconds: 6)
+        defer { for pid in processes(matching: marker, named: "sleep") { kill(pid, SIGKILL) } }
+        let run = try interruptPassh(
+            "--transport openssh h1,h2,h3 'echo started; printf partial; \(sleep)'", after: 3, signal: "INT")
+        #expect(run.status == 130)
+        #expect(run.elapsedMilliseconds < 2000)
         #expect(
             run.stderr
-                == "passh: interrupted by \(name); did not finish: h1 h2 h3\npassh: ssh cannot stop a remote command: those of the stopped hosts may still run (--stop-remote or --persist stops them)\n"
+                == "passh: interrupted by SIGINT; did not finish: h1 h2 h3\npassh: ssh cannot stop a remote command: those of the stopped hosts may still run (--stop-remote or --persist stops them)\n"
         )
         #expect(processes(matching: marker, named: "ssh").isEmpty)
     }

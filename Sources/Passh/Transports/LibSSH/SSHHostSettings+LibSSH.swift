@@ -27,7 +27,8 @@ extension SSHHostSettings {
         if let bindAddress { set(SSH_OPTIONS_BINDADDR, bindAddress, "BindAddress") }
         if case .socket(let path) = agent { set(SSH_OPTIONS_IDENTITY_AGENT, escaped(path), "IdentityAgent") }
         guard let failed else { return nil }
-        return HostFailure(.other, "libssh cannot use \(failed): \(libSSHError(session))")
+        let reason = libSSHError(session)
+        return HostFailure(.other, "libssh cannot use \(failed)\(reason.isEmpty ? "" : ": " + reason)")
     }
 }
 #endif
