@@ -16,6 +16,10 @@ struct TransportChooser: Sendable {
     let options: [String]
     let defaultUser: String?
     let facts: SSHHostSettings.Facts
+    /// The local facts every host's query shares (read once: `getpwuid` reads the password file).
+    let localUser: String
+    let localHostName: String
+    let userID: UInt32
 
     /// A chooser for hosts reached as `ssh` describes.
     init(ssh: OpenSSHOptions, fileSystem: some SSHConfigFileSystem = SystemConfigFileSystem()) {
@@ -25,32 +29,46 @@ struct TransportChooser: Sendable {
         options = ssh.allOptions
         defaultUser = ssh.defaultUser
         let kerberos = KerberosCredentials()
+        let files = FileExistence()
+        localUser = SSHConfigQuery.processUser
+        localHostName = SSHConfigQuery.processHostName
+        userID = getuid()
         facts = SSHHostSettings.Facts(
             home: fileSystem.home, environment: launch.pairs,
-            fileExists: { access($0, F_OK) == 0 }, kerberosCredentials: { kerberos.held },
+            fileExists: { files.exists($0) }, kerberosCredentials: { kerberos.held },
             acceptsAlgorithms: nil, sshProgram: launch.executablePath ?? ssh.sshPath, configFile: configFile)
     }
 
     /// A chooser over a configuration already read (for tests).
-    init(config: SSHConfig, options: [String], defaultUser: String?, facts: SSHHostSettings.Facts) {
+    init(
+        config: SSHConfig, options: [String], defaultUser: String?, facts: SSHHostSettings.Facts,
+        localUser: String = "me", localHostName: String = "here", userID: UInt32 = 1000
+    ) {
         self.config = config
         self.options = options
         self.defaultUser = defaultUser
         self.facts = facts
+        self.localUser = localUser
+        self.localHostName = localHostName
+        self.userID = userID
     }
 
     /// The same, with `acceptsAlgorithms` answering whether the native transport takes a list.
     func checkingAlgorithms(with accepts: @escaping @Sendable (String, String) -> Bool) -> TransportChooser {
         var facts = self.facts
         facts.acceptsAlgorithms = accepts
-        return TransportChooser(config: config, options: options, defaultUser: defaultUser, facts: facts)
+        return TransportChooser(
+            config: config, options: options, defaultUser: defaultUser, facts: facts, localUser: localUser,
+            localHostName: localHostName, userID: userID)
     }
 
     /// `host`'s configuration, as ssh would read it.
     func resolve(_ host: Host) -> SSHResolvedConfig {
         SSHConfigResolver.resolve(
             config,
-            SSHConfigQuery(host: host.hostname, user: host.user ?? defaultUser, port: host.port, options: options))
+            SSHConfigQuery(
+                host: host.hostname, user: host.user ?? defaultUser, port: host.port, options: options,
+                localUser: localUser, localHostName: localHostName, userID: userID))
     }
 
     /// libssh with these settings, or OpenSSH and why.
@@ -65,6 +83,19 @@ struct TransportChooser: Sendable {
     /// libssh transport forced); `nil` when the configuration cannot be read completely.
     func nativeSettings(_ host: Host) -> SSHHostSettings? {
         try? SSHHostSettings.make(resolve(host), facts: facts, checkingKeywords: false).get()
+    }
+}
+
+/// Whether paths exist, each asked of the file system once (identity certificates and known_hosts
+/// files are the same for many hosts).
+final class FileExistence: Sendable {
+    private let answers = Mutex<[String: Bool]>([:])
+
+    func exists(_ path: String) -> Bool {
+        if let known = answers.withLock({ $0[path] }) { return known }
+        let exists = access(path, F_OK) == 0
+        answers.withLock { $0[path] = exists }
+        return exists
     }
 }
 

@@ -14,10 +14,21 @@ struct SSHConfig: Sendable {
         let items: [Item]
     }
 
-    /// A line of a file, or an Include with the files it read.
+    /// A line of a file — a Host line with its patterns, a Match line with its words, an option
+    /// with its canonical keyword — or an Include with the files it read.
     enum Item: Sendable {
-        case line(SSHConfigLine)
+        case host(SSHConfigLine, [HostPattern])
+        case match(SSHConfigLine, [String])
+        case option(SSHConfigLine, keyword: String)
         case include(SSHConfigLine, [File])
+    }
+
+    /// One pattern of a Host line, as bytes, and whether it is negated (`!`).
+    struct HostPattern: Sendable {
+        let negated: Bool
+        let bytes: [UInt8]
+        /// Whether the line's argument was empty (OpenSSH refuses it).
+        var isEmpty: Bool { bytes.isEmpty && !negated }
     }
 
     /// Whether a file belongs to the user (relative Includes are under `~/.ssh`) or to the
@@ -107,10 +118,26 @@ struct SSHConfig: Sendable {
                 }
                 guard let line else { continue }
                 let keyword = SSHConfigKeywords.canonical(line.keyword)
-                if keyword == "include" {
+                switch keyword {
+                case "include":
                     items.append(.include(line, include(line, in: path, scope: scope, depth: depth)))
-                } else {
-                    items.append(.line(line))
+                case "host":
+                    items.append(
+                        .host(
+                            line,
+                            line.arguments.map { argument in
+                                let bytes = Array(argument.utf8)
+                                let negated = bytes.first == UInt8(ascii: "!")
+                                return HostPattern(negated: negated, bytes: negated ? Array(bytes.dropFirst()) : bytes)
+                            }))
+                case "match":
+                    let scalars = Array(line.rest.unicodeScalars)
+                    var index = 0
+                    var words: [String] = []
+                    while let word = SSHConfigLine.delimited(scalars, &index), !word.isEmpty { words.append(word) }
+                    items.append(.match(line, words))
+                default:
+                    items.append(.option(line, keyword: keyword))
                 }
             }
             return File(path: path, items: items)

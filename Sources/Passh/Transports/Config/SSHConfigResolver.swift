@@ -16,6 +16,8 @@ struct SSHConfigResolver {
     private var ignoredUnknown: String?
     /// A `Match final` was met: OpenSSH reads everything again.
     private var wantsFinalPass = false
+    /// The host as given, as bytes (Host patterns are matched against it).
+    private let hostBytes: ArraySlice<UInt8>
 
     /// The configuration for `query`'s host.
     static func resolve(_ config: SSHConfig, _ query: SSHConfigQuery) -> SSHResolvedConfig {
@@ -28,6 +30,7 @@ struct SSHConfigResolver {
     private init(config: SSHConfig, result: SSHResolvedConfig) {
         self.config = config
         self.result = result
+        self.hostBytes = Array(result.query.host.utf8)[...]
     }
 
     private mutating func run() {
@@ -77,62 +80,62 @@ struct SSHConfigResolver {
                     walk(included, active: &active, neverMatch: neverMatch || !wasActive)
                     active = wasActive
                 }
-            case .line(let line):
-                let keyword = SSHConfigKeywords.canonical(line.keyword)
-                switch keyword {
-                case "host":
-                    active = hostMatches(line, neverMatch: neverMatch, in: file.path)
-                case "match":
-                    let matched = matchMatches(line, in: file.path)
-                    active = neverMatch ? false : matched
-                default:
-                    apply(line, keyword: keyword, origin: file.path, active: active)
-                }
+            case .host(let line, let patterns):
+                active = hostMatches(line, patterns, neverMatch: neverMatch, in: file.path)
+            case .match(let line, let words):
+                let matched = matchMatches(line, words, in: file.path)
+                active = neverMatch ? false : matched
+            case .option(let line, let keyword):
+                apply(line, keyword: keyword, origin: file.path, active: active)
             }
         }
     }
 
     /// A Host line: on when a pattern matches the host as given and no `!` pattern does.
-    private mutating func hostMatches(_ line: SSHConfigLine, neverMatch: Bool, in path: String) -> Bool {
+    private mutating func hostMatches(
+        _ line: SSHConfigLine, _ patterns: [SSHConfig.HostPattern], neverMatch: Bool, in path: String
+    ) -> Bool {
         var active = false
-        for argument in line.arguments {
-            if argument.isEmpty {
+        for pattern in patterns {
+            if pattern.isEmpty {
                 result.problems.append("\(path) line \(line.number): keyword host empty argument")
                 return false
             }
             if neverMatch { return false }
-            let negated = argument.hasPrefix("!")
-            if SSHConfigPattern.matches(result.query.host, negated ? String(argument.dropFirst()) : argument) {
-                if negated { return false }
+            if SSHConfigPattern.matches(hostBytes, pattern.bytes[...]) {
+                if pattern.negated { return false }
                 active = true
             }
         }
         return active
     }
 
-    /// A Match line's criteria, all of which must hold.
-    private mutating func matchMatches(_ line: SSHConfigLine, in path: String) -> Bool {
+    /// A Match line's criteria (its words), all of which must hold.
+    private mutating func matchMatches(_ line: SSHConfigLine, _ words: [String], in path: String) -> Bool {
         let query = result.query
         let host =
             result.first("hostname").map {
                 SSHResolvedConfig.expandHostName($0.arguments.first ?? "", host: query.host)
             } ?? query.host
         let remoteUser = result.string("user") ?? query.localUser
-        let scalars = Array(line.rest.unicodeScalars)
         var index = 0
+        func next() -> String? {
+            defer { index += 1 }
+            return index < words.count ? words[index] : nil
+        }
         var matched = true
         var attributes = 0
         func bad(_ message: String) -> Bool {
             result.problems.append("\(path) line \(line.number): \(message)")
             return false
         }
-        while let token = SSHConfigLine.delimited(scalars, &index), !token.isEmpty {
+        while let token = next() {
             if token.hasPrefix("#") { break }
             let negated = token.hasPrefix("!")
             let attribute = (negated ? String(token.dropFirst()) : token).lowercased()
             if attribute == "all" {
                 if attributes > 1 { return bad("'\(token)' cannot be combined with other Match attributes") }
-                if let next = SSHConfigLine.delimited(scalars, &index), !next.isEmpty, !next.hasPrefix("#") {
+                if let following = next(), !following.hasPrefix("#") {
                     return bad("'\(token)' cannot be combined with other Match attributes")
                 }
                 return matched && !negated
@@ -144,8 +147,9 @@ struct SSHConfigResolver {
                 if !negated { matched = false }
                 continue
             }
-            guard let argument = SSHConfigLine.delimited(scalars, &index), !argument.isEmpty, !argument.hasPrefix("#")
-            else { return bad("Missing Match criteria for \(attribute)") }
+            guard let argument = next(), !argument.hasPrefix("#") else {
+                return bad("Missing Match criteria for \(attribute)")
+            }
             let holds: Bool
             switch attribute {
             case "host":

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// What ssh_config says for one host, as OpenSSH reads it: every keyword that applies, with the
 /// value of each line that set it, in the order read (the first counts, except for the keywords
 /// OpenSSH adds up, such as IdentityFile), and what stands in the way of knowing it.
@@ -36,13 +40,32 @@ struct SSHResolvedConfig: Sendable, Equatable {
     var isComplete: Bool { problems.isEmpty && unevaluated.isEmpty }
 
     /// The host name to connect to: HostName with `%h` (and `%%`) expanded, else the host;
-    /// lowercased unless it is an address, as ssh does.
+    /// an address in its canonical form (`127.1` is `127.0.0.1`), anything else lowercased, as ssh
+    /// does (known_hosts names the host so).
     var hostname: String {
         var name = query.host
         if let configured = string("hostname") {
             name = Self.expandHostName(configured, host: query.host)
         }
-        return Self.isAddress(name) ? name : SSHConfigPattern.lowercasedASCII(name)
+        return Self.numericAddress(name) ?? SSHConfigPattern.lowercasedASCII(name)
+    }
+
+    /// `name` in its canonical numeric form when it is an IP address (`getaddrinfo` with
+    /// `AI_NUMERICHOST`, then `getnameinfo`: no name service is asked), else `nil`.
+    static func numericAddress(_ name: String) -> String? {
+        var hints = addrinfo()
+        hints.ai_flags = AI_NUMERICHOST
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var result: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(name, nil, &hints, &result) == 0, let first = result else { return nil }
+        defer { freeaddrinfo(result) }
+        var buffer = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+        guard
+            getnameinfo(
+                first.pointee.ai_addr, first.pointee.ai_addrlen, &buffer, socklen_t(buffer.count), nil, 0,
+                NI_NUMERICHOST) == 0
+        else { return nil }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// The port: the first Port, else 22.
@@ -90,14 +113,5 @@ struct SSHResolvedConfig: Sendable, Equatable {
             return nil
         }
         return value
-    }
-
-    /// Whether `name` is an IPv4 or IPv6 address (ssh does not lowercase those).
-    static func isAddress(_ name: String) -> Bool {
-        let parts = name.split(separator: ".", omittingEmptySubsequences: false)
-        if parts.count == 4, parts.allSatisfy({ !$0.isEmpty && $0.count <= 3 && $0.allSatisfy(\.isNumber) }) {
-            return true
-        }
-        return name.contains(":") && name.allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." || $0 == "%" }
     }
 }

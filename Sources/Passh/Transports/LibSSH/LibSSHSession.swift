@@ -16,6 +16,9 @@ struct LibSSHJob: Sendable {
     let handshakeTimeout: Duration
     let keys: LibSSHKeyStore
     let bridge: LibSSHBridge
+    /// The transport's agent filter and known_hosts writer (with ``hostSettings``).
+    var agent: LibSSHAgentFilter? = nil
+    var knownHosts: LibSSHKnownHostsWriter? = nil
     /// The host's settings, as read from the ssh configuration the way OpenSSH reads it; `nil`:
     /// libssh reads the configuration itself.
     var hostSettings: SSHHostSettings? = nil
@@ -43,6 +46,8 @@ final class LibSSHSession {
     private var stopSent = StopRequest.none
 
     private var agentDone = false
+    /// The agent's keys, once its socket is set (the file keys among them are not offered again).
+    private var agentKeys: Set<String>?
     private var keys: [PrivateKey]?
     private var configIdentity: String?
     /// Key files that exist but could not be used (they need a passphrase): named in the failure.
@@ -218,16 +223,24 @@ final class LibSSHSession {
         case SSH_OK: break
         default: return finish(.failed(connectFailure()))
         }
-        if !job.ssh.insecure, let failure = LibSSHKnownHosts.check(session, host: job.host) {
-            return finish(.failed(failure))
-        }
+        if let failure = LibSSHHostKeyPolicy.verify(session, job: job) { return finish(.failed(failure)) }
         phase = .authenticating
     }
 
     private func stepAuthenticate() {
         guard let session else { return }
-        if !agentDone, let settings = job.hostSettings, settings.agent == .none || settings.identitiesOnly {
-            agentDone = true  // IdentityAgent none; IdentitiesOnly: the identity files' keys only
+        // The server hung up (too many failed attempts): libssh 0.10's agent step would go on
+        // answering "again".
+        if isBroken { return finish(.failed(disconnectFailure())) }
+        if agentKeys == nil, let settings = job.hostSettings, let filter = job.agent {
+            // The agent, through the filter: under IdentitiesOnly, only the identity files' keys.
+            if let (socket, keys) = job.keys.agent(for: settings, filter: filter) {
+                ssh_set_agent_socket(session, socket)
+                agentKeys = keys
+            } else {
+                agentKeys = []
+                agentDone = true
+            }
         }
         if !agentDone {
             let status = ssh_userauth_agent(session, nil)
@@ -237,7 +250,7 @@ final class LibSSHSession {
             agentDone = true
         }
         if keys == nil, let settings = job.hostSettings {
-            (keys, skippedKeys) = job.keys.keys(files: settings.identityFiles)
+            (keys, skippedKeys) = job.keys.keys(files: settings.identityFiles, inAgent: agentKeys ?? [])
         } else if keys == nil {
             let given = job.settings.filter { $0.kind == Setting.table["identityfile"] }.map(\.value)
             (keys, skippedKeys) = job.keys.keys(identities: given.reversed() + [configIdentity].compactMap { $0 })
@@ -589,6 +602,20 @@ final class LibSSHSession {
             return HostFailure(
                 .connectionTimedOut, "Connection timed out while opening a session on \(job.host.hostname)")
         }
+    }
+
+    /// A connection the server ended while logging in: its reason, in OpenSSH's words.
+    private func disconnectFailure() -> HostFailure {
+        // libssh words it "Received SSH_MSG_DISCONNECT: CODE:REASON".
+        let error = libSSHError(session)
+        let prefix = "Received SSH_MSG_DISCONNECT: "
+        guard error.hasPrefix(prefix) else { return lostFailure() }
+        let reason = error.dropFirst(prefix.count)
+        let code = reason.prefix { $0 != ":" }
+        let text = reason.dropFirst(code.count + 1)
+        return HostFailure(
+            text.contains("Too many authentication failures") ? .authenticationRefused : .connectionLost,
+            "Received disconnect from \(target):\(code): \(text)")
     }
 
     private func lostFailure() -> HostFailure {

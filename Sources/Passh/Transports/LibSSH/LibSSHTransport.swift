@@ -19,6 +19,10 @@ public struct LibSSHTransport: Transport {
     private let settings: [Setting]
     private let engine: LibSSHEngine
     let keys = LibSSHKeyStore()
+    /// The agent as the sessions see it (IdentitiesOnly applied).
+    let agent = LibSSHAgentFilter()
+    /// Adds keys to known_hosts (`StrictHostKeyChecking accept-new`).
+    let knownHosts = LibSSHKnownHostsWriter()
     /// Reads the ssh configuration for each host, as OpenSSH does (see ``SSHHostSettings``).
     let chooser: TransportChooser
 
@@ -72,7 +76,8 @@ public struct LibSSHTransport: Transport {
                 connectTimeout: .seconds(
                     hostSettings?.connectTimeout ?? self.options.effectiveConnectTimeout(settings)),
                 handshakeTimeout: .seconds(max(1, self.options.handshakeTimeout)), keys: keys,
-                bridge: bridge, hostSettings: hostSettings))
+                bridge: bridge, agent: agent, knownHosts: knownHosts,
+                hostSettings: hostSettings))
         return await withTaskCancellationHandler {
             if let stop = options.emergencyStop {
                 return await stop.whileRegistered({
