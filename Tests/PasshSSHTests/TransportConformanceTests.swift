@@ -18,6 +18,9 @@ enum TransportKind: String, CaseIterable, CustomTestStringConvertible, Sendable 
     #if LIBSSH
     /// `LibSSHTransport`: libssh sessions inside this process, no process per host.
     case libSSH
+    /// `AutoTransport`: libssh for the cluster's hosts (their configuration asks nothing libssh
+    /// does otherwise), OpenSSH for the others.
+    case auto
     #endif
 
     var testDescription: String { rawValue }
@@ -26,7 +29,7 @@ enum TransportKind: String, CaseIterable, CustomTestStringConvertible, Sendable 
     /// marker are the commands themselves (locally, or on the test sshd, which runs here too).
     var runsNoLocalProcess: Bool {
         #if LIBSSH
-        if self == .libSSH { return true }
+        if self == .libSSH || self == .auto { return true }
         #endif
         return self == .local
     }
@@ -63,6 +66,8 @@ enum TransportKind: String, CaseIterable, CustomTestStringConvertible, Sendable 
         #if LIBSSH
         case .libSSH:
             return ParallelSSH(options: options, transport: try! LibSSHTransport(options: Self.libSSHOptions))
+        case .auto:
+            return ParallelSSH(options: options, transport: try! AutoTransport(ssh: ssh))
         #endif
         }
     }
