@@ -2,6 +2,14 @@
 import Glibc
 #endif
 
+/// Whether passh's default transport (auto) takes the test cluster's hosts to libssh: in a build with
+/// the native transport (the default one), not in a build without it.
+#if LIBSSH
+public let nativeByDefault = true
+#else
+public let nativeByDefault = false
+#endif
+
 /// The repository's root directory.
 public let repositoryRoot: String = {
     var path = #filePath.split(separator: "/", omittingEmptySubsequences: false)

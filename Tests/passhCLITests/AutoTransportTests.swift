@@ -6,6 +6,7 @@ import Testing
 import Glibc
 #endif
 
+#if LIBSSH
 /// An ssh-agent for one test, holding `keys` in that order; stopped when released.
 final class TestAgent {
     let socket: String
@@ -255,3 +256,13 @@ struct AutoTransportTests {
         #expect(Set(names) == expected)
     }
 }
+#else
+/// `--transport auto` in a build without libssh: every host goes to OpenSSH.
+@Suite("auto: a build without libssh")
+struct AutoTransportWithoutLibSSHTests {
+    @Test func everyHostGoesToOpenSSHAndSaysWhy() async throws {
+        let out = try await passh(["--list-hosts", "-v", "h1,cert"])
+        #expect(out.stdoutText == "h1    openssh  built without libssh\ncert  openssh  built without libssh\n")
+    }
+}
+#endif

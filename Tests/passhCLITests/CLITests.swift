@@ -55,10 +55,11 @@ struct CLITests {
         let out = try await passhOnCluster(["h1,refused,h2", "echo ok"])
         #expect(out.status == 2)
         #expect(out.sortedStdoutLines == ["[h1] ok", "[h2] ok"])
+        let refused = "connect to host 127.0.0.1 port \(TestCluster.refusedPort): Connection refused"
         #expect(
             out.stderrText
-                == "[refused] passh: connect to host 127.0.0.1 port \(TestCluster.refusedPort): Connection refused\nfailed at: refused\n"
-        )
+                == (nativeByDefault ? "[refused] passh: \(refused)\n" : "[refused] ssh: \(refused)\r\n")
+                + "failed at: refused\n")
         // ssh ends its own messages with \r\n; passh passes bytes through as they are.
         let ssh = try await passhOnCluster(["--transport", "openssh", "h1,refused,h2", "echo ok"])
         #expect(ssh.status == 2)

@@ -1,16 +1,20 @@
 import PasshTestSupport
 import Testing
 
-#if !LIBSSH  // the plain build's run covers it; the LibSSH build's would only build it again
-
 /// `scripts/install`: a binary that runs without the Swift toolchain, installed into a prefix and
-/// removed again without a trace.
+/// removed again without a trace — in each build of the tests, the install of the same kind: the
+/// default (the native transport) in the default build, `--without-libssh` in the build without it.
 @Suite("scripts/install", .serialized)
 struct InstallTests {
     @Test func installsARunnableBinaryAndUninstallsEveryFile() throws {
         let prefix = temporaryPath("prefix")
         defer { shell("rm -rf \(prefix)") }
-        let install = shell("\(repositoryRoot)/scripts/install \(prefix) >/dev/null 2>\(prefix).log; echo $?")
+        #if LIBSSH
+        let flags = ""
+        #else
+        let flags = "--without-libssh "
+        #endif
+        let install = shell("\(repositoryRoot)/scripts/install \(flags)\(prefix) >/dev/null 2>\(prefix).log; echo $?")
         #expect(install.text == "0\n", "\(readText(prefix + ".log") ?? "")")
         shell("rm -f \(prefix).log")
         #expect(
@@ -25,6 +29,12 @@ struct InstallTests {
                 """)
         // No Swift runtime library is needed: none is listed, and it runs with no toolchain in reach.
         #expect(shell("ldd \(prefix)/bin/passh | grep -c libswift").text == "0\n")
+        // libssh and OpenSSL come from the system's packages, in the build that has the native transport.
+        #if LIBSSH
+        #expect(shell("ldd \(prefix)/bin/passh | grep -c 'libssh.so.4'").text == "1\n")
+        #else
+        #expect(shell("ldd \(prefix)/bin/passh | grep -c 'libssh'").text == "0\n")
+        #endif
         let version = shell("env -i PATH=/usr/bin:/bin \(prefix)/bin/passh --version").text
         #expect(version == shell("\(passhPath) --version").text)
         #expect(!version.isEmpty)
@@ -37,5 +47,3 @@ struct InstallTests {
         #expect(shell("ls -A \(prefix) 2>/dev/null | wc -l").text == "0\n", "nothing is left in the prefix")
     }
 }
-
-#endif

@@ -87,7 +87,8 @@ struct RemoteStopCLITests {
 
     /// With no flags, a host that went to libssh has its remote command stopped on `--timeout` and
     /// `--fail-fast`; one that went to OpenSSH (the `cert` alias: a certificate) keeps the notice.
-    @Test func theDefaultStopsRemoteCommandsOfHostsOnLibSSH() async throws {
+    @Test(.enabled(if: nativeByDefault, "a build without libssh"))
+    func theDefaultStopsRemoteCommandsOfHostsOnLibSSH() async throws {
         let (sleep, marker) = uniqueSleep(seconds: 8)
         defer { for pid in processes(matching: marker, named: "sleep") { kill(pid, SIGKILL) } }
         let native = try await passhOnCluster(["--timeout", "1", "h1,h2", "echo started; \(sleep)"])

@@ -6,7 +6,9 @@ import Testing
 struct RolloutCLITests {
     /// How the refused host's failure reads (libssh's, worded by passh: the default transport).
     static let refused =
-        "[refused] passh: connect to host 127.0.0.1 port \(TestCluster.refusedPort): Connection refused\n"
+        nativeByDefault
+        ? "[refused] passh: connect to host 127.0.0.1 port \(TestCluster.refusedPort): Connection refused\n"
+        : "[refused] ssh: connect to host 127.0.0.1 port \(TestCluster.refusedPort): Connection refused\r\n"
 
     @Test func aFailedCanaryLeavesTheRestNotStarted() async throws {
         let failedTo = temporaryPath("canary-failed")
