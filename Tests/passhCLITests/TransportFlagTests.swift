@@ -105,7 +105,7 @@ import Glibc
                 """
                 Host h*
                     HostName 127.0.0.1
-                    Port 22122
+                    Port \(TestCluster.port)
                     User passhtest
                     UserKnownHostsFile \(cluster)/known_hosts
                     GlobalKnownHostsFile /dev/null
