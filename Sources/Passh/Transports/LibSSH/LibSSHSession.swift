@@ -48,6 +48,8 @@ final class LibSSHSession {
     private var agentDone = false
     /// The agent's keys, once its socket is set (the file keys among them are not offered again).
     private var agentKeys: Set<String>?
+    /// That socket, closed as soon as the agent has had its turn (two descriptors less per host).
+    private var agentSocket: Int32 = -1
     private var keys: [PrivateKey]?
     private var configIdentity: String?
     /// Key files that exist but could not be used (they need a passphrase): named in the failure.
@@ -236,6 +238,7 @@ final class LibSSHSession {
             // The agent, through the filter: under IdentitiesOnly, only the identity files' keys.
             if let (socket, keys) = job.keys.agent(for: settings, filter: filter) {
                 ssh_set_agent_socket(session, socket)
+                agentSocket = socket
                 agentKeys = keys
             } else {
                 agentKeys = []
@@ -248,6 +251,7 @@ final class LibSSHSession {
             if status == SSH_AUTH_SUCCESS.rawValue { return authenticated() }
             if status == SSH_AUTH_ERROR.rawValue, isBroken { return finish(.failed(lostFailure())) }
             agentDone = true
+            releaseAgent()
         }
         if keys == nil, let settings = job.hostSettings {
             (keys, skippedKeys) = job.keys.keys(files: settings.identityFiles, inAgent: agentKeys ?? [])
@@ -266,7 +270,17 @@ final class LibSSHSession {
         finish(.failed(authenticationFailure()))
     }
 
+    /// Closes the agent socket passh gave libssh (libssh forgets it: it would close it only with
+    /// the session).
+    private func releaseAgent() {
+        guard let session, agentSocket >= 0 else { return }
+        ssh_set_agent_socket(session, -1)
+        close(agentSocket)
+        agentSocket = -1
+    }
+
     private func authenticated() {
+        releaseAgent()
         guard let session, let channel = ssh_channel_new(session) else {
             return finish(.failed(HostFailure(.other, "libssh: cannot create a channel")))
         }
