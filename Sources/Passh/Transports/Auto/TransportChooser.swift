@@ -20,6 +20,8 @@ struct TransportChooser: Sendable {
     let localUser: String
     let localHostName: String
     let userID: UInt32
+    /// ``options``, split once.
+    let commandLine: [(SSHConfigLine?, problem: String?)]
 
     /// A chooser for hosts reached as `ssh` describes.
     init(ssh: OpenSSHOptions, fileSystem: some SSHConfigFileSystem = SystemConfigFileSystem()) {
@@ -27,6 +29,7 @@ struct TransportChooser: Sendable {
         let configFile = ssh.configFile?.string
         config = SSHConfig.load(configFile: configFile, fileSystem: fileSystem)
         options = ssh.allOptions
+        commandLine = SSHConfigResolver.commandLine(ssh.allOptions)
         defaultUser = ssh.defaultUser
         let kerberos = KerberosCredentials()
         let files = FileExistence()
@@ -51,6 +54,7 @@ struct TransportChooser: Sendable {
         self.localUser = localUser
         self.localHostName = localHostName
         self.userID = userID
+        commandLine = SSHConfigResolver.commandLine(options)
     }
 
     /// The same, with `acceptsAlgorithms` answering whether the native transport takes a list.
@@ -68,7 +72,8 @@ struct TransportChooser: Sendable {
             config,
             SSHConfigQuery(
                 host: host.hostname, user: host.user ?? defaultUser, port: host.port, options: options,
-                localUser: localUser, localHostName: localHostName, userID: userID))
+                localUser: localUser, localHostName: localHostName, userID: userID),
+            options: commandLine)
     }
 
     /// libssh with these settings, or OpenSSH and why.

@@ -19,8 +19,27 @@ struct SSHConfig: Sendable {
     enum Item: Sendable {
         case host(SSHConfigLine, [HostPattern])
         case match(SSHConfigLine, [String])
-        case option(SSHConfigLine, keyword: String)
+        case option(SSHConfigLine, keyword: String, check: OptionCheck)
         case include(SSHConfigLine, [File])
+    }
+
+    /// What OpenSSH checks on an option line whether or not it applies, worked out once.
+    enum OptionCheck: Sendable {
+        case fine
+        /// A keyword OpenSSH does not know (refused unless IgnoreUnknown matches it).
+        case unknown
+        /// A Port that is not one.
+        case badPort(String)
+
+        init(_ line: SSHConfigLine, keyword: String) {
+            if !SSHConfigKeywords.known.contains(keyword) && !SSHConfigKeywords.ignored.contains(keyword) {
+                self = .unknown
+            } else if keyword == "port", let value = line.arguments.first, SSHResolvedConfig.port(value) == nil {
+                self = .badPort(value)
+            } else {
+                self = .fine
+            }
+        }
     }
 
     /// One pattern of a Host line, as bytes, and whether it is negated (`!`).
@@ -137,7 +156,7 @@ struct SSHConfig: Sendable {
                     while let word = SSHConfigLine.delimited(scalars, &index), !word.isEmpty { words.append(word) }
                     items.append(.match(line, words))
                 default:
-                    items.append(.option(line, keyword: keyword))
+                    items.append(.option(line, keyword: keyword, check: OptionCheck(line, keyword: keyword)))
                 }
             }
             return File(path: path, items: items)

@@ -19,12 +19,26 @@ struct SSHConfigResolver {
     /// The host as given, as bytes (Host patterns are matched against it).
     private let hostBytes: ArraySlice<UInt8>
 
-    /// The configuration for `query`'s host.
-    static func resolve(_ config: SSHConfig, _ query: SSHConfigQuery) -> SSHResolvedConfig {
+    /// The configuration for `query`'s host; `options`, when given, are `query.options` already
+    /// split (``commandLine(_:)``: a chooser splits them once for every host).
+    static func resolve(
+        _ config: SSHConfig, _ query: SSHConfigQuery, options: [(SSHConfigLine?, problem: String?)]? = nil
+    ) -> SSHResolvedConfig {
         var resolver = SSHConfigResolver(config: config, result: SSHResolvedConfig(query: query))
         resolver.result.problems = config.problems
-        resolver.run()
+        resolver.run(options ?? commandLine(query.options))
         return resolver.result
+    }
+
+    /// The `-o` options, split as lines (or what is wrong with each).
+    static func commandLine(_ options: [String]) -> [(SSHConfigLine?, problem: String?)] {
+        options.enumerated().map { index, option in
+            do throws(SSHConfigLine.Problem) {
+                return (try SSHConfigLine.parse(Substring(option), number: index + 1), nil)
+            } catch {
+                return (nil, "command-line line \(index + 1): bad option \(option)")
+            }
+        }
     }
 
     private init(config: SSHConfig, result: SSHResolvedConfig) {
@@ -33,23 +47,19 @@ struct SSHConfigResolver {
         self.hostBytes = Array(result.query.host.utf8)[...]
     }
 
-    private mutating func run() {
+    private mutating func run(_ options: [(SSHConfigLine?, problem: String?)]) {
         let query = result.query
-        for (index, option) in query.options.enumerated() {
-            let line: SSHConfigLine?
-            do throws(SSHConfigLine.Problem) {
-                line = try SSHConfigLine.parse(Substring(option), number: index + 1)
-            } catch {
-                result.problems.append("command-line line \(index + 1): bad option \(option)")
-                continue
-            }
+        for (line, problem) in options {
+            if let problem { result.problems.append(problem) }
             guard let line else { continue }
             let keyword = SSHConfigKeywords.canonical(line.keyword)
             if keyword == "host" || keyword == "match" || keyword == "include" {
                 result.problems.append("\(line.keyword) directive not supported as a command-line option")
                 continue
             }
-            apply(line, keyword: keyword, origin: "command line", active: true)
+            apply(
+                line, keyword: keyword, check: SSHConfig.OptionCheck(line, keyword: keyword), origin: "command line",
+                active: true)
         }
         // ssh's -l and -p: after the -o options, which therefore win.
         if let user = query.user, result.first("user") == nil {
@@ -85,8 +95,8 @@ struct SSHConfigResolver {
             case .match(let line, let words):
                 let matched = matchMatches(line, words, in: file.path)
                 active = neverMatch ? false : matched
-            case .option(let line, let keyword):
-                apply(line, keyword: keyword, origin: file.path, active: active)
+            case .option(let line, let keyword, let check):
+                apply(line, keyword: keyword, check: check, origin: file.path, active: active)
             }
         }
     }
@@ -178,8 +188,13 @@ struct SSHConfigResolver {
     }
 
     /// Records an option line, checking what OpenSSH checks on every line, active or not.
-    private mutating func apply(_ line: SSHConfigLine, keyword: String, origin: String, active: Bool) {
-        if !SSHConfigKeywords.known.contains(keyword) && !SSHConfigKeywords.ignored.contains(keyword) {
+    private mutating func apply(
+        _ line: SSHConfigLine, keyword: String, check: SSHConfig.OptionCheck, origin: String, active: Bool
+    ) {
+        switch check {
+        case .fine:
+            break
+        case .unknown:
             if let ignoredUnknown,
                 SSHConfigPattern.matchList(line.keyword, ignoredUnknown, lowercasingPatterns: true) == .positive
             {
@@ -187,8 +202,7 @@ struct SSHConfigResolver {
             }
             result.problems.append("\(origin): line \(line.number): Bad configuration option: \(line.keyword)")
             return
-        }
-        if keyword == "port", let value = line.arguments.first, SSHResolvedConfig.port(value) == nil {
+        case .badPort(let value):
             result.problems.append("\(origin) line \(line.number): Bad port '\(value)'.")
             return
         }

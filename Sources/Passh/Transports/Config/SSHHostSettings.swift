@@ -341,9 +341,12 @@ struct SSHHostSettings: Sendable, Hashable {
         }
         var sent: [EnvironmentVariable] = []
         if !patterns.isEmpty {
-            for (name, value) in facts.environment
-            where patterns.contains(where: { SSHConfigPattern.matches(name, $0) }) {
-                sent.append(EnvironmentVariable(name: name, value: value))
+            let compiled = patterns.map { Array($0.utf8)[...] }
+            for (name, value) in facts.environment {
+                let bytes = Array(name.utf8)[...]
+                if compiled.contains(where: { SSHConfigPattern.matches(bytes, $0) }) {
+                    sent.append(EnvironmentVariable(name: name, value: value))
+                }
             }
         }
         var names: Set<String> = []

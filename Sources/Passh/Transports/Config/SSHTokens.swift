@@ -44,6 +44,12 @@ struct SSHTokens: Sendable {
     /// `nil` when it uses a token OpenSSH would refuse or passh does not expand (`%C`, `~user`,
     /// an unset variable).
     func expand(_ value: String, allowed: Set<Character> = Self.pathTokens, dollars: Bool = true) -> String? {
+        // Most values have no token: only `~` to expand, or nothing.
+        if !value.utf8.contains(UInt8(ascii: "%")) && !(dollars && value.utf8.contains(UInt8(ascii: "$"))) {
+            if value == "~" { return home }
+            if value.hasPrefix("~/") { return home + value.dropFirst() }
+            if !value.hasPrefix("~") { return value }
+        }
         var text = Substring(value)
         var result = ""
         if text == "~" || text.hasPrefix("~/") {
