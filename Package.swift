@@ -15,10 +15,11 @@ let package = Package(
         .executable(name: "passh", targets: ["passh"]),
     ],
     traits: [
-        // The native SSH transport on libssh (`swift build --traits LibSSH`; needs libssh-dev). Off
-        // by default: a plain build needs nothing beyond the Swift toolchain.
-        .trait(name: "LibSSH", description: "The libssh transport (--transport libssh); needs libssh-dev."),
-        .default(enabledTraits: []),
+        // The native SSH transport on libssh (needs libssh-dev to build, libssh-4 to run). On by
+        // default; `swift build --disable-default-traits` (or a dependency with `traits: []`) builds
+        // passh on OpenSSH alone, with nothing beyond the Swift toolchain.
+        .trait(name: "LibSSH", description: "The libssh transport (--transport libssh, auto); needs libssh-dev."),
+        .default(enabledTraits: ["LibSSH"]),
     ],
     dependencies: [
         .package(url: "https://github.com/swiftlang/swift-subprocess.git", .upToNextMinor(from: "1.0.2"), traits: []),

@@ -2,7 +2,7 @@
 // LibSSH package trait (`swift build --traits LibSSH`; Debian/Ubuntu: libssh-dev).
 #include <libssh/libssh.h>
 #include <libssh/callbacks.h>
-// OpenSSL's HMAC (libssh-dev depends on libssl-dev, and libssh links libcrypto): the hashed names of
-// known_hosts (`|1|SALT|HMAC-SHA1(SALT, name)`).
-#include <openssl/evp.h>
+// OpenSSL (libssh's own crypto library), for hashed known_hosts names: HMAC-SHA1 and a salt.
 #include <openssl/hmac.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>

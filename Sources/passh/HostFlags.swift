@@ -31,6 +31,13 @@ struct HostFlags: ParsableArguments {
     var listHosts = false
 
     @Flag(
+        name: .customShort("v"),
+        help:
+            "With --list-hosts: each host with the transport that would reach it, and for OpenSSH why (web1  openssh  CertificateFile)."
+    )
+    var verbose = false
+
+    @Flag(
         name: .customLong("list-groups"),
         help:
             "Print the groups of every group source (or of the source given in place of HOSTS), one per line as @NAME or @SOURCE:NAME, and exit."

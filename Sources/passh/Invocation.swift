@@ -21,6 +21,8 @@ struct Invocation {
     var explainHosts = true
     /// Whether the hosts are reached with OpenSSH.
     var openSSH = true
+    /// Whether a host is reached with a plain OpenSSH `ssh` (not libssh, not a master).
+    var overPlainOpenSSH: @Sendable (Host) -> Bool = { _ in true }
     /// Hosts whose output could not be written to their files (known once the run is over).
     var outputFailures: @Sendable () -> Set<Host> = { [] }
 
@@ -84,6 +86,7 @@ struct Invocation {
             var report = Report(
                 results: results, stoppedBy: reason, failedHosts: failedHosts, wroteToStderr: wroteToStderr,
                 explainHosts: explainHosts, commandTimeout: passh.options.commandTimeout, openSSH: openSSH,
+                notOverOpenSSH: openSSH ? Set(results.map(\.host).filter { !overPlainOpenSSH($0) }) : [],
                 rollout: passh.options.rollout)
             if case .copy(let copy) = work { report.pushDestination = copy.destination }
             var lines = report.lines
@@ -124,8 +127,12 @@ final class TrackingSink: OutputSink {
     var wroteToStderr: Set<Host> { stderrWriters.withLock { $0 } }
 
     func hostStarted(_ host: Host) async {
+        await hostStarted(host, transport: nil)
+    }
+
+    func hostStarted(_ host: Host, transport: String?) async {
         progress.started()
-        await inner.hostStarted(host)
+        await inner.hostStarted(host, transport: transport)
     }
 
     func output(_ chunk: OutputChunk) async {

@@ -52,9 +52,16 @@ struct PasshCommand: AsyncParsableCommand {
             --json schema), docs/exit-status.md, docs/transports.md (--persist, --stop-remote, \
             libssh).
             """,
-        version: "2.0.0",
+        version: PasshCommand.version,
         helpNames: [.long]
     )
+
+    /// `2.1.0 (transports: openssh, libssh)`: the version and the transports built in.
+    #if LIBSSH
+    static let version = "2.1.0 (transports: openssh, libssh)"
+    #else
+    static let version = "2.1.0 (transports: openssh)"
+    #endif
 
     @OptionGroup(title: "Hosts")
     var hostFlags: HostFlags
@@ -125,6 +132,9 @@ struct PasshCommand: AsyncParsableCommand {
             }
             return
         }
+        if hostFlags.verbose && !hostFlags.listHosts {
+            throw ValidationError("-v goes with --list-hosts (it prints each host's transport).")
+        }
         if hosts == nil && hostFlags.hostFiles.isEmpty {
             throw ValidationError("Missing the hosts: give HOSTS or -h FILE.")
         }
@@ -165,6 +175,12 @@ struct PasshCommand: AsyncParsableCommand {
             }
             let list = try await hostFlags.hostList(patterns: hosts, groups: groups)
             if let status = control.stoppedStatus { return status }
+            if hostFlags.listHosts && hostFlags.verbose {
+                let transport = try sshFlags.transport(defaultUser: hostFlags.user)
+                return await listHosts(
+                    list.hosts.map { host in (host.name, sshFlags.choice(for: host, transport: transport)) },
+                    writer: writer)
+            }
             if hostFlags.listHosts {
                 return await listHosts(list.names, writer: writer)
             }
@@ -242,7 +258,8 @@ struct PasshCommand: AsyncParsableCommand {
                 passh: ParallelSSH(options: options, transport: transport), hosts: list.hosts, work: work,
                 sink: sink, writer: writer, failedTo: runFlags.failedTo.map { FilePath($0) }, maxRC: outputFlags.maxRC)
             invocation.explainHosts = !outputFlags.json
-            invocation.openSSH = sshFlags.usesOpenSSH
+            invocation.openSSH = !sshFlags.local && !sshFlags.persist && !sshFlags.stopRemote
+            invocation.overPlainOpenSSH = { [sshFlags] in sshFlags.usesPlainOpenSSH($0, transport: transport) }
             if let files = sink as? FileSink { invocation.outputFailures = { Set(files.failures.keys) } }
             return await invocation.run(control: control)
         } catch {
@@ -256,6 +273,19 @@ struct PasshCommand: AsyncParsableCommand {
 func firstLine(of message: String) -> String {
     let line = message.split(separator: "\n").first ?? ""
     return line.count > 300 ? line.prefix(300) + "…" : String(line)
+}
+
+/// `--list-hosts -v`: each host, the transport that would reach it (`local` for `--local`) and,
+/// for OpenSSH chosen by passh, why — in columns: `web1  openssh  CertificateFile`.
+func listHosts(_ hosts: [(name: String, choice: TransportChoice?)], writer: OutputWriter) async -> Int32 {
+    let width = hosts.map(\.name.count).max() ?? 0
+    let lines = hosts.map { host -> String in
+        let name = host.name + String(repeating: " ", count: width - host.name.count)
+        guard let choice = host.choice else { return name + "  local" }
+        guard let reason = choice.reason else { return name + "  " + choice.kind.rawValue }
+        return name + "  " + choice.kind.rawValue + "  " + reason
+    }
+    return await listHosts(lines, writer: writer)
 }
 
 /// `--list-hosts`: the hosts, one per line; a write error is a message and exit status 1 (141 for

@@ -17,6 +17,8 @@ struct Report {
     /// Whether the hosts were reached with a plain OpenSSH `ssh`, whose silent exit 255 needs
     /// explaining, and which cannot stop remote commands.
     var openSSH = true
+    /// The hosts that were not (the auto transport took them to libssh).
+    var notOverOpenSSH: Set<Host> = []
     /// The rollout, to say why hosts were not started.
     var rollout = Rollout()
     /// For `--copy`: the directory on the hosts, to warn where a stopped copy left partial files.
@@ -68,7 +70,12 @@ struct Report {
         } else if !failedHosts.isEmpty {
             lines.append("failed at: " + failedHosts.map(\.name).joined(separator: " "))
         }
-        if openSSH, results.contains(where: { $0.started && ($0.outcome == .timedOut || $0.outcome == .cancelled) }) {
+        if openSSH,
+            results.contains(where: {
+                $0.started && ($0.outcome == .timedOut || $0.outcome == .cancelled)
+                    && !notOverOpenSSH.contains($0.host)
+            })
+        {
             lines.append(Self.remoteCommandsMayRunOn)
         }
         return lines
@@ -101,7 +108,7 @@ struct Report {
             return nil
         case .failed(let failure):
             return failure.message
-        case .exited(255) where openSSH:
+        case .exited(255) where openSSH && !notOverOpenSSH.contains(result.host):
             return "failed: exit 255 without a message: ssh's status for its own errors; here the remote command "
                 + "was probably killed by a signal"
         case .exited, .signaled:

@@ -55,7 +55,7 @@ struct SSHFlags: ParsableArguments {
     @Option(
         name: .customLong("transport"),
         help: ArgumentHelp(
-            "How hosts are reached: openssh (an ssh process per host) or libssh (in-process, in a build with --traits LibSSH); default $PASSH_TRANSPORT, else openssh.",
+            "How hosts are reached: auto (libssh inside passh wherever it gives what ssh would, else an ssh process; see --list-hosts -v), openssh (an ssh process per host) or libssh; default $PASSH_TRANSPORT, else auto.",
             valueName: "NAME"))
     var transportName: String?
 
@@ -66,26 +66,26 @@ struct SSHFlags: ParsableArguments {
     var local = false
 
     /// The transports passh knows by name.
-    enum TransportChoice: String {
-        case openssh, libssh
+    enum TransportName: String {
+        case auto, openssh, libssh
     }
 
-    /// `--transport`, else `$PASSH_TRANSPORT`, else OpenSSH.
-    var transportChoice: TransportChoice {
-        (transportName ?? environment("PASSH_TRANSPORT")).flatMap(TransportChoice.init(rawValue:)) ?? .openssh
+    /// `--transport`, else `$PASSH_TRANSPORT`, else auto.
+    var transportChoice: TransportName {
+        (transportName ?? environment("PASSH_TRANSPORT")).flatMap(TransportName.init(rawValue:)) ?? .auto
     }
 
     mutating func validate() throws {
         let name = transportName ?? environment("PASSH_TRANSPORT").flatMap { $0.isEmpty ? nil : $0 }
         if let name {
             let source = transportName == nil ? "PASSH_TRANSPORT=\(name)" : "--transport \(name)"
-            guard let choice = TransportChoice(rawValue: name) else {
-                throw ValidationError("\(source): the transport must be openssh or libssh.")
+            guard let choice = TransportName(rawValue: name) else {
+                throw ValidationError("\(source): the transport must be auto, openssh or libssh.")
             }
             #if !LIBSSH
             if choice == .libssh {
                 throw ValidationError(
-                    "\(source): this passh was built without libssh; rebuild it with `swift build --traits LibSSH` (needs libssh-dev)."
+                    "\(source): this passh was built without libssh; rebuild it with the LibSSH trait (the default; needs libssh-dev)."
                 )
             }
             #endif
@@ -148,13 +148,47 @@ struct SSHFlags: ParsableArguments {
         if local { return LocalTransport() }
         #if LIBSSH
         if transportChoice == .libssh { return try LibSSHTransport(options: libSSHOptions(defaultUser: defaultUser)) }
+        if transportChoice == .auto && everyHostOnOpenSSH == nil {
+            return try AutoTransport(ssh: openSSHOptions(defaultUser: defaultUser))
+        }
         #endif
         return OpenSSHTransport(options: try openSSHOptions(defaultUser: defaultUser))
     }
 
-    /// Whether hosts are reached through a plain OpenSSH `ssh` (whose exit status 255 means its own
-    /// failure); through a master in proxy mode (`--persist`, `--stop-remote`), 255 is the command's.
-    var usesOpenSSH: Bool { !local && transportChoice == .openssh && !persist && !stopRemote }
+    /// With the auto transport, what sends every host to OpenSSH: a flag only OpenSSH serves, an
+    /// ssh client named, or a build without libssh; `nil` when hosts are chosen one by one.
+    var everyHostOnOpenSSH: String? {
+        #if !LIBSSH
+        return "built without libssh"
+        #else
+        if persist { return "--persist" }
+        if persistStop { return "--persist-stop" }
+        if stopRemote { return "--stop-remote" }
+        if sshPath != nil { return "--ssh" }
+        if environment("PASSH_SSH") != nil { return "PASSH_SSH" }
+        return nil
+        #endif
+    }
+
+    /// Which transport reaches `host` through `transport`, and why OpenSSH when it is OpenSSH and
+    /// the choice was passh's (`--transport auto`); `nil` for `--local`.
+    func choice(for host: Host, transport: any Transport) -> TransportChoice? {
+        if local { return nil }
+        #if LIBSSH
+        if let auto = transport as? AutoTransport { return auto.choice(for: host) }
+        if transport is LibSSHTransport { return .libssh }
+        #endif
+        if transportChoice == .auto, let reason = everyHostOnOpenSSH { return .openssh(reason) }
+        return TransportChoice(kind: .openssh, reason: nil)
+    }
+
+    /// Whether a host reached through `transport` goes through a plain OpenSSH `ssh` (whose exit
+    /// status 255 means its own failure, and which cannot stop a remote command); through a master
+    /// in proxy mode (`--persist`, `--stop-remote`), 255 is the command's.
+    func usesPlainOpenSSH(_ host: Host, transport: any Transport) -> Bool {
+        guard !local, !persist, !stopRemote else { return false }
+        return choice(for: host, transport: transport)?.kind == .openssh
+    }
 
     #if LIBSSH
     func libSSHOptions(defaultUser: String?) -> LibSSHOptions {

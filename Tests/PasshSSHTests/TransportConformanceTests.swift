@@ -437,7 +437,7 @@ struct LibSSHTransportTests {
         #expect(
             throws: PasshError(
                 .invalidOption,
-                "-o StrictHostKeyChecking=no: the libssh transport always checks host keys: use --insecure to skip checking"
+                "-o StrictHostKeyChecking=no: the libssh transport checks host keys (yes, or accept-new to add unknown keys): use --insecure to skip checking"
             )
         ) {
             _ = try LibSSHTransport(options: options)

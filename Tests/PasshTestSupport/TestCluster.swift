@@ -2,6 +2,14 @@
 import Glibc
 #endif
 
+/// Whether passh's default transport (auto) takes the test cluster's hosts to libssh: in a build with
+/// the native transport (the default one), not in a build without it.
+#if LIBSSH
+public let nativeByDefault = true
+#else
+public let nativeByDefault = false
+#endif
+
 /// The repository's root directory.
 public let repositoryRoot: String = {
     var path = #filePath.split(separator: "/", omittingEmptySubsequences: false)
@@ -54,9 +62,17 @@ public enum TestCluster {
         return text.flatMap { $0.isEmpty ? nil : $0 }
     }
 
-    /// The cluster's directory (keys, ssh_config, passwords).
-    public static var directory: String {
-        String(config[..<(config.lastIndex(of: "/") ?? config.startIndex)])
+    /// The directory holding the cluster's keys and files (ssh_config, passwords).
+    public static var directory: String { String(config[..<(config.lastIndex(of: "/") ?? config.endIndex)]) }
+
+    /// The first sshd's port (the `h*` aliases).
+    public static var port: String {
+        readText(directory + "/port")?.split(separator: "\n").first.map(String.init) ?? ""
+    }
+
+    /// The second sshd's port (the `cert`, `ionly`, `env` aliases).
+    public static var authPort: String {
+        readText(directory + "/auth_port")?.split(separator: "\n").first.map(String.init) ?? ""
     }
 
     /// The port where nothing listens (the `refused` alias).

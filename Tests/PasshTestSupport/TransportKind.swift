@@ -23,6 +23,9 @@ public enum TransportKind: String, CaseIterable, CustomTestStringConvertible, Se
     #if LIBSSH
     /// `LibSSHTransport` (`--transport libssh`): libssh sessions inside the process.
     case libSSH
+    /// `AutoTransport` (`--transport auto`, the default): libssh for the cluster's hosts (their
+    /// configuration asks nothing libssh does otherwise), OpenSSH for the others.
+    case auto
     #endif
 
     public var testDescription: String { rawValue }
@@ -35,9 +38,11 @@ public enum TransportKind: String, CaseIterable, CustomTestStringConvertible, Se
     /// The kinds that reach hosts over SSH.
     public static var overSSH: [TransportKind] { allCases.filter { $0 != .local } }
 
-    /// The transports proper (`--transport` values), one kind each.
+    /// The transports proper (`--transport` values), one kind each (`auto` is a choice among them).
     public static var transports: [TransportKind] {
-        allCases.filter { $0 != .local && $0 != .openSSHMultiplexed && $0 != .openSSHPrivateMasters }
+        allCases.filter {
+            $0 != .local && $0 != .openSSHMultiplexed && $0 != .openSSHPrivateMasters && $0.rawValue != "auto"
+        }
     }
 
     /// The CLI flags that choose this kind.
@@ -49,6 +54,7 @@ public enum TransportKind: String, CaseIterable, CustomTestStringConvertible, Se
         case .openSSHPrivateMasters: ["--stop-remote"]
         #if LIBSSH
         case .libSSH: ["--transport", "libssh"]
+        case .auto: ["--transport", "auto"]
         #endif
         }
     }
@@ -99,6 +105,8 @@ public enum TransportKind: String, CaseIterable, CustomTestStringConvertible, Se
         #if LIBSSH
         case .libSSH:
             return ParallelSSH(options: options, transport: try! LibSSHTransport(options: Self.libSSHOptions))
+        case .auto:
+            return ParallelSSH(options: options, transport: try! AutoTransport(ssh: ssh))
         #endif
         }
     }

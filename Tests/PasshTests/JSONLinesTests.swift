@@ -223,6 +223,29 @@ struct JSONLinesTests {
             ))
     }
 
+    /// `started` names the transport when the runner knows it; the decoder gives it back.
+    @Test func theStartedObjectNamesTheTransport() async throws {
+        let path = "/tmp/passh-json-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { unlink(path) }
+        let fd = try FileDescriptor.open(
+            FilePath(path), .readWrite, options: [.create, .truncate], permissions: [.ownerReadWrite])
+        defer { try? fd.close() }
+        let writer = OutputWriter(stdout: fd, stderr: fd)
+        let sink = JSONLinesSink(writer: writer)
+        await sink.hostStarted(h1, transport: "libssh")
+        await sink.hostStarted(web, transport: nil)
+        await writer.flush()
+        let size = try fd.seek(offset: 0, from: .end)
+        _ = try fd.seek(offset: 0, from: .start)
+        var bytes = [UInt8](repeating: 0, count: Int(size))
+        _ = try bytes.withUnsafeMutableBytes { try fd.read(into: $0) }
+        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
+        #expect(lines.dropFirst().first == #"{"event":"started","host":"h1","transport":"libssh"}"#)
+        let decoded = try JSONLinesDecoder.decode(bytes)
+        #expect(decoded.events == [.started(h1), .started(web)])
+        #expect(decoded.transports == [h1: "libssh"])
+    }
+
     @Test func theStartObjectComesFirstWhoeverWritesFirst() async throws {
         let path = "/tmp/passh-json-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         defer { unlink(path) }

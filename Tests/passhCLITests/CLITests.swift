@@ -51,12 +51,21 @@ struct CLITests {
     }
 
     @Test func refusedConnectionFailsOnlyThatHost() async throws {
+        // By default the hosts go to libssh, whose failure passh words.
         let out = try await passhOnCluster(["h1,refused,h2", "echo ok"])
         #expect(out.status == 2)
         #expect(out.sortedStdoutLines == ["[h1] ok", "[h2] ok"])
-        // ssh ends its own messages with \r\n; passh passes bytes through as they are.
+        let refused = "connect to host 127.0.0.1 port \(TestCluster.refusedPort): Connection refused"
         #expect(
             out.stderrText
+                == (nativeByDefault ? "[refused] passh: \(refused)\n" : "[refused] ssh: \(refused)\r\n")
+                + "failed at: refused\n")
+        // ssh ends its own messages with \r\n; passh passes bytes through as they are.
+        let ssh = try await passhOnCluster(["--transport", "openssh", "h1,refused,h2", "echo ok"])
+        #expect(ssh.status == 2)
+        #expect(ssh.sortedStdoutLines == ["[h1] ok", "[h2] ok"])
+        #expect(
+            ssh.stderrText
                 == "[refused] ssh: connect to host 127.0.0.1 port \(TestCluster.refusedPort): Connection refused\r\nfailed at: refused\n"
         )
     }
@@ -175,7 +184,11 @@ struct CLITests {
         #expect(help.stdoutText.hasPrefix("OVERVIEW: Run one command over SSH on many hosts at once.\n"))
         #expect(help.stdoutText.contains("passh -h hosts.txt -x web3 --timeout 30 'systemctl restart app'"))
         let version = try await passh(["--version"])
-        #expect(version.stdoutText == "2.0.0\n")
+        #if LIBSSH
+        #expect(version.stdoutText == "2.1.0 (transports: openssh, libssh)\n")
+        #else
+        #expect(version.stdoutText == "2.1.0 (transports: openssh)\n")
+        #endif
     }
 
     @Test func blockingExampleRunsTwiceFromPlainCode() async throws {

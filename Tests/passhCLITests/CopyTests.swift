@@ -79,7 +79,7 @@ struct CopyTests {
         #expect(
             lines == [
                 #"{"event":"start","version":2,"tool":"passh"}"#,
-                #"{"event":"started","host":"h1"}"#,
+                #"{"event":"started","host":"h1","transport":"openssh"}"#,
                 #"{"event":"finished","host":"h1","status":"ok","exit_code":0,"signal":null,"signal_number":null,"error":null,"failure":null,"started":true,"attempts":1,"duration_ms":D,"duration_ns":D,"files":4,"bytes":2097160,"skipped":0}"#,
                 #"{"event":"summary","summary":{"hosts":1,"ok":1,"failed":0,"timeout":0,"cancelled":0,"not_started":0,"failed_hosts":[],"duration_ms":D,"files":4,"bytes":2097160,"skipped":0}}"#,
             ])

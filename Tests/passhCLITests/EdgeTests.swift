@@ -104,12 +104,21 @@ struct EdgeTests {
                 failed at: h1 \(long)
 
                 """)
-        let tooLong = try await passhOnCluster(["-h", file, "true"])
+        let tooLong = try await passhOnCluster(["--transport", "openssh", "-h", file, "true"])
         let lines = tooLong.stderrText.split(separator: "\n").map(String.init)
         #expect(tooLong.status == 2)
         #expect(lines.count == 2)
         #expect(lines.first?.hasPrefix("[\(long)] passh: cannot run ") == true)
         #expect(lines.first?.hasSuffix("Argument list too long") == true)
+        // libssh refuses such a name too.
+        if nativeByDefault {
+            let native = try await passhOnCluster(["-h", file, "true"])
+            #expect(native.status == 2)
+            #expect(
+                native.stderrText.split(separator: "\n").map(String.init) == [
+                    "[\(long)] passh: libssh cannot use HostName \(long)", "failed at: \(long)",
+                ])
+        }
     }
 
     @Test func aLimitTooLowToRunIsRefusedBeforeAnythingStarts() async throws {

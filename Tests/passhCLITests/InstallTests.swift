@@ -1,10 +1,11 @@
 import PasshTestSupport
 import Testing
 
-#if !LIBSSH  // once per CI run: the build without libssh covers it; the other would only build it again
+#if LIBSSH  // once per CI run: in the default build, whose install it is; the other would only build it again
 
 /// `scripts/install`: a binary that runs without the Swift toolchain, installed into a prefix and
-/// removed again without a trace.
+/// removed again without a trace — the default install (the native transport with OpenSSH beside
+/// it), as the default build of the tests has it.
 ///
 /// The install builds passh anew (its own scratch directory, the Swift runtime linked in): the
 /// largest cost of the suite. It builds with `--debug`, in about half the time of a release build
@@ -42,6 +43,12 @@ struct InstallTests {
                 """)
         // No Swift runtime library is needed: none is listed, and it runs with no toolchain in reach.
         #expect(shell("ldd \(prefix)/bin/passh | grep -c libswift").text == "0\n")
+        // libssh and OpenSSL come from the system's packages, in the build that has the native transport.
+        #if LIBSSH
+        #expect(shell("ldd \(prefix)/bin/passh | grep -c 'libssh.so.4'").text == "1\n")
+        #else
+        #expect(shell("ldd \(prefix)/bin/passh | grep -c 'libssh'").text == "0\n")
+        #endif
         let version = shell("env -i PATH=/usr/bin:/bin \(prefix)/bin/passh --version").text
         #expect(version == shell("\(passhPath) --version").text)
         #expect(!version.isEmpty)

@@ -15,15 +15,28 @@ struct OutputModeTests {
         #expect(out.status == 2)
         // Blocks come in the order hosts finish; each is whole.
         let blocks = out.stdoutText.split(separator: "--- ", omittingEmptySubsequences: true).map(String.init).sorted()
+        let refused = "connect to host 127.0.0.1 port \(TestCluster.refusedPort): Connection refused"
         #expect(
             blocks == [
                 "h1 (ok) ---\none\ntwo\nlast\n",
                 "h2 (ok) ---\none\ntwo\nlast\n",
-                "refused (failed: ssh: connect to host 127.0.0.1 port \(TestCluster.refusedPort): Connection refused) ---\n",
+                "refused (failed: \(nativeByDefault ? "" : "ssh: ")\(refused)) ---\n",
             ])
+        // libssh's failure is passh's to word, once, after the blocks; ssh's is the host's stderr.
         #expect(
-            out.sortedStderrLines == [
-                "err", "err", "failed at: refused",
+            out.sortedStderrLines
+                == (nativeByDefault
+                    ? ["[refused] passh: \(refused)", "err", "err", "failed at: refused"]
+                    : ["err", "err", "failed at: refused", "ssh: \(refused)\r"]))
+        // Through ssh, its message is the host's stderr block.
+        let ssh = try await passhOnCluster(["--transport", "openssh", "--group", "refused", "true"])
+        #expect(
+            ssh.stdoutText
+                == "--- refused (failed: ssh: connect to host 127.0.0.1 port \(TestCluster.refusedPort): Connection refused) ---\n"
+        )
+        #expect(
+            ssh.sortedStderrLines == [
+                "failed at: refused",
                 "ssh: connect to host 127.0.0.1 port \(TestCluster.refusedPort): Connection refused\r",
             ])
     }
@@ -69,7 +82,8 @@ struct OutputModeTests {
         let lines = out.stdoutText.split(separator: "\n").map(String.init)
         #expect(lines.count == 8)
         #expect(lines[0] == #"{"event":"start","version":2,"tool":"passh"}"#)
-        #expect(lines[1] == #"{"event":"started","host":"h1"}"#)
+        #expect(
+            lines[1] == #"{"event":"started","host":"h1","transport":"\#(nativeByDefault ? "libssh" : "openssh")"}"#)
         #expect(
             Set(lines[2..<6]) == [
                 #"{"event":"line","host":"h1","stream":"stdout","line":"say \"hi\""}"#,

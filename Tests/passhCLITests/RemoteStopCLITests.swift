@@ -71,7 +71,9 @@ struct RemoteStopCLITests {
     @Test func plainSSHSaysOnceThatRemoteCommandsMayRunOn() async throws {
         let (sleep, marker) = uniqueSleep(seconds: 5)
         defer { for pid in processes(matching: marker) { kill(pid, SIGKILL) } }
-        let out = try await passhOnCluster(["--timeout", "1", "h1,h2", "echo started; \(sleep)"])
+        let out = try await passhOnCluster([
+            "--transport", "openssh", "--timeout", "1", "h1,h2", "echo started; \(sleep)",
+        ])
         #expect(out.status == 2)
         #expect(
             out.stderrText == """
@@ -83,6 +85,45 @@ struct RemoteStopCLITests {
                 """)
         #expect(!processes(matching: marker, named: "sleep").isEmpty)  // what the notice says
     }
+
+    /// With no flags, a host that went to libssh has its remote command stopped on `--timeout` and
+    /// `--fail-fast`; one that went to OpenSSH (the `cert` alias: a certificate) keeps the notice.
+    @Test(.enabled(if: nativeByDefault, "a build without libssh"))
+    func theDefaultStopsRemoteCommandsOfHostsOnLibSSH() async throws {
+        let (sleep, marker) = uniqueSleep(seconds: 8)
+        defer { for pid in processes(matching: marker, named: "sleep") { kill(pid, SIGKILL) } }
+        let native = try await passhOnCluster(["--timeout", "1", "h1,h2", "echo started; \(sleep)"])
+        #expect(native.status == 2)
+        #expect(native.stdoutText.split(separator: "\n").sorted() == ["[h1] started", "[h2] started"])
+        #expect(
+            native.stderrText == "[h1] passh: timed out after 1 s\n[h2] passh: timed out after 1 s\nfailed at: h1 h2\n")
+        #expect(try await processesLeft(matching: marker, named: "sleep", within: .milliseconds(1500)).isEmpty)
+
+        // --fail-fast: `env` (the second sshd) fails once h1 and h2 (the first) sleep.
+        let command =
+            "echo started; case \"$SSH_CONNECTION\" in *' \(TestCluster.port)') \(sleep) ;; *) sleep 0.5; exit 3 ;; esac"
+        let failFast = try await passhOnCluster(["--fail-fast", "h1,h2,env", command])
+        #expect(failFast.status == 2)
+        #expect(failFast.stderrText.hasSuffix("failed at: h1 h2 env\n"))
+        #expect(try await processesLeft(matching: marker, named: "sleep", within: .milliseconds(1500)).isEmpty)
+
+        let mixed = try await passhOnCluster(["--timeout", "1", "h1,cert", "echo started; \(sleep)"])
+        #expect(mixed.status == 2)
+        #expect(
+            mixed.stderrText == """
+                [h1] passh: timed out after 1 s
+                [cert] passh: timed out after 1 s
+                failed at: h1 cert
+                \(Self.notice)
+
+                """)
+        // cert's command runs on (OpenSSH), h1's does not (libssh).
+        let left = processes(matching: marker, named: "sleep")
+        #expect(left.count == 1)
+    }
+
+    static let notice =
+        "passh: ssh cannot stop a remote command: those of the stopped hosts may still run (--stop-remote or --persist stops them)"
 
     @Test func stopRemoteIsForOpenSSHOnly() async throws {
         let local = try await passh(["--local", "--stop-remote", "h1", "true"])

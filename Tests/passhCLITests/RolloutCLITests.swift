@@ -4,8 +4,11 @@ import Testing
 /// `--canary`, `--batch`, `--max-failures`, `--retry`: rollouts against the test sshd.
 @Suite(.needsTestCluster)
 struct RolloutCLITests {
+    /// How the refused host's failure reads (libssh's, worded by passh: the default transport).
     static let refused =
-        "[refused] ssh: connect to host 127.0.0.1 port \(TestCluster.refusedPort): Connection refused\r\n"
+        nativeByDefault
+        ? "[refused] passh: connect to host 127.0.0.1 port \(TestCluster.refusedPort): Connection refused\n"
+        : "[refused] ssh: connect to host 127.0.0.1 port \(TestCluster.refusedPort): Connection refused\r\n"
 
     @Test func aFailedCanaryLeavesTheRestNotStarted() async throws {
         let failedTo = temporaryPath("canary-failed")

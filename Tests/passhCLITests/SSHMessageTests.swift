@@ -51,14 +51,14 @@ struct SSHMessageTests {
     }
 
     @Test func sshsOwnErrorsStillReachTheHostsStderrOnce() async throws {
-        let out = try await passhOnCluster(["refused,h1", "echo fine"])
+        let out = try await passhOnCluster(["--transport", "openssh", "refused,h1", "echo fine"])
         #expect(out.status == 2)
         #expect(
             out.stderrText
                 == "[refused] ssh: connect to host 127.0.0.1 port \(TestCluster.refusedPort): Connection refused\r\n"
                 + "failed at: refused\n")
         // A LogLevel of the user's own still works: QUIET silences ssh.
-        let quiet = try await passhOnCluster(["-o", "LogLevel=QUIET", "refused", "true"])
+        let quiet = try await passhOnCluster(["--transport", "openssh", "-o", "LogLevel=QUIET", "refused", "true"])
         #expect(quiet.status == 2)
         #expect(
             quiet.stderrText
@@ -70,7 +70,8 @@ struct SSHMessageTests {
         let cutter = KeyExchangeCutter()
         defer { cutter.stop() }
         let out = try await passh([
-            "-F", cluster, "--retry", "2", "--retry-delay", "0.01", "--json", cutter.host, "echo never",
+            "-F", cluster, "--transport", "openssh", "--retry", "2", "--retry-delay", "0.01", "--json", cutter.host,
+            "echo never",
         ])
         #expect(out.status == 2)
         #expect(cutter.connections == 3, "tried three times")

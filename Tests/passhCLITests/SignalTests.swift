@@ -65,21 +65,37 @@ func sortedLines(_ text: String) -> [String] {
 
 @Suite("passh on signals and a closed stdout", .needsTestCluster, .timed)
 struct SignalTests {
-    @Test(arguments: [("INT", 130, "SIGINT"), ("TERM", 143, "SIGTERM"), ("HUP", 129, "SIGHUP")])
-    func signalStopsEverySSHAndNamesTheUnfinishedHosts(signal: String, status: Int32, name: String) async throws {
-        let (sleep, marker) = uniqueSleep(seconds: 30)
-        defer { for pid in processes(matching: marker) { kill(pid, SIGKILL) } }  // ssh leaves them
+    /// With no flags the hosts go to libssh: the signal stops their remote commands too, and
+    /// nothing needs saying about them.
+    @Test(
+        .enabled(if: nativeByDefault, "a build without libssh: the hosts go to OpenSSH (the next test)"),
+        arguments: [("INT", 130, "SIGINT"), ("TERM", 143, "SIGTERM"), ("HUP", 129, "SIGHUP")])
+    func signalStopsEveryHostAndNamesTheUnfinishedHosts(signal: String, status: Int32, name: String) async throws {
+        let (sleep, marker) = uniqueSleep(seconds: 6)
         let run = try await interruptPassh(
-            "h1,h2,h3 'echo started; printf partial; \(sleep)'", after: 3, signal: signal)
+            "h1,h2,h3 'echo started; printf partial; \(sleep)'", after: 3, signal: signal, running: (marker, 3))
         #expect(run.status == status)
         #expect(run.elapsedMilliseconds < 2000)
         #expect(
             sortedLines(run.stdout) == [
                 "[h1] partial", "[h1] started", "[h2] partial", "[h2] started", "[h3] partial", "[h3] started",
             ])
+        #expect(run.stderr == "passh: interrupted by \(name); did not finish: h1 h2 h3\n")
+        // Within the grace (0.5 s) and a second more, no remote command is left.
+        #expect(try await processesLeft(matching: marker, named: "sleep", within: .seconds(5)).isEmpty)
+    }
+
+    /// Through a plain ssh, passh stops every ssh and says that the remote commands may run on.
+    @Test func signalStopsEverySSHAndSaysRemoteCommandsMayRunOn() async throws {
+        let (sleep, marker) = uniqueSleep(seconds: 6)
+        defer { for pid in processes(matching: marker, named: "sleep") { kill(pid, SIGKILL) } }
+        let run = try await interruptPassh(
+            "--transport openssh h1,h2,h3 'echo started; printf partial; \(sleep)'", after: 3, signal: "INT")
+        #expect(run.status == 130)
+        #expect(run.elapsedMilliseconds < 2000)
         #expect(
             run.stderr
-                == "passh: interrupted by \(name); did not finish: h1 h2 h3\npassh: ssh cannot stop a remote command: those of the stopped hosts may still run (--stop-remote or --persist stops them)\n"
+                == "passh: interrupted by SIGINT; did not finish: h1 h2 h3\npassh: ssh cannot stop a remote command: those of the stopped hosts may still run (--stop-remote or --persist stops them)\n"
         )
         #expect(processes(matching: marker, named: "ssh").isEmpty)
     }

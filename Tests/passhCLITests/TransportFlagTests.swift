@@ -11,7 +11,8 @@ import Glibc
         let out = try await passh(["--transport", "telnet", "h1", "true"])
         #expect(out.status == 64)
         #expect(
-            out.stderrText == "passh: --transport telnet: the transport must be openssh or libssh. (see passh --help)\n"
+            out.stderrText
+                == "passh: --transport telnet: the transport must be auto, openssh or libssh. (see passh --help)\n"
         )
     }
 
@@ -21,8 +22,8 @@ import Glibc
         #expect(flag.status == 64)
         #expect(
             flag.stderrText == """
-                passh: --transport libssh: this passh was built without libssh; rebuild it with `swift build --traits LibSSH` \
-                (needs libssh-dev). (see passh --help)
+                passh: --transport libssh: this passh was built without libssh; rebuild it with the LibSSH trait (the \
+                default; needs libssh-dev). (see passh --help)
 
                 """)
         let variable = try await passh(["h1", "true"], environment: ["PASSH_TRANSPORT": "libssh"])
@@ -98,7 +99,7 @@ import Glibc
                 """
                 Host h*
                     HostName 127.0.0.1
-                    Port 22122
+                    Port \(TestCluster.port)
                     User passhtest
                     UserKnownHostsFile \(cluster)/known_hosts
                     GlobalKnownHostsFile /dev/null

@@ -26,6 +26,10 @@ int passh_name_this_thread(const char *name);
 
 #endif
 
+/// Whether the user holds Kerberos credentials OpenSSH's GSSAPI authentication could use (an
+/// initiator credential, as gss_acquire_cred finds it): 1 yes, 0 no, -1 no GSS-API library here.
+int passh_kerberos_credentials(void);
+
 /// pipe2(fds, O_CLOEXEC): both ends close-on-exec from the start.
 int passh_pipe_cloexec(int fds[2]);
 

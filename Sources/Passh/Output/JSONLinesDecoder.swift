@@ -35,6 +35,8 @@ public struct JSONLinesDecoder: Sendable {
         public var summary: Summary?
         /// The tool that wrote the stream (`passh`).
         public var tool: String?
+        /// The transport each host started on, for the `started` objects that name one.
+        public var transports: [Host: String] = [:]
     }
 
     /// The `summary` object at the end of a run.
@@ -61,6 +63,9 @@ public struct JSONLinesDecoder: Sendable {
     public private(set) var tool: String?
     /// The last `summary` object.
     public private(set) var summary: Summary?
+    /// The transport each host started on, from the `started` objects that name one (`openssh`,
+    /// `libssh`, `local`).
+    public private(set) var transports: [Host: String] = [:]
 
     private var collected: [Host: (stdout: [UInt8], stderr: [UInt8])] = [:]
 
@@ -102,6 +107,7 @@ public struct JSONLinesDecoder: Sendable {
         }
         decoded.summary = decoder.summary
         decoded.tool = decoder.tool
+        decoded.transports = decoder.transports
         return decoded
     }
 
@@ -116,6 +122,7 @@ public struct JSONLinesDecoder: Sendable {
         }
         decoded.summary = decoder.summary
         decoded.tool = decoder.tool
+        decoded.transports = decoder.transports
         return decoded
     }
 
@@ -147,7 +154,9 @@ public struct JSONLinesDecoder: Sendable {
         guard version != nil else { throw JSONProblem("the stream does not begin with a \"start\" object") }
         switch event {
         case "started":
-            return .started(try object.host())
+            let host = try object.host()
+            if let transport = try object.string("transport") { transports[host] = transport }
+            return .started(host)
         case "line":
             return .line(try line(from: object))
         case "finished":

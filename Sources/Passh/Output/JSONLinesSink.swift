@@ -5,7 +5,8 @@ import Synchronization
 /// an `"event"` member first. Schema version 2 (``schemaVersion``):
 ///
 /// - first, once: `{"event":"start","version":2,"tool":"passh"}`;
-/// - a host starting: `{"event":"started","host":"web1"}`;
+/// - a host starting: `{"event":"started","host":"web1","transport":"libssh"}` (`transport`, which
+///   transport reached the host — `openssh`, `libssh`, `local` —, when the transport says);
 /// - a line: `{"event":"line","host":"web1","stream":"stdout","line":"text"}` — `"line_base64"`
 ///   (standard Base64) instead of `"line"` when the line is not valid UTF-8; `"newline":false`
 ///   added when the line had no newline (a host's last line, or a piece of an over-long line);
@@ -66,10 +67,17 @@ public final class JSONLinesSink: OutputSink {
 
     /// The `{"event":"started","host"}` object.
     public func hostStarted(_ host: Host) async {
+        await hostStarted(host, transport: nil)
+    }
+
+    /// The `{"event":"started","host","transport"}` object (`transport` when known: `openssh`,
+    /// `libssh`, `local`).
+    public func hostStarted(_ host: Host, transport: String?) async {
         begin()
         var object = JSONObject()
         object.add("event", "started")
         object.add("host", host.name)
+        if let transport { object.add("transport", transport) }
         await writer.write(object.closed() + [0x0A], to: .stdout)
     }
 

@@ -10,6 +10,9 @@
 public protocol OutputSink: Sendable {
     /// A host's process is about to start.
     func hostStarted(_ host: Host) async
+    /// A host is about to start, over the transport named (``Transport/transportName(for:)``); by
+    /// default ``hostStarted(_:)``.
+    func hostStarted(_ host: Host, transport: String?) async
     /// Some whole lines from one host.
     func output(_ chunk: OutputChunk) async
     /// A host is done, or was cancelled before it started.
@@ -24,6 +27,8 @@ public protocol OutputSink: Sendable {
 extension OutputSink {
     /// Does nothing.
     public func hostStarted(_ host: Host) async {}
+    /// Calls ``hostStarted(_:)``.
+    public func hostStarted(_ host: Host, transport: String?) async { await hostStarted(host) }
     /// Does nothing.
     public func hostFinished(_ result: HostResult) async {}
     /// Does nothing.

@@ -43,6 +43,17 @@ struct LaunchEnvironment: Sendable {
         self.executablePath = Self.resolve(executable, path: path ?? "/usr/local/bin:/usr/bin:/bin")
     }
 
+    /// The variables as names and values, in order.
+    var pairs: [(name: String, value: String)] {
+        variables.compactMap { row in
+            guard let equals = row.firstIndex(of: UInt8(ascii: "=")) else { return nil }
+            return (
+                String(decoding: row[..<equals], as: UTF8.self),
+                String(decoding: row[(equals + 1)...].dropLast(), as: UTF8.self)
+            )
+        }
+    }
+
     /// `name` when it contains a `/`; otherwise the first executable file called `name` in `path`.
     static func resolve(_ name: String, path: String) -> String? {
         if name.isEmpty { return nil }

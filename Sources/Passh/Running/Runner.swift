@@ -21,7 +21,7 @@ struct Runner: Sendable {
         // would fail with "Too many open files".
         let perHost =
             transport.descriptorsPerHost(
-                sendingStdin: operation.sendsStdin(options) || options.sudo?.password != nil)
+                sendingStdin: operation.sendsStdin(options) || options.sudo?.password != nil, on: hosts)
             + operation.descriptorsPerJob
         let fanout = OpenFileLimit.hostsAtOnce(
             options.requestedHostsAtOnce(of: hosts.count), descriptorsPerHost: perHost)
@@ -80,7 +80,7 @@ struct Runner: Sendable {
 
     /// Runs one host: once, or again while it could not be reached and retries are left.
     private func runHost(_ host: Host, operation: any HostOperation, sink: (any OutputSink)?) async -> HostResult {
-        await sink?.hostStarted(host)
+        await sink?.hostStarted(host, transport: transport.transportName(for: host))
         let started = ContinuousClock.now
         let retries = options.rollout.retries
         var attempt = 1

@@ -70,4 +70,22 @@ public protocol Transport: Sendable {
     /// default: a transport counts what it holds (a process costs its pipes and its pidfd, a
     /// connection its socket).
     func descriptorsPerHost(sendingStdin: Bool) -> Int
+
+    /// The same for a run on `hosts`, for a transport whose cost depends on the host
+    /// (``AutoTransport``); by default ``descriptorsPerHost(sendingStdin:)``.
+    func descriptorsPerHost(sendingStdin: Bool, on hosts: [Host]) -> Int
+
+    /// The name of the transport that reaches `host` — `openssh`, `libssh`, `local` — as the JSON
+    /// Lines `started` event says it; `nil` when the transport does not say.
+    func transportName(for host: Host) -> String?
+}
+
+extension Transport {
+    /// ``descriptorsPerHost(sendingStdin:)``, whatever the hosts.
+    public func descriptorsPerHost(sendingStdin: Bool, on hosts: [Host]) -> Int {
+        descriptorsPerHost(sendingStdin: sendingStdin)
+    }
+
+    /// `nil`: the transport does not say.
+    public func transportName(for host: Host) -> String? { nil }
 }

@@ -32,6 +32,7 @@ final class PrivateKey: @unchecked Sendable {
 final class LibSSHKeyStore: Sendable {
     private enum Entry { case loaded(PrivateKey), missing, unreadable }
     private let keys = Mutex<[String: Entry]>([:])
+    private let publicKeys = Mutex<[String: String?]>([:])
     /// How many key files were read (for the tests: once each per transport).
     let filesRead = Atomic<Int>(0)
 
@@ -56,6 +57,73 @@ final class LibSSHKeyStore: Sendable {
             }
         }
         return (keys, skipped)
+    }
+
+    /// The keys of `files` (expanded paths, in order: ``SSHHostSettings/identityFiles``) that
+    /// exist — but those the agent holds (`inAgent`, Base64: the agent offered them already, as
+    /// OpenSSH offers a key once) —, and those that exist but could not be read (they need a
+    /// passphrase).
+    func keys(files: [String], inAgent: Set<String> = []) -> (keys: [PrivateKey], skipped: [String]) {
+        var keys: [PrivateKey] = []
+        var skipped: [String] = []
+        for path in files where inAgent.isEmpty || publicKey(of: path).map({ !inAgent.contains($0) }) ?? true {
+            switch key(at: path) {
+            case .loaded(let key): keys.append(key)
+            case .unreadable: skipped.append(path)
+            case .missing: break
+            }
+        }
+        return (keys, skipped)
+    }
+
+    /// The public key of an identity file (Base64, as in known_hosts), from `FILE.pub` or from the
+    /// private key: what the agent's keys are matched with.
+    func publicKey(of path: String) -> String? {
+        if let known = publicKeys.withLock({ $0[path] }) { return known }
+        var found: String?
+        var key: OpaquePointer?
+        if ssh_pki_import_pubkey_file(path + ".pub", &key) == SSH_OK, let key {
+            found = Self.base64(key)
+            ssh_key_free(key)
+        } else if case .loaded(let privateKey) = self.key(at: path) {
+            var publicKey: OpaquePointer?
+            if ssh_pki_export_privkey_to_pubkey(privateKey.key, &publicKey) == SSH_OK, let publicKey {
+                found = Self.base64(publicKey)
+                ssh_key_free(publicKey)
+            }
+        }
+        publicKeys.withLock { $0[path] = .some(found) }
+        return found
+    }
+
+    /// A key's public blob in Base64.
+    static func base64(_ key: OpaquePointer) -> String? {
+        var text: UnsafeMutablePointer<CChar>?
+        guard ssh_pki_export_pubkey_base64(key, &text) == SSH_OK, let text else { return nil }
+        defer { ssh_string_free_char(text) }
+        return String(cString: text)
+    }
+
+    /// The agent socket a session to a host with `settings` uses — through `filter`, which lists
+    /// the identity files' keys first, and under IdentitiesOnly no other — and the agent's keys
+    /// (Base64); `nil` when there is no agent (IdentityAgent none, no SSH_AUTH_SOCK, an agent that
+    /// does not answer).
+    func agent(for settings: SSHHostSettings, filter: LibSSHAgentFilter) -> (socket: Int32, keys: Set<String>)? {
+        let path: String
+        switch settings.agent {
+        case .none: return nil
+        case .socket(let socket): path = socket
+        case .environment:
+            guard let socket = getenv("SSH_AUTH_SOCK").map({ String(cString: $0) }), !socket.isEmpty else {
+                return nil
+            }
+            path = socket
+        }
+        let preferred = Set(settings.identityFiles.compactMap(publicKey(of:)))
+        guard let keys = filter.identities(agent: path),
+            let socket = filter.socket(agent: path, preferred: preferred, only: settings.identitiesOnly)
+        else { return nil }
+        return (socket, Set(keys.map(\.base64)))
     }
 
     private func key(at path: String) -> Entry {

@@ -55,7 +55,9 @@ public struct LibSSHOptions: Sendable, Hashable {
                     "-o \(option): \(key) is not an option the libssh transport understands (use --transport openssh)")
             }
             switch kind {
-            case .yesOnly(let what) where value.lowercased() != "yes":
+            case .yesOnly(let what)
+            where value.lowercased() != "yes"
+                && !(key.lowercased() == "stricthostkeychecking" && value.lowercased() == "accept-new"):
                 throw PasshError(.invalidOption, "-o \(option): the libssh transport \(what)")
             case .connectTimeout:
                 guard let seconds = Int(value), seconds > 0 else {
@@ -81,6 +83,18 @@ public struct LibSSHOptions: Sendable, Hashable {
         let key = String(trimmed[..<end])
         let value = trimmed[end...].drop { $0 == "=" || $0 == " " || $0 == "\t" }
         return (key, String(value.reversed().drop { $0 == " " || $0 == "\t" }.reversed()))
+    }
+
+    /// The same connection as OpenSSH options: what ssh would be told (the configuration is read
+    /// as ssh reads it).
+    var openSSHEquivalent: OpenSSHOptions {
+        var ssh = OpenSSHOptions()
+        ssh.configFile = configFile
+        ssh.options = options
+        ssh.defaultUser = defaultUser
+        ssh.insecure = insecure
+        ssh.connectTimeout = connectTimeout
+        return ssh
     }
 
     /// The connect timeout in force: the last `-o ConnectTimeout`, else ``connectTimeout``.
@@ -129,9 +143,15 @@ struct Setting: Sendable, Hashable {
         "bindaddress": .string(SSH_OPTIONS_BINDADDR.rawValue),
         "rekeylimit": .ignored,
         "connecttimeout": .connectTimeout,
-        "stricthostkeychecking": .yesOnly("always checks host keys: use --insecure to skip checking"),
+        "stricthostkeychecking": .yesOnly(
+            "checks host keys (yes, or accept-new to add unknown keys): use --insecure to skip checking"),
         "batchmode": .yesOnly("never prompts (it always runs as BatchMode=yes)"),
         "loglevel": .ignored,
+        // Applied through each host's settings (read with the configuration, as OpenSSH reads them).
+        "identitiesonly": .ignored,
+        "sendenv": .ignored,
+        "setenv": .ignored,
+        "hashknownhosts": .ignored,
     ]
 
     /// Applies the setting to `session` (after the config file: it wins). Returns libssh's status.

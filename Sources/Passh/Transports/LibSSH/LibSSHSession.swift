@@ -16,6 +16,12 @@ struct LibSSHJob: Sendable {
     let handshakeTimeout: Duration
     let keys: LibSSHKeyStore
     let bridge: SessionBridge
+    /// The transport's agent filter and known_hosts writer (with ``hostSettings``).
+    var agent: LibSSHAgentFilter? = nil
+    var knownHosts: LibSSHKnownHostsWriter? = nil
+    /// The host's settings, as read from the ssh configuration the way OpenSSH reads it; `nil`:
+    /// libssh reads the configuration itself.
+    var hostSettings: SSHHostSettings? = nil
 }
 
 /// One host's session, driven by one engine thread and touched by no other: connect → check the
@@ -42,11 +48,17 @@ final class LibSSHSession {
     private var handshakeDeadline: ContinuousClock.Instant?
 
     private var agentDone = false
+    /// The agent's keys, once its socket is set (the file keys among them are not offered again).
+    private var agentKeys: Set<String>?
+    /// That socket, closed as soon as the agent has had its turn (two descriptors less per host).
+    private var agentSocket: Int32 = -1
     private var keys: [PrivateKey]?
     private var configIdentity: String?
     /// Key files that exist but could not be used (they need a passphrase): named in the failure.
     private var skippedKeys: [String] = []
     private var keyIndex = 0
+    /// How many of the host's environment variables (SendEnv, SetEnv) were sent.
+    private var environmentSent = 0
 
     /// Set by libssh's callbacks while a call runs; told to the channel after it.
     fileprivate var exitStatus: Int32?
@@ -178,6 +190,30 @@ final class LibSSHSession {
 
     private func configure(_ session: OpaquePointer) -> HostFailure? {
         let ssh = job.ssh
+        if let settings = job.hostSettings {
+            if let failure = settings.apply(to: session) { return failure }
+        } else if let failure = configureFromSSHConfig(session) {
+            return failure
+        }
+        // Set after the configuration, so that it cannot weaken them (pitfalls 7 and 8 of the
+        // spike): host keys are checked as passh decides; libssh logs nothing (this is also
+        // libssh's process-wide level).
+        var on: Int32 = 1
+        var off: Int32 = 0
+        var strict: Int32 =
+            ssh.insecure || job.hostSettings?.hostKeyPolicy == SSHHostSettings.HostKeyPolicy.none ? 0 : 1
+        var quiet = Int32(SSH_LOG_NOLOG)
+        ssh_options_set(session, SSH_OPTIONS_NODELAY, &on)
+        ssh_options_set(session, SSH_OPTIONS_STRICTHOSTKEYCHECK, &strict)
+        ssh_options_set(session, SSH_OPTIONS_LOG_VERBOSITY, &quiet)
+        ssh_options_set(session, SSH_OPTIONS_PROCESS_CONFIG, &off)
+        ssh_set_blocking(session, 0)
+        return nil
+    }
+
+    /// libssh's own reading of the ssh configuration, then the `-o` settings, user and port.
+    private func configureFromSSHConfig(_ session: OpaquePointer) -> HostFailure? {
+        let ssh = job.ssh
         let host = job.host
         ssh_options_set(session, SSH_OPTIONS_HOST, host.hostname)
         if ssh_options_parse_config(session, ssh.configFile?.string) < 0 {
@@ -198,19 +234,6 @@ final class LibSSHSession {
             var number = Int32(port)
             ssh_options_set(session, SSH_OPTIONS_PORT, &number)
         }
-        // Set after the configuration, so that it cannot weaken them: host keys are checked whatever
-        // ssh_config says (with `StrictHostKeyChecking no`, libssh 0.10 accepts even a changed key);
-        // libssh logs nothing (`LogLevel ERROR` maps to a level that floods stderr; this is also
-        // libssh's process-wide level).
-        var on: Int32 = 1
-        var off: Int32 = 0
-        var strict: Int32 = ssh.insecure ? 0 : 1
-        var quiet = Int32(SSH_LOG_NOLOG)
-        ssh_options_set(session, SSH_OPTIONS_NODELAY, &on)
-        ssh_options_set(session, SSH_OPTIONS_STRICTHOSTKEYCHECK, &strict)
-        ssh_options_set(session, SSH_OPTIONS_LOG_VERBOSITY, &quiet)
-        ssh_options_set(session, SSH_OPTIONS_PROCESS_CONFIG, &off)
-        ssh_set_blocking(session, 0)
         return nil
     }
 
@@ -221,22 +244,37 @@ final class LibSSHSession {
         case SSH_OK: break
         default: return finish(.failed(connectFailure()))
         }
-        if !job.ssh.insecure, let failure = LibSSHKnownHosts.check(session, host: job.host) {
-            return finish(.failed(failure))
-        }
+        if let failure = LibSSHHostKeyPolicy.verify(session, job: job) { return finish(.failed(failure)) }
         phase = .authenticating
     }
 
     private func stepAuthenticate(now: ContinuousClock.Instant) {
         guard let session else { return }
+        // The server hung up (too many failed attempts): libssh 0.10's agent step would go on
+        // answering "again".
+        if isBroken { return finish(.failed(disconnectFailure())) }
+        if agentKeys == nil, let settings = job.hostSettings, let filter = job.agent {
+            // The agent, through the filter: under IdentitiesOnly, only the identity files' keys.
+            if let (socket, keys) = job.keys.agent(for: settings, filter: filter) {
+                ssh_set_agent_socket(session, socket)
+                agentSocket = socket
+                agentKeys = keys
+            } else {
+                agentKeys = []
+                agentDone = true
+            }
+        }
         if !agentDone {
             let status = ssh_userauth_agent(session, nil)
             if status == SSH_AUTH_AGAIN.rawValue { return }
             if status == SSH_AUTH_SUCCESS.rawValue { return authenticated(now: now) }
             if status == SSH_AUTH_ERROR.rawValue, isBroken { return finish(.failed(lostFailure())) }
             agentDone = true
+            releaseAgent()
         }
-        if keys == nil {
+        if keys == nil, let settings = job.hostSettings {
+            (keys, skippedKeys) = job.keys.keys(files: settings.identityFiles, inAgent: agentKeys ?? [])
+        } else if keys == nil {
             let given = job.settings.filter { $0.kind == Setting.table["identityfile"] }.map(\.value)
             (keys, skippedKeys) = job.keys.keys(identities: given.reversed() + [configIdentity].compactMap { $0 })
         }
@@ -251,7 +289,17 @@ final class LibSSHSession {
         finish(.failed(authenticationFailure()))
     }
 
+    /// Closes the agent socket passh gave libssh (libssh forgets it: it would close it only with
+    /// the session).
+    private func releaseAgent() {
+        guard let session, agentSocket >= 0 else { return }
+        ssh_set_agent_socket(session, -1)
+        close(agentSocket)
+        agentSocket = -1
+    }
+
     private func authenticated(now: ContinuousClock.Instant) {
+        releaseAgent()
         guard let session, let channel = ssh_channel_new(session) else {
             return finish(.failed(HostFailure(.other, "libssh: cannot create a channel")))
         }
@@ -309,6 +357,18 @@ final class LibSSHSession {
             }
         }
         if phase == .executing {
+            // SendEnv and SetEnv, as ssh sends them after the terminal and before the command; a
+            // variable the server refuses (AcceptEnv) is left out, as ssh leaves it.
+            let variables = job.hostSettings?.environment ?? []
+            while environmentSent < variables.count {
+                let variable = variables[environmentSent]
+                let status = ssh_channel_request_env(channel, variable.name, variable.value)
+                if status == SSH_AGAIN { break }
+                if status != SSH_OK && isBroken { return lost(now) }
+                environmentSent += 1
+            }
+        }
+        if phase == .executing && environmentSent == (job.hostSettings?.environment.count ?? 0) {
             switch ssh_channel_request_exec(channel, job.command) {
             case SSH_AGAIN: break
             case SSH_OK:
@@ -554,6 +614,20 @@ final class LibSSHSession {
             return HostFailure(
                 .connectionTimedOut, "Connection timed out while opening a session on \(job.host.hostname)")
         }
+    }
+
+    /// A connection the server ended while logging in: its reason, in OpenSSH's words.
+    private func disconnectFailure() -> HostFailure {
+        // libssh words it "Received SSH_MSG_DISCONNECT: CODE:REASON".
+        let error = libSSHError(session)
+        let prefix = "Received SSH_MSG_DISCONNECT: "
+        guard error.hasPrefix(prefix) else { return lostFailure() }
+        let reason = error.dropFirst(prefix.count)
+        let code = reason.prefix { $0 != ":" }
+        let text = reason.dropFirst(code.count + 1)
+        return HostFailure(
+            text.contains("Too many authentication failures") ? .authenticationRefused : .connectionLost,
+            "Received disconnect from \(target):\(code): \(text)")
     }
 
     private func lostFailure() -> HostFailure {

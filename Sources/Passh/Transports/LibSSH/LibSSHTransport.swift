@@ -18,6 +18,12 @@ public struct LibSSHTransport: Transport {
     private let settings: [Setting]
     private let engine: LibSSHEngine
     let keys = LibSSHKeyStore()
+    /// The agent as the sessions see it (IdentitiesOnly applied).
+    let agent = LibSSHAgentFilter()
+    /// Adds keys to known_hosts (`StrictHostKeyChecking accept-new`).
+    let knownHosts = LibSSHKnownHostsWriter()
+    /// Reads the ssh configuration for each host, as OpenSSH does (see ``SSHHostSettings``).
+    let chooser: TransportChooser
 
     /// A transport connecting as `options` say.
     ///
@@ -34,11 +40,25 @@ public struct LibSSHTransport: Transport {
         self.options = options
         self.settings = try options.settings()
         self.engine = LibSSHEngine(maximumHandshakes: max(1, options.maximumHandshakes))
+        self.chooser = TransportChooser(ssh: options.openSSHEquivalent).checkingAlgorithms(
+            with: { [algorithms = LibSSHAlgorithms()] in algorithms.accepts($0, $1) })
     }
 
     /// Runs `command` on `host` over a libssh session driven by an engine thread.
     public func run(
         _ command: [String], on host: Host, options: SessionOptions,
+        output: @escaping @Sendable (OutputChunk) async -> Void
+    ) async -> Termination {
+        await run(command, on: host, options: options, settings: chooser.nativeSettings(host), output: output)
+    }
+
+    /// The libssh transport runs every host.
+    public func transportName(for host: Host) -> String? { "libssh" }
+
+    /// Runs `command` on `host` configured with `settings` (as ``TransportChooser`` read them), or,
+    /// when `nil`, with libssh's own reading of the ssh configuration.
+    func run(
+        _ command: [String], on host: Host, options: SessionOptions, settings hostSettings: SSHHostSettings?,
         output: @escaping @Sendable (OutputChunk) async -> Void
     ) async -> Termination {
         if Task.isCancelled { return .cancelled }
@@ -47,9 +67,12 @@ public struct LibSSHTransport: Transport {
         thread.submit(
             LibSSHJob(
                 id: id, host: host, command: command.joined(separator: " "), session: options, ssh: self.options,
-                settings: settings, connectTimeout: .seconds(self.options.effectiveConnectTimeout(settings)),
+                settings: settings,
+                connectTimeout: .seconds(
+                    hostSettings?.connectTimeout ?? self.options.effectiveConnectTimeout(settings)),
                 handshakeTimeout: .seconds(max(1, self.options.handshakeTimeout)), keys: keys,
-                bridge: bridge))
+                bridge: bridge, agent: agent, knownHosts: knownHosts,
+                hostSettings: hostSettings))
         return await withTaskCancellationHandler {
             if let stop = options.emergencyStop {
                 return await stop.whileRegistered({ bridge.requestStop(.kill, receipt: $0) }) {

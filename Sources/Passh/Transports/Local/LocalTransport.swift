@@ -30,4 +30,7 @@ public struct LocalTransport: Transport {
     /// As many as an `ssh` process: stdin, the stdout and stderr pipes, the process's pidfd — and,
     /// while it starts, the pipes' other ends; with a stdin file, its pipe and the file.
     public func descriptorsPerHost(sendingStdin: Bool) -> Int { sendingStdin ? 8 : 6 }
+
+    /// Every host runs locally.
+    public func transportName(for host: Host) -> String? { "local" }
 }

@@ -75,6 +75,14 @@ public struct OpenSSHOptions: Sendable, Hashable {
             + (logFile.map { ["-E", $0] } ?? []) + ["-N", "--", host.hostname]
     }
 
+    /// Every `-o` option ssh is given, in order: ``options``, then passh's own (ssh keeps the
+    /// first value of each).
+    public var allOptions: [String] {
+        var all = options + ["LogLevel=ERROR", "ConnectTimeout=\(connectTimeout)", "BatchMode=yes"]
+        if insecure { all += ["StrictHostKeyChecking=no", "UserKnownHostsFile=/dev/null"] }
+        return all
+    }
+
     private func connectionArguments(for host: Host) -> [String] {
         var args: [String] = []
         if let configFile { args += ["-F", configFile.string] }

@@ -234,6 +234,9 @@ public struct OpenSSHTransport: Transport {
     /// Stdin, the stdout and stderr pipes, the process's pidfd, ssh's log file — and, while it
     /// starts, the pipes' other ends; with a stdin file, its pipe and the file.
     public func descriptorsPerHost(sendingStdin: Bool) -> Int { sendingStdin ? 9 : 7 }
+
+    /// OpenSSH runs every host.
+    public func transportName(for host: Host) -> String? { "openssh" }
 }
 
 /// Closes the master connection of each host (``OpenSSHOptions/multiplexing``); a host without
