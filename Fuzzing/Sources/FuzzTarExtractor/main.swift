@@ -124,17 +124,33 @@ private func entries(_ path: String) -> [String] {
     return names.sorted()
 }
 
-/// Removes a tree without following symbolic links; a directory is made searchable before it is
-/// read (a member may have left one with mode 0).
+/// Removes a tree without following symbolic links, by descriptors and the names' bytes as they are
+/// (a member's name need not be UTF-8); a directory is made searchable before it is read (a member
+/// may have left one with mode 0).
 private func removeTree(_ path: String) {
+    removeEntry(AT_FDCWD, path)
     var info = stat()
-    guard lstat(path, &info) == 0 else { return }
+    if lstat(path, &info) == 0 { fatalError("fuzz harness: cannot remove \(path)") }
+}
+
+private func removeEntry(_ directory: Int32, _ name: UnsafePointer<CChar>) {
+    var info = stat()
+    guard fstatat(directory, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { return }
     if info.st_mode & S_IFMT == S_IFDIR {
-        chmod(path, 0o700)
-        for name in entries(path) { removeTree(path + "/" + name) }
-        rmdir(path)
+        fchmodat(directory, name, 0o700, 0)
+        let fd = openat(directory, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        if fd >= 0, let stream = fdopendir(fd) {
+            while let entry = readdir(stream) {
+                withUnsafeBytes(of: entry.pointee.d_name) { bytes in
+                    let child = bytes.baseAddress!.assumingMemoryBound(to: CChar.self)
+                    if strcmp(child, ".") != 0 && strcmp(child, "..") != 0 { removeEntry(fd, child) }
+                }
+            }
+            closedir(stream)
+        }
+        unlinkat(directory, name, AT_REMOVEDIR)
     } else {
-        unlink(path)
+        unlinkat(directory, name, 0)
     }
 }
 
