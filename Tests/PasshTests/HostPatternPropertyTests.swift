@@ -242,6 +242,12 @@ struct HostPatternPropertyTests {
         // ClusterShell accepts these, reading [] and [,,] as nothing.
         ("0[]5321", .failure(PasshError(.invalidPattern, "invalid host pattern \"0[]5321\": empty brackets"))),
         ("[,,]1/", .failure(PasshError(.invalidPattern, "invalid host pattern \"[,,]1/\": empty item in [,,]"))),
+        // Found by scripts/fuzz (FuzzHostPattern): the bracket was shown raw, its newline breaking the
+        // one-line message.
+        (
+            "[,\n1]:]",
+            .failure(PasshError(.invalidPattern, #"invalid host pattern "[,\n1]:]": empty item in [,\n1]"#))
+        ),
         // A negative number, as in ClusterShell (`nodeset -e` itself would read `-95…` as an option).
         ("-95[-648]", .success(["-95-648"])),
         ("n[-2--1,-1-1]", .success(["n-2", "n-1", "n0", "n1"])),

@@ -21,6 +21,11 @@ func peakKiB(_ path: String) -> Int {
 }
 
 /// Load, integrity and faults: the failures the classics are known for, each shown absent.
+/// Set by `scripts/test --sanitize …`: the binary's memory is then the sanitizer's (AddressSanitizer's
+/// quarantine and shadow put one host at 61 MB and the slow reader at 393 MB), so the memory bounds
+/// are not checked; everything else is.
+private let builtWithSanitizer = getenv("PASSH_TEST_SANITIZER") != nil
+
 @Suite("passh under load, with hostile bytes and faults")
 struct ReliabilityTests {
     var cluster: String { TestCluster.config }
@@ -45,6 +50,7 @@ struct ReliabilityTests {
         // debug build: 40 KiB before ssh's logs went to a memory file and the channel core came,
         // 48 KiB after). The one-host figure differs by build (the libssh trait maps libssh
         // and OpenSSL: +3 MB), which a bound on the total would count.
+        guard !builtWithSanitizer else { return }
         #expect(peakKiB(dir + "/rss-one") < 32 * 1024, "one host: peak RSS \(peakKiB(dir + "/rss-one")) KiB")
         let perHost = (peakKiB(dir + "/rss") - peakKiB(dir + "/rss-one")) / 1000
         #expect(perHost < 56, "peak RSS \(peakKiB(dir + "/rss")) KiB, one host \(peakKiB(dir + "/rss-one")) KiB")
@@ -80,6 +86,7 @@ struct ReliabilityTests {
         defer { shell("rm -rf \(dir)") }
         let lines = 268_435_456 / 64
         #expect(out == ["\(4 * (268_435_456 + lines * "[h1] ".utf8.count))", "status 0"])
+        guard !builtWithSanitizer else { return }
         #expect(peakKiB(dir + "/rss") < 64 * 1024, "peak RSS \(peakKiB(dir + "/rss")) KiB")
     }
 

@@ -310,7 +310,9 @@ struct NumberSet {
         for index in content.startIndex...content.endIndex where index == content.endIndex || content[index] == comma {
             let item = content[itemStart..<index]
             if item.isEmpty {
-                throw invalid(pattern, "empty item in [\(String(decoding: content, as: UTF8.self))]")
+                // The bracket escaped as the pattern is (a newline in it would break the one-line message).
+                let shown = quoted(String(decoding: content, as: UTF8.self)).dropFirst().dropLast()
+                throw invalid(pattern, "empty item in [\(shown)]")
             }
             try Self.parseItem(item, in: pattern, into: &byWidth)
             itemStart = index + 1
