@@ -239,7 +239,7 @@ struct AutoTransportTests {
         let file = temporaryPath("accept-new-killed")
         defer { unlink(file) }
         try writeFile(file, Array("# kept\n".utf8))
-        let (sleep, marker) = uniqueSleep(seconds: 6)
+        let (sleep, marker) = uniqueSleep(seconds: 30)
         defer { for pid in processes(matching: marker, named: "sleep") { kill(pid, SIGKILL) } }
         let port = TestCluster.port
         let run = try await interruptPassh(

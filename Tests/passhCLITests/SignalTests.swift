@@ -71,7 +71,7 @@ struct SignalTests {
         .enabled(if: nativeByDefault, "a build without libssh: the hosts go to OpenSSH (the next test)"),
         arguments: [("INT", 130, "SIGINT"), ("TERM", 143, "SIGTERM"), ("HUP", 129, "SIGHUP")])
     func signalStopsEveryHostAndNamesTheUnfinishedHosts(signal: String, status: Int32, name: String) async throws {
-        let (sleep, marker) = uniqueSleep(seconds: 6)
+        let (sleep, marker) = uniqueSleep(seconds: 30)
         let run = try await interruptPassh(
             "h1,h2,h3 'echo started; printf partial; \(sleep)'", after: 3, signal: signal, running: (marker, 3))
         #expect(run.status == status)
@@ -87,7 +87,7 @@ struct SignalTests {
 
     /// Through a plain ssh, passh stops every ssh and says that the remote commands may run on.
     @Test func signalStopsEverySSHAndSaysRemoteCommandsMayRunOn() async throws {
-        let (sleep, marker) = uniqueSleep(seconds: 6)
+        let (sleep, marker) = uniqueSleep(seconds: 30)
         defer { for pid in processes(matching: marker, named: "sleep") { kill(pid, SIGKILL) } }
         let run = try await interruptPassh(
             "--transport openssh h1,h2,h3 'echo started; printf partial; \(sleep)'", after: 3, signal: "INT")
