@@ -38,6 +38,13 @@ enum SessionPipes {
         // is given as it is.
         let stdin: FileDescriptor
         var feeder: StdinFeeder?
+        if let stream = options.stdinStream {
+            let copy = fcntl(stream, F_DUPFD_CLOEXEC, 0)
+            guard copy >= 0 else {
+                return .failed(HostFailure(.cannotStart, "cannot give the session its stdin: \(Errno(rawValue: errno))"))
+            }
+            stdin = FileDescriptor(rawValue: copy)
+        } else {
         do {
             let file = try FileDescriptor.open(
                 options.stdinFile ?? "/dev/null", .readOnly, options: [.closeOnExec], retryOnInterrupt: true)
@@ -66,6 +73,7 @@ enum SessionPipes {
         } catch {
             return .failed(
                 HostFailure(.cannotStart, "cannot open \(options.stdinFile?.string ?? "/dev/null"): \(error)"))
+        }
         }
         guard let out = makePipe(size: options.binaryStdout ? SessionOptions.binaryPipeSize : nil) else {
             try? stdin.close()
