@@ -89,7 +89,11 @@ public struct ParallelSSH: Sendable {
         let options = options
         let all = Array(links.values)
         return await withTaskGroup(of: [HostResult]?.self) { group in
-            for link in all { group.addTask { await link.serve(); return nil } }
+            for link in all {
+                group.addTask {
+                    await link.serve(); return nil
+                }
+            }
             group.addTask {
                 let results = await Runner(transport: transport, options: options).run(command, on: hosts, sink: sink)
                 for link in all { link.finish() }

@@ -162,10 +162,13 @@ struct PasshCommand: AsyncParsableCommand {
         if gatewayFlags.routes {
             let refused: String? =
                 sshFlags.local
-                ? "--local" : runFlags.terminal
-                ? "--tty" : sudoFlags.sudo
-                ? "--sudo" : copyFlags.copies
-                ? copyFlags.name : sshFlags.persistStop ? "--persist-stop" : nil
+                ? "--local"
+                : runFlags.terminal
+                    ? "--tty"
+                    : sudoFlags.sudo
+                        ? "--sudo"
+                        : copyFlags.copies
+                            ? copyFlags.name : sshFlags.persistStop ? "--persist-stop" : nil
             if let refused {
                 throw ValidationError("--gateway cannot be used with \(refused) (not through gateways yet).")
             }
@@ -215,8 +218,10 @@ struct PasshCommand: AsyncParsableCommand {
                 let transport = try sshFlags.transport(defaultUser: hostFlags.user)
                 return await listHosts(
                     list.hosts.map { host in
-                        (host.name, routes[host] == nil ? sshFlags.choice(for: host, transport: transport) : nil,
-                            routes[host])
+                        (
+                            host.name, routes[host] == nil ? sshFlags.choice(for: host, transport: transport) : nil,
+                            routes[host]
+                        )
                     },
                     writer: writer)
             }

@@ -20,7 +20,8 @@ struct GatewayHello: Sendable, Hashable {
     /// Reads a gateway's hello line; `nil` when the line is not one.
     static func parseEvent(_ line: some Collection<UInt8>) -> GatewayHello? {
         var parser = JSONParser(bytes: Array(line))
-        guard let parsed = try? parser.parseLine(), case .object(let members) = parsed, case .string(let event)? = members["event"],
+        guard let parsed = try? parser.parseLine(), case .object(let members) = parsed,
+            case .string(let event)? = members["event"],
             event == Array("gateway".utf8)
         else { return nil }
         return from(members)

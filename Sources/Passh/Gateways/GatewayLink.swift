@@ -137,11 +137,13 @@ final class GatewayLink: Sendable {
         switch termination {
         case .exited(0)?: reason = "the gateway's passh exited"
         case .exited(let code)?: reason = "the gateway's passh exited with status \(code)"
-        case .signaled(let signal)?: reason = "the gateway's passh was killed by \(signal.name)"
+        case .signaled(let signal)?: reason = "the ssh to it was killed by \(signal.name)"
         case .failed(let failure)?: reason = failure.message
         case .cancelled?, nil: reason = "stopped"
         }
-        let said = state.withLock { state in state.errors.last }
+        // ssh's own failure is its message; else the last thing the gateway (or ssh) said.
+        var said: String?
+        if case .failed? = termination {} else { said = state.withLock { state in state.errors.last } }
         lose(said.map { "\(reason): \($0)" } ?? reason)
     }
 
@@ -212,7 +214,8 @@ final class GatewayLink: Sendable {
             var bytes = Array(line.bytes)
             if line.hadNewline { bytes.append(0x0A) }
             await registration.output(
-                OutputChunk(host: registration.host, stream: line.stream, bytes: bytes[...], endsWithNewline: line.hadNewline))
+                OutputChunk(
+                    host: registration.host, stream: line.stream, bytes: bytes[...], endsWithNewline: line.hadNewline))
         case .finished(let result)?:
             let registration = state.withLock { state -> Registration? in
                 let name = result.host.name
@@ -356,7 +359,9 @@ final class GatewayLink: Sendable {
     final class Registration: Sendable {
         let host: Host
         let output: @Sendable (OutputChunk) async -> Void
-        private let state = Mutex<(done: Bool, result: Termination?, waiter: CheckedContinuation<Termination?, Never>?)>(
+        private let state = Mutex<
+            (done: Bool, result: Termination?, waiter: CheckedContinuation<Termination?, Never>?)
+        >(
             (false, nil, nil))
 
         init(host: Host, output: @escaping @Sendable (OutputChunk) async -> Void) {

@@ -57,7 +57,9 @@ final class GatewayOutbox: Sendable {
                 var left = size
                 var buffer = [UInt8](repeating: 0, count: 256 << 10)
                 while left > 0 {
-                    let count = buffer.withUnsafeMutableBytes { read(file.rawValue, $0.baseAddress, min($0.count, Int(clamping: left))) }
+                    let count = buffer.withUnsafeMutableBytes {
+                        read(file.rawValue, $0.baseAddress, min($0.count, Int(clamping: left)))
+                    }
                     guard count > 0 else { return }  // the file shrank: the gateway's stream cannot be kept in step
                     guard await write(buffer[..<count], to: fd, poller: poller) else { return }
                     left -= Int64(count)
