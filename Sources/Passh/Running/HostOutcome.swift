@@ -154,7 +154,8 @@ public struct HostFailure: Sendable, Hashable, CustomStringConvertible {
         self.kind = kind
         self.message = message
         self.program = program
-        self.commandMayHaveRun = commandMayHaveRun ?? (kind == .connectionLost || kind == .gatewayLost || kind == .other)
+        self.commandMayHaveRun =
+            commandMayHaveRun ?? (kind == .connectionLost || kind == .gatewayLost || kind == .other)
     }
 
     /// The message.
