@@ -36,6 +36,9 @@ extension ParallelSSH {
     ) async throws(PasshError) -> [HostResult] {
         try validateOptions()
         if options.stdinFile != nil { throw PasshError(.invalidOption, refusal) }
+        if let gateways, !gateways.routes.isEmpty {
+            throw PasshError(.invalidOption, "copies and gathers do not go through gateways yet")
+        }
         return await Runner(transport: transport, options: options).run(operation, on: hosts, sink: sink)
     }
 }

@@ -26,6 +26,9 @@ public struct ParallelSSH: Sendable {
     public var options: RunOptions
     /// How hosts are reached; ``OpenSSHTransport`` unless you pass another.
     public var transport: any Transport
+    /// The hosts reached through gateways, and how; `nil`: every host is reached directly.
+    /// Commands only: a copy or a gather through gateways is refused.
+    public var gateways: GatewayRoutes?
 
     /// Runs over the OpenSSH client, called as `ssh` describes.
     public init(options: RunOptions = RunOptions(), ssh: OpenSSHOptions = OpenSSHOptions()) {
@@ -56,7 +59,52 @@ public struct ParallelSSH: Sendable {
         _ command: [String], on hosts: [Host], sink: (any OutputSink)? = nil
     ) async throws(PasshError) -> [HostResult] {
         try validate(command)
-        return await Runner(transport: transport, options: options).run(command, on: hosts, sink: sink)
+        guard let gateways, !gateways.routes.isEmpty else {
+            return await Runner(transport: transport, options: options).run(command, on: hosts, sink: sink)
+        }
+        return await run(command, on: hosts, sink: sink, through: gateways)
+    }
+
+    /// A run with some hosts through gateways: one link per gateway that has hosts, for the run's
+    /// life, beside the runner; when the runner is done the gateways are told, and the run returns
+    /// once they have exited.
+    private func run(
+        _ command: [String], on hosts: [Host], sink: (any OutputSink)?, through gateways: GatewayRoutes
+    ) async -> [HostResult] {
+        let openSSH = OpenSSHTransport(options: gateways.ssh)
+        var links: [Host: GatewayLink] = [:]
+        var routed: [Host: GatewayLink] = [:]
+        for host in hosts {
+            guard let gateway = gateways.routes[host] else { continue }
+            let link =
+                links[gateway]
+                ?? GatewayLink(
+                    gateway: gateway, transport: openSSH, command: gateways.command, setup: gateways.setup,
+                    grace: options.terminationGrace, maximumLineLength: options.maximumLineLength,
+                    emergencyStop: options.emergencyStop)
+            links[gateway] = link
+            routed[host] = link
+        }
+        let transport = RoutedTransport(direct: transport, links: routed)
+        let options = options
+        let all = Array(links.values)
+        return await withTaskGroup(of: [HostResult]?.self) { group in
+            for link in all {
+                group.addTask {
+                    await link.serve(); return nil
+                }
+            }
+            group.addTask {
+                let results = await Runner(transport: transport, options: options).run(command, on: hosts, sink: sink)
+                for link in all { link.finish() }
+                return results
+            }
+            var results: [HostResult] = []
+            while let next = await group.next() {
+                if let next { results = next }
+            }
+            return results
+        }
     }
 
     /// Parses the host names (see ``Host/init(_:)``) and runs `command` on them.

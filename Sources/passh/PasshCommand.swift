@@ -58,9 +58,9 @@ struct PasshCommand: AsyncParsableCommand {
 
     /// `2.1.0 (transports: openssh, libssh)`: the version and the transports built in.
     #if LIBSSH
-    static let version = "2.1.0 (transports: openssh, libssh)"
+    static let version = GatewayProtocol.passhVersion + " (transports: openssh, libssh)"
     #else
-    static let version = "2.1.0 (transports: openssh)"
+    static let version = GatewayProtocol.passhVersion + " (transports: openssh)"
     #endif
 
     @OptionGroup(title: "Hosts")
@@ -83,6 +83,9 @@ struct PasshCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "Copying files")
     var copyFlags: CopyFlags
+
+    @OptionGroup(title: "Gateways")
+    var gatewayFlags: GatewayFlags
 
     @Argument(
         help: ArgumentHelp(
@@ -117,6 +120,13 @@ struct PasshCommand: AsyncParsableCommand {
     }
 
     mutating func validate() throws {
+        if gatewayFlags.serve {
+            // Started by a root passh over ssh: it alone says what to run, on stdin.
+            if hosts != nil || !command.isEmpty || !hostFlags.hostFiles.isEmpty || gatewayFlags.routes {
+                throw ValidationError("--gateway-serve takes no hosts, command or other gateway flag.")
+            }
+            return
+        }
         if !hostFlags.hostFiles.isEmpty, let first = hosts {
             command.insert(first, at: 0)  // with -h, the first word is the command
             hosts = nil
@@ -149,6 +159,20 @@ struct PasshCommand: AsyncParsableCommand {
             throw ValidationError(
                 "\(hostFlags.listHosts ? "--list-hosts" : "--persist-stop") takes no \(copyFlags.name).")
         }
+        if gatewayFlags.routes {
+            let refused: String? =
+                sshFlags.local
+                ? "--local"
+                : runFlags.terminal
+                    ? "--tty"
+                    : sudoFlags.sudo
+                        ? "--sudo"
+                        : copyFlags.copies
+                            ? copyFlags.name : sshFlags.persistStop ? "--persist-stop" : nil
+            if let refused {
+                throw ValidationError("--gateway cannot be used with \(refused) (not through gateways yet).")
+            }
+        }
         try copyFlags.check(command: command, runFlags: runFlags)
         if runsCommand && command.isEmpty && !copyFlags.copies {
             throw ValidationError("Missing the command to run on the hosts.")
@@ -160,6 +184,11 @@ struct PasshCommand: AsyncParsableCommand {
 
     func run() async throws {
         let command = self
+        if gatewayFlags.serve {
+            let status = await RunControl.supervise { control in await Self.serveGateway(control) }
+            if status != 0 { throw ExitCode(status) }
+            return
+        }
         let status = await RunControl.supervise { control in await command.execute(control) }
         if status != 0 { throw ExitCode(status) }
     }
@@ -175,10 +204,25 @@ struct PasshCommand: AsyncParsableCommand {
             }
             let list = try await hostFlags.hostList(patterns: hosts, groups: groups)
             if let status = control.stoppedStatus { return status }
+            var routes: [Host: Host] = [:]
+            if let gateways = gatewayFlags.gateways {
+                var gatewayList = HostList(groups: groups)
+                try await gatewayList.add(gateways)
+                guard !gatewayList.hosts.isEmpty else {
+                    printError("passh: --gateway names no gateway")
+                    return 64
+                }
+                routes = GatewayRoutes.blocks(of: list.hosts, through: gatewayList.hosts)
+            }
             if hostFlags.listHosts && hostFlags.verbose {
                 let transport = try sshFlags.transport(defaultUser: hostFlags.user)
                 return await listHosts(
-                    list.hosts.map { host in (host.name, sshFlags.choice(for: host, transport: transport)) },
+                    list.hosts.map { host in
+                        (
+                            host.name, routes[host] == nil ? sshFlags.choice(for: host, transport: transport) : nil,
+                            routes[host]
+                        )
+                    },
                     writer: writer)
             }
             if hostFlags.listHosts {
@@ -254,8 +298,17 @@ struct PasshCommand: AsyncParsableCommand {
             }
             if let status = control.stoppedStatus { return status }
             let sink = try outputFlags.sink(writer: writer, groups: groups)
+            var passh = ParallelSSH(options: options, transport: transport)
+            if !routes.isEmpty {
+                var link = try sshFlags.openSSHOptions(defaultUser: hostFlags.user)
+                link.multiplexing = nil
+                link.privateMasters = false
+                passh.gateways = GatewayRoutes(
+                    routes: routes, passh: gatewayFlags.gatewayPassh ?? "passh", ssh: link,
+                    setup: GatewayFlags.setup(sshFlags, user: hostFlags.user))
+            }
             var invocation = Invocation(
-                passh: ParallelSSH(options: options, transport: transport), hosts: list.hosts, work: work,
+                passh: passh, hosts: list.hosts, work: work,
                 sink: sink, writer: writer, failedTo: runFlags.failedTo.map { FilePath($0) }, maxRC: outputFlags.maxRC)
             invocation.explainHosts = !outputFlags.json
             invocation.openSSH = !sshFlags.local && !sshFlags.persist && !sshFlags.stopRemote
@@ -268,6 +321,16 @@ struct PasshCommand: AsyncParsableCommand {
     }
 }
 
+extension PasshCommand {
+    /// `--gateway-serve`: a root passh's requests on stdin, the hosts' events on stdout, until
+    /// stdin ends (the root is done, or gone) and every host has stopped.
+    static func serveGateway(_ control: RunControl) async -> Int32 {
+        var server = GatewayServer { setup throws(PasshError) in try GatewayFlags.transport(for: setup) }
+        server.emergencyStop = control.emergencyStop
+        return await server.serve(input: .standardInput, writer: OutputWriter())
+    }
+}
+
 /// The first line of a usage error, cut to 300 characters: the words quoted from a flag's value
 /// (`--batch`) stay readable whatever its length.
 func firstLine(of message: String) -> String {
@@ -276,11 +339,15 @@ func firstLine(of message: String) -> String {
 }
 
 /// `--list-hosts -v`: each host, the transport that would reach it (`local` for `--local`) and,
-/// for OpenSSH chosen by passh, why — in columns: `web1  openssh  CertificateFile`.
-func listHosts(_ hosts: [(name: String, choice: TransportChoice?)], writer: OutputWriter) async -> Int32 {
+/// for OpenSSH chosen by passh, why — in columns: `web1  openssh  CertificateFile`; a host through
+/// a gateway, `web1  via gw1` (the gateway chooses its transport).
+func listHosts(
+    _ hosts: [(name: String, choice: TransportChoice?, gateway: Host?)], writer: OutputWriter
+) async -> Int32 {
     let width = hosts.map(\.name.count).max() ?? 0
     let lines = hosts.map { host -> String in
         let name = host.name + String(repeating: " ", count: width - host.name.count)
+        if let gateway = host.gateway { return name + "  via " + gateway.name }
         guard let choice = host.choice else { return name + "  local" }
         guard let reason = choice.reason else { return name + "  " + choice.kind.rawValue }
         return name + "  " + choice.kind.rawValue + "  " + reason

@@ -39,6 +39,12 @@ public enum TestCluster {
         return output.text.split(separator: "\n").last.map(String.init) ?? ""
     }()
 
+    /// The ssh_config with the gateway aliases `gw*` (whose account reaches the other aliases with
+    /// its own key and configuration), then every other alias.
+    public static var gatewayConfig: String {
+        config.split(separator: "/").dropLast().map { "/" + $0 }.joined() + "/ssh_config_gateways"
+    }
+
     /// Whether the test cluster can run here: an OpenSSH server is installed (or can be, as root).
     /// `PASSH_TESTS_WITHOUT_CLUSTER=1` says no, to see the tests run as they would without one
     /// (every test that needs it skipped, none failed).

@@ -21,7 +21,7 @@ struct Interrupted {
 /// signal's TERM), send `signal` again.
 func interruptPassh(
     _ arguments: String, after lines: Int, signal: String, secondAfter: Int? = nil,
-    running: (marker: String, count: Int)? = nil
+    running: (marker: String, count: Int)? = nil, config: String = TestCluster.config
 ) async throws -> Interrupted {
     let dir = temporaryPath("signal")
     // Each wait is for an event (lines in the output, processes), polled, at most 10 s.
@@ -29,7 +29,7 @@ func interruptPassh(
         set -u
         mkdir -p \(dir); cd \(dir); : >out; : >err
         \(MasterConnectionsTrait.directory.map { "export XDG_RUNTIME_DIR=\($0)" } ?? "")
-        \(passhPath) -F \(TestCluster.config) \(arguments) >out 2>err &
+        \(passhPath) -F \(config) \(arguments) >out 2>err &
         pid=$!
         until_lines() { i=0; while [ "$(wc -l <out)" -lt $1 ] && [ $i -lt 400 ]; do sleep 0.025; i=$((i+1)); done; }
         until_lines \(lines)

@@ -38,34 +38,43 @@ enum SessionPipes {
         // is given as it is.
         let stdin: FileDescriptor
         var feeder: StdinFeeder?
-        do {
-            let file = try FileDescriptor.open(
-                options.stdinFile ?? "/dev/null", .readOnly, options: [.closeOnExec], retryOnInterrupt: true)
-            var info = stat()
-            let regular =
-                options.stdinFile != nil && fstat(file.rawValue, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
-            // A large file (a copy's archive) is given as it is: each ssh then reads its own
-            // descriptor at its own pace, as `ssh HOST … < FILE` does, instead of waiting for passh to
-            // be scheduled to refill its pipe — with a hundred ssh, sshd and tar processes on the
-            // cores, that wait made a 100 MB copy 1.5 times slower (bench/run case 8).
-            let large = regular && info.st_size >= Self.directStdinSize && options.stdinPreamble.isEmpty
-            if !large, regular || !options.stdinPreamble.isEmpty, let pipe = makePipe(nonBlockingWrite: true) {
-                var fed: Int32? = file.rawValue
-                if options.stdinFile == nil {
-                    try? file.close()
-                    fed = nil
-                }
-                feeder = StdinFeeder(file: fed, preamble: options.stdinPreamble, pipe: pipe.write, poller: poller)
-                stdin = FileDescriptor(rawValue: pipe.read)
-            } else if !options.stdinPreamble.isEmpty {
-                try? file.close()
-                return .failed(HostFailure(.cannotStart, "cannot create a pipe: \(Errno(rawValue: errno))"))
-            } else {
-                stdin = file
+        if let stream = options.stdinStream {
+            let copy = fcntl(stream, F_DUPFD_CLOEXEC, 0)
+            guard copy >= 0 else {
+                return .failed(
+                    HostFailure(.cannotStart, "cannot give the session its stdin: \(Errno(rawValue: errno))"))
             }
-        } catch {
-            return .failed(
-                HostFailure(.cannotStart, "cannot open \(options.stdinFile?.string ?? "/dev/null"): \(error)"))
+            stdin = FileDescriptor(rawValue: copy)
+        } else {
+            do {
+                let file = try FileDescriptor.open(
+                    options.stdinFile ?? "/dev/null", .readOnly, options: [.closeOnExec], retryOnInterrupt: true)
+                var info = stat()
+                let regular =
+                    options.stdinFile != nil && fstat(file.rawValue, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+                // A large file (a copy's archive) is given as it is: each ssh then reads its own
+                // descriptor at its own pace, as `ssh HOST … < FILE` does, instead of waiting for passh to
+                // be scheduled to refill its pipe — with a hundred ssh, sshd and tar processes on the
+                // cores, that wait made a 100 MB copy 1.5 times slower (bench/run case 8).
+                let large = regular && info.st_size >= Self.directStdinSize && options.stdinPreamble.isEmpty
+                if !large, regular || !options.stdinPreamble.isEmpty, let pipe = makePipe(nonBlockingWrite: true) {
+                    var fed: Int32? = file.rawValue
+                    if options.stdinFile == nil {
+                        try? file.close()
+                        fed = nil
+                    }
+                    feeder = StdinFeeder(file: fed, preamble: options.stdinPreamble, pipe: pipe.write, poller: poller)
+                    stdin = FileDescriptor(rawValue: pipe.read)
+                } else if !options.stdinPreamble.isEmpty {
+                    try? file.close()
+                    return .failed(HostFailure(.cannotStart, "cannot create a pipe: \(Errno(rawValue: errno))"))
+                } else {
+                    stdin = file
+                }
+            } catch {
+                return .failed(
+                    HostFailure(.cannotStart, "cannot open \(options.stdinFile?.string ?? "/dev/null"): \(error)"))
+            }
         }
         guard let out = makePipe(size: options.binaryStdout ? SessionOptions.binaryPipeSize : nil) else {
             try? stdin.close()

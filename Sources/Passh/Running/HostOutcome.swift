@@ -130,6 +130,9 @@ public struct HostFailure: Sendable, Hashable, CustomStringConvertible {
         case hostKeyChanged = "host_key_changed"
         /// The connection broke after it was made.
         case connectionLost = "connection_lost"
+        /// The gateway that ran the host (``GatewayRoutes``) could not be reached, or was lost
+        /// before the host finished.
+        case gatewayLost = "gateway_lost"
         /// Anything else the transport reported.
         case other
     }
@@ -151,7 +154,8 @@ public struct HostFailure: Sendable, Hashable, CustomStringConvertible {
         self.kind = kind
         self.message = message
         self.program = program
-        self.commandMayHaveRun = commandMayHaveRun ?? (kind == .connectionLost || kind == .other)
+        self.commandMayHaveRun =
+            commandMayHaveRun ?? (kind == .connectionLost || kind == .gatewayLost || kind == .other)
     }
 
     /// The message.

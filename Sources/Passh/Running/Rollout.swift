@@ -90,7 +90,7 @@ extension HostResult {
     var mayBeRetried: Bool {
         guard case .failed(let failure) = outcome, !failure.commandMayHaveRun else { return false }
         switch failure.kind {
-        case .connectionRefused, .connectionTimedOut, .hostUnreachable, .connectionLost: return true
+        case .connectionRefused, .connectionTimedOut, .hostUnreachable, .connectionLost, .gatewayLost: return true
         case .cannotStart, .authenticationRefused, .hostKeyUnknown, .hostKeyChanged, .other: return false
         }
     }

@@ -10,6 +10,9 @@ final class StopSignal: Sendable {
 
     private let state = Mutex(State())
 
+    /// Whether the signal was raised.
+    var fired: Bool { state.withLock { $0.fired } }
+
     /// Raises the signal (once; later calls do nothing).
     func fire() {
         let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in

@@ -37,6 +37,10 @@ public struct SessionOptions: Sendable {
     /// Ask the host for a terminal (a pseudo-terminal) for the command: its stderr then comes
     /// merged into stdout, with `\r\n` line ends. Transports that run no remote shell ignore it.
     public var terminal: Bool = false
+    /// A descriptor (a pipe's read end) given to the session as its stdin, as it is, instead of a
+    /// file: a gateway's control stream, written while the session runs. The session takes a
+    /// duplicate; the caller keeps and closes its own. Only transports that spawn a process honour it.
+    var stdinStream: Int32?
 
     /// Options with the defaults above.
     public init() {}

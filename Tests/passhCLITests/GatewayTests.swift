@@ -1,0 +1,145 @@
+import Passh
+import PasshTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// passh on the test cluster through gateways (`gw*`, whose account reaches the targets itself).
+@Suite("passh through gateways", .needsTestCluster)
+struct GatewayTests {
+    /// `--gateway` with the built passh as the gateway's, through the gateways' ssh_config.
+    func throughGateways(_ gateways: String, _ arguments: [String]) async throws -> BinaryOutput {
+        try await passh(
+            ["-F", TestCluster.gatewayConfig, "--gateway", gateways, "--gateway-passh", passhPath] + arguments)
+    }
+
+    static let mixedCommand = #"echo out; echo err >&2; printf 'caf\351\n'; printf 'no newline'"#
+
+    @Test func outputAndStatusAreThoseOfAFlatRun() async throws {
+        let arguments = ["h[1-4],refused", Self.mixedCommand]
+        let flat = try await passh(["-F", TestCluster.gatewayConfig] + arguments)
+        let routed = try await throughGateways("gw1,gw2", arguments)
+        #expect(routed.status == 2)
+        #expect(routed.status == flat.status)
+        #expect(routed.sortedStdoutLines == flat.sortedStdoutLines)
+        #expect(routed.stdout.count == flat.stdout.count)
+        #expect(routed.sortedStderrLines == flat.sortedStderrLines)
+        #expect(routed.stderrText.hasSuffix("failed at: refused\n"))
+    }
+
+    @Test func jsonResultsAreThoseOfAFlatRun() async throws {
+        let arguments = ["--json", "h[1-3],refused", Self.mixedCommand + "; exit 3"]
+        let flat = try JSONLinesDecoder.decode(
+            try await passh(["-F", TestCluster.gatewayConfig] + arguments).stdout, collectOutput: true)
+        let routed = try JSONLinesDecoder.decode(
+            try await throughGateways("gw1", arguments).stdout, collectOutput: true)
+        func shape(_ run: JSONLinesDecoder.Decoded) -> [String] {
+            run.results.map { "\($0.host) \($0.outcome) \($0.stdout ?? []) \($0.stderr ?? [])" }.sorted()
+        }
+        #expect(shape(routed) == shape(flat))
+        #expect(routed.results.count == 4)
+        #expect(routed.summary?.failedHosts == flat.summary?.failedHosts)
+    }
+
+    @Test func stdinFileReachesEveryHost() async throws {
+        let file = temporaryPath("gw-stdin")
+        try writeFile(file, Array("line one\nline two\n".utf8))
+        defer { unlink(file) }
+        let run = try await throughGateways("gw1,gw2", ["-i", file, "h[1-3]", "cat"])
+        #expect(run.status == 0)
+        #expect(
+            run.sortedStdoutLines == [
+                "[h1] line one", "[h1] line two", "[h2] line one", "[h2] line two", "[h3] line one", "[h3] line two",
+            ])
+    }
+
+    @Test func listHostsShowsEachRoute() async throws {
+        let run = try await throughGateways("gw[1-2]", ["--list-hosts", "-v", "h[1-3]"])
+        #expect(run.status == 0)
+        #expect(run.stdoutText == "h1  via gw1\nh2  via gw1\nh3  via gw2\n")
+    }
+
+    @Test func unreachableGatewayFailsItsHostsInOneLine() async throws {
+        let run = try await passh(["-F", TestCluster.gatewayConfig, "--gateway", "refused", "h1,h2", "true"])
+        #expect(run.status == 2)
+        #expect(run.stdoutText == "")
+        #expect(run.stderrText.contains("[h1] passh: gateway refused lost: ssh: connect to host 127.0.0.1 port"))
+        #expect(run.stderrText.hasSuffix("failed at: h1 h2\n"))
+    }
+
+    @Test func gatewayWithoutPasshFailsItsHostsWithItsWords() async throws {
+        let run = try await passh([
+            "-F", TestCluster.gatewayConfig, "--gateway", "gw1", "--gateway-passh", "/nonexistent/passh", "h1", "true",
+        ])
+        #expect(run.status == 2)
+        #expect(run.stderrText.contains("[h1] passh: gateway gw1 lost: the gateway's passh exited with status 127"))
+    }
+
+    @Test(.timed) func gatewayLostMidRunFailsOnlyItsHosts() async throws {
+        let marker = String(UInt32.random(in: 100_000_000...999_999_999))
+        let dir = temporaryPath("gw-lost")
+        let (sleep, sleepMarker) = uniqueSleep(seconds: 7)
+        let command =
+            "echo started; \(sleep) & i=0; while [ ! -e \(dir)/go ] && [ $i -lt 400 ]; do sleep 0.025; i=$((i+1)); done; echo done"
+        let script = """
+            mkdir -p \(dir); cd \(dir); : >out
+            \(passhPath) -F \(TestCluster.gatewayConfig) --gateway gwa\(marker),gwb\(marker) --gateway-passh \(passhPath) \
+              'h[1-4]' '\(command)' >out 2>err &
+            pid=$!
+            i=0; while [ "$(grep -c started out)" -lt 4 ] && [ $i -lt 400 ]; do sleep 0.025; i=$((i+1)); done
+            p=gwa; pkill -KILL -f -- "-- ${p}\(marker) "
+            touch go
+            wait $pid; echo $? >status
+            """
+        defer { shell("rm -rf \(dir)") }
+        try await bashScript(script)
+        #expect(readText(dir + "/status") == "2\n")
+        let out = sortedLines(readText(dir + "/out") ?? "")
+        #expect(out == ["[h1] started", "[h2] started", "[h3] done", "[h3] started", "[h4] done", "[h4] started"])
+        let err = readText(dir + "/err") ?? ""
+        #expect(err.contains("[h1] passh: gateway gwa\(marker) lost:"))
+        #expect(err.hasSuffix("failed at: h1 h2\n"))
+        // The gateway, its stdin gone, stopped its hosts' commands.
+        #expect(try await processesLeft(matching: sleepMarker, named: "sleep", within: .seconds(3)).isEmpty)
+    }
+
+    @Test(.timed, arguments: ["INT", "KILL"])
+    func stoppingTheRootStopsTheHostsBehindGateways(signal: String) async throws {
+        let (sleep, marker) = uniqueSleep(seconds: 8)
+        let run = try await interruptPassh(
+            "--gateway gw1 --gateway-passh \(passhPath) h1,h2 'echo started; \(sleep)'", after: 2, signal: signal,
+            running: (marker, 2), config: TestCluster.gatewayConfig)
+        #expect(run.status == (signal == "INT" ? 130 : 137))
+        // The grace (0.5 s) and 2 s: nothing left on the targets, nor the gateway's passh.
+        #expect(try await processesLeft(matching: marker, named: "sleep", within: .milliseconds(2500)).isEmpty)
+    }
+
+    @Test(.timed) func timeoutStopsTheHostsBehindAGateway() async throws {
+        let (sleep, marker) = uniqueSleep(seconds: 9)
+        let run = try await throughGateways("gw1", ["--timeout", "1", "h1,h2", "echo started; \(sleep)"])
+        #expect(run.status == 2)
+        #expect(run.sortedStdoutLines == ["[h1] started", "[h2] started"])
+        #expect(try await processesLeft(matching: marker, named: "sleep", within: .milliseconds(2500)).isEmpty)
+    }
+
+    @Test(arguments: [
+        (["--gateway", "gw1", "--local", "h1", "true"], "--gateway cannot be used with --local"),
+        (["--gateway", "gw1", "--tty", "h1", "true"], "--gateway cannot be used with --tty"),
+        (["--gateway", "gw1", "--sudo", "h1", "true"], "--gateway cannot be used with --sudo"),
+        (
+            ["--gateway", "gw1", "h1", "--copy", "/etc/hostname", "--dest", "/tmp"],
+            "--gateway cannot be used with --copy"
+        ),
+        (["--gateway", ",", "h1", "true"], "--gateway needs at least one gateway."),
+        (["--gateway-passh", "/bin/passh", "h1", "true"], "--gateway-passh goes with --gateway."),
+        (["--gateway-serve", "h1", "true"], "--gateway-serve takes no hosts, command or other gateway flag."),
+    ])
+    func badGatewayFlagsAreRefusedFirst(arguments: [String], message: String) async throws {
+        let run = try await passh(arguments)
+        #expect(run.status == 64)
+        #expect(run.stderrText.hasPrefix("passh: " + message))
+        #expect(run.stdoutText == "")
+    }
+}
