@@ -190,6 +190,11 @@ public final class JSONLinesSink: OutputSink {
         object.add("summary", object: summary)
         await writer.write(object.closed() + [0x0A], to: .stdout)
     }
+
+    /// Waits until the writer has written everything queued.
+    public func flush() async {
+        await writer.flush()
+    }
 }
 
 /// Builds one JSON object into bytes: what the JSON Lines sink needs, no more. A general encoder

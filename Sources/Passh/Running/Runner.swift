@@ -75,6 +75,7 @@ struct Runner: Sendable {
             }
         }
         await sink?.runFinished(final)
+        await sink?.flush()
         return final
     }
 
