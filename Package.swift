@@ -70,6 +70,13 @@ let package = Package(
             path: "Examples/blocking",
             swiftSettings: strictSettings
         ),
+        // Top-level code reading a run's events with `withEvents`; run by the tests.
+        .executableTarget(
+            name: "passh-events-example",
+            dependencies: ["Passh"],
+            path: "Examples/events",
+            swiftSettings: strictSettings
+        ),
         // Helpers shared by the test targets: the test cluster, running the built binary.
         .target(
             name: "PasshTestSupport",
@@ -98,7 +105,7 @@ let package = Package(
         // The built `passh` binary: exact output and exit status.
         .testTarget(
             name: "passhCLITests",
-            dependencies: ["PasshTestSupport", "passh", "passh-blocking-example"],
+            dependencies: ["PasshTestSupport", "passh", "passh-blocking-example", "passh-events-example"],
             swiftSettings: strictSettings
         ),
     ]
