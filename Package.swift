@@ -96,6 +96,13 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The public API as an embedder sees it: `import Passh` alone, under MemberImportVisibility;
+        // the DocC articles' snippets.
+        .testTarget(
+            name: "PasshAPITests",
+            dependencies: ["Passh"],
+            swiftSettings: strictSettings + [.enableUpcomingFeature("MemberImportVisibility")]
+        ),
         // The library against a real OpenSSH sshd (scripts/testcluster).
         .testTarget(
             name: "PasshSSHTests",
