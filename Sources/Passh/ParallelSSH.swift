@@ -60,6 +60,7 @@ public struct ParallelSSH: Sendable {
     }
 
     /// Parses the host names (see ``Host/init(_:)``) and runs `command` on them.
+    @_disfavoredOverload
     public func run(
         _ command: [String], on hostNames: [String], sink: (any OutputSink)? = nil
     ) async throws(PasshError) -> [HostResult] {
@@ -168,7 +169,7 @@ public struct ParallelSSH: Sendable {
         if rollout.canaries < 0 {
             throw PasshError(.invalidOption, "the number of canaries must be 0 or more, not \(rollout.canaries)")
         }
-        for count in [rollout.waveSize, rollout.maximumFailures].compactMap(\.self) {
+        for count in [rollout.batch, rollout.maxFailures].compactMap(\.self) {
             switch count {
             case .hosts(let hosts) where hosts < 0:
                 throw PasshError(.invalidOption, "a number of hosts must be 0 or more, not \(hosts)")
@@ -177,7 +178,7 @@ public struct ParallelSSH: Sendable {
             default: break
             }
         }
-        if rollout.waveSize == .hosts(0) {
+        if rollout.batch == .hosts(0) {
             throw PasshError(.invalidOption, "a wave must have at least 1 host")
         }
         if rollout.retries < 0 || rollout.retryDelay < .zero {
