@@ -77,6 +77,13 @@ let package = Package(
             path: "Examples/events",
             swiftSettings: strictSettings
         ),
+        // bench/events: the events API against a sink (lines per second), release build.
+        .executableTarget(
+            name: "passh-events-bench",
+            dependencies: ["Passh"],
+            path: "bench/events-bench",
+            swiftSettings: strictSettings
+        ),
         // Helpers shared by the test targets: the test cluster, running the built binary.
         .target(
             name: "PasshTestSupport",

@@ -15,7 +15,7 @@ public struct LibSSHOptions: Sendable, Hashable {
     public var connectTimeout: Int = 6
     /// Seconds, after the connect timeout, for the rest of the handshake: key exchange, login,
     /// opening the session and starting the command. OpenSSH has no such limit (a server that
-    /// stops answering mid-handshake holds it until `--timeout`); without one, a libssh session
+    /// stops answering mid-handshake holds it until the command timeout, ``RunOptions/commandTimeout``); without one, a libssh session
     /// would wait for ever. 30 by default.
     public var handshakeTimeout: Int = 30
     /// An ssh_config file to read instead of `~/.ssh/config` (and `/etc/ssh/ssh_config`).
