@@ -78,6 +78,19 @@ public struct RunEvents: AsyncSequence, Sendable {
                 producer.stop()
             }
         }
+
+        /// The next event, taken on the caller's actor: a `for try await` loop calls this one, and
+        /// the events of a batch then cost no hop between executors.
+        public mutating func next(isolation actor: isolated (any Actor)?) async throws(any Error) -> RunEvent? {
+            if let event = events.nextBuffered() { return event }
+            producer.startIfNeeded()
+            let producer = self.producer
+            return try await withTaskCancellationHandler {
+                try await events.next()
+            } onCancel: {
+                producer.stop()
+            }
+        }
     }
 
     /// Owns the run's task: the one place a `Task` is kept, because an `AsyncSequence`'s producer
@@ -152,18 +165,25 @@ public struct RunEventStream: AsyncSequence, Sendable {
             if let event = events.nextBuffered() { return event }
             return try await events.next()
         }
+
+        /// The next event, taken on the caller's actor: a `for try await` loop calls this one, and
+        /// the events of a batch then cost no hop between executors.
+        public mutating func next(isolation actor: isolated (any Actor)?) async throws(any Error) -> RunEvent? {
+            if let event = events.nextBuffered() { return event }
+            return try await events.next()
+        }
     }
 }
 
 /// Takes a run's events from its channel a batch at a time (a chunk's lines come in one send) and
 /// hands them out one by one: one handoff between tasks per chunk, not per line.
-struct EventBatches {
-    private var channel: AsyncThrowingChannel<[RunEvent], any Error>.AsyncIterator
+struct EventBatches: Sendable {
+    private let channel: AsyncThrowingChannel<[RunEvent], any Error>
     private var batch: [RunEvent] = []
     private var position = 0
 
     init(_ channel: AsyncThrowingChannel<[RunEvent], any Error>) {
-        self.channel = channel.makeAsyncIterator()
+        self.channel = channel
     }
 
     /// The next event of the batch at hand, if any is left.
@@ -174,11 +194,13 @@ struct EventBatches {
         return batch[position]
     }
 
-    /// The next event, waiting for the next batch when this one is used up.
+    /// The next event, waiting for the next batch when this one is used up. (An iterator of the
+    /// channel per batch: the channel's iterator cannot be sent between executors, this struct can.)
     mutating func next() async throws -> RunEvent? {
         while true {
             if let event = nextBuffered() { return event }
-            guard let next = try await channel.next() else { return nil }
+            var batches = channel.makeAsyncIterator()
+            guard let next = try await batches.next() else { return nil }
             batch = next
             position = 0
         }
