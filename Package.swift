@@ -70,6 +70,20 @@ let package = Package(
             path: "Examples/blocking",
             swiftSettings: strictSettings
         ),
+        // Top-level code reading a run's events with `withEvents`; run by the tests.
+        .executableTarget(
+            name: "passh-events-example",
+            dependencies: ["Passh"],
+            path: "Examples/events",
+            swiftSettings: strictSettings
+        ),
+        // bench/events: the events API against a sink (lines per second), release build.
+        .executableTarget(
+            name: "passh-events-bench",
+            dependencies: ["Passh"],
+            path: "bench/events-bench",
+            swiftSettings: strictSettings
+        ),
         // Helpers shared by the test targets: the test cluster, running the built binary.
         .target(
             name: "PasshTestSupport",
@@ -89,6 +103,13 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The public API as an embedder sees it: `import Passh` alone, under MemberImportVisibility;
+        // the DocC articles' snippets.
+        .testTarget(
+            name: "PasshAPITests",
+            dependencies: ["Passh"],
+            swiftSettings: strictSettings + [.enableUpcomingFeature("MemberImportVisibility")]
+        ),
         // The library against a real OpenSSH sshd (scripts/testcluster).
         .testTarget(
             name: "PasshSSHTests",
@@ -98,7 +119,7 @@ let package = Package(
         // The built `passh` binary: exact output and exit status.
         .testTarget(
             name: "passhCLITests",
-            dependencies: ["PasshTestSupport", "passh", "passh-blocking-example"],
+            dependencies: ["PasshTestSupport", "passh", "passh-blocking-example", "passh-events-example"],
             swiftSettings: strictSettings
         ),
     ]

@@ -108,6 +108,7 @@ public struct ParallelSSH: Sendable {
     }
 
     /// Parses the host names (see ``Host/init(_:)``) and runs `command` on them.
+    @_disfavoredOverload
     public func run(
         _ command: [String], on hostNames: [String], sink: (any OutputSink)? = nil
     ) async throws(PasshError) -> [HostResult] {
@@ -117,11 +118,32 @@ public struct ParallelSSH: Sendable {
     /// The events of a run, as they happen: a host started, a line of output, a host finished.
     ///
     /// The run starts when iteration starts and is cancelled (its processes torn down) when the
-    /// iterating task is cancelled or stops iterating. It waits for the consumer: a host's output
-    /// is not read further until its lines have been taken. Misuse (see ``run(_:on:sink:)-(_,[Host],_)``) is
-    /// thrown by the first `next()`.
+    /// iterating task is cancelled or the iterator is released. It waits for the consumer: a host's
+    /// output is not read further until its lines have been taken. Misuse (see
+    /// ``run(_:on:sink:)-(_,[Host],_)``) is thrown by the first `next()`.
+    ///
+    /// - Important: In top-level code (`main.swift`, a script) Swift never releases a `for try
+    ///   await` loop's iterator: a `break` there leaves the run going, every host waiting for a
+    ///   reader. Use ``withEvents(_:on:isolation:_:)-(_,[Host],_,_)`` there (and wherever the run
+    ///   must be over at a known point): its run ends when its body returns.
+    ///
+    /// Lines are handed over a chunk at a time (one handoff per chunk, not per line); for bulk
+    /// output, a sink (``run(_:on:sink:)-(_,[Host],_)``) is still the cheaper path.
     public func events(_ command: [String], on hosts: [Host]) -> RunEvents {
-        RunEvents(passh: self, command: command, hosts: hosts)
+        RunEvents(passh: self, command: command, hosts: .success(hosts))
+    }
+
+    /// Parses the host names (see ``Host/init(_:)``) and gives the run's events; an invalid name is
+    /// thrown by the first `next()`.
+    @_disfavoredOverload
+    public func events(_ command: [String], on hostNames: [String]) -> RunEvents {
+        let hosts: Result<[Host], PasshError>
+        do throws(PasshError) {
+            hosts = .success(try Self.hosts(hostNames))
+        } catch {
+            hosts = .failure(error)
+        }
+        return RunEvents(passh: self, command: command, hosts: hosts)
     }
 
     /// Runs `command` on every host and waits, blocking the calling thread: for programs that
@@ -164,7 +186,7 @@ public struct ParallelSSH: Sendable {
         return hosts
     }
 
-    private func validate(_ command: [String]) throws(PasshError) {
+    func validate(_ command: [String]) throws(PasshError) {
         if command.isEmpty || command.allSatisfy(\.isEmpty) {
             throw PasshError(.invalidOption, "no command given")
         }
@@ -195,7 +217,7 @@ public struct ParallelSSH: Sendable {
         if rollout.canaries < 0 {
             throw PasshError(.invalidOption, "the number of canaries must be 0 or more, not \(rollout.canaries)")
         }
-        for count in [rollout.waveSize, rollout.maximumFailures].compactMap(\.self) {
+        for count in [rollout.batch, rollout.maxFailures].compactMap(\.self) {
             switch count {
             case .hosts(let hosts) where hosts < 0:
                 throw PasshError(.invalidOption, "a number of hosts must be 0 or more, not \(hosts)")
@@ -204,7 +226,7 @@ public struct ParallelSSH: Sendable {
             default: break
             }
         }
-        if rollout.waveSize == .hosts(0) {
+        if rollout.batch == .hosts(0) {
             throw PasshError(.invalidOption, "a wave must have at least 1 host")
         }
         if rollout.retries < 0 || rollout.retryDelay < .zero {

@@ -26,15 +26,44 @@ public struct PasshError: Error, Sendable, Hashable, CustomStringConvertible {
         public var description: String { rawValue }
     }
 
+    /// What gets past an error: a library option to set. ``PasshError/message`` names it in the
+    /// library's terms; a program with options of its own (the `passh` tool's flags) can word it
+    /// in its own, after ``PasshError/problem``.
+    public enum Remedy: Sendable, Hashable {
+        /// Reach the host with the OpenSSH client instead (``OpenSSHTransport``): libssh cannot
+        /// do what was asked.
+        case openSSHTransport
+        /// Skip host-key checking (``LibSSHOptions/insecure``, ``OpenSSHOptions/insecure``).
+        case skipHostKeyChecking
+    }
+
     /// The kind of misuse.
     public let code: Code
-    /// A one-line message naming the problem, e.g. `invalid host "-oProxyCommand=x": a host must not begin with '-'`.
-    public let message: String
+    /// The problem alone, without the remedy's words.
+    public let problem: String
+    /// What would get past the error, if an option would.
+    public let remedy: Remedy?
+
+    /// A one-line message naming the problem, e.g. `invalid host "-oProxyCommand=x": a host must not
+    /// begin with '-'`, and the remedy in the library's terms.
+    public var message: String {
+        switch remedy {
+        case nil: problem
+        case .openSSHTransport: problem + " (use OpenSSHTransport)"
+        case .skipHostKeyChecking: problem + ": set insecure to skip checking"
+        }
+    }
 
     /// Creates an error.
     public init(_ code: Code, _ message: String) {
+        self.init(code, message, remedy: nil)
+    }
+
+    /// Creates an error whose `problem` an option would get past.
+    public init(_ code: Code, _ problem: String, remedy: Remedy?) {
         self.code = code
-        self.message = message
+        self.problem = problem
+        self.remedy = remedy
     }
 
     /// The one-line message.

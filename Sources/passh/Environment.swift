@@ -27,9 +27,20 @@ func printError(_ message: String) {
 /// wording and status (`No such file: F`, exit 1); anything else is `passh: …`, exit 64.
 func report(_ error: PasshError) -> Int32 {
     if error.code == .unreadableFile {
-        printError(error.message)
+        printError(error.cliMessage)
         return 1
     }
-    printError("passh: \(error.message)")
+    printError("passh: \(error.cliMessage)")
     return 64
+}
+
+extension PasshError {
+    /// The message with its remedy in the tool's flags (the library names its own options).
+    var cliMessage: String {
+        switch remedy {
+        case nil: message
+        case .openSSHTransport: problem + " (use --transport openssh)"
+        case .skipHostKeyChecking: problem + ": use --insecure to skip checking"
+        }
+    }
 }

@@ -149,6 +149,10 @@ final class TrackingSink: OutputSink {
         await inner.runFinished(results)
     }
 
+    func flush() async {
+        await inner.flush()
+    }
+
     func waveStarted(_ number: Int, of total: Int) async {
         progress.wave(number, of: total)
         await inner.waveStarted(number, of: total)

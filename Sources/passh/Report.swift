@@ -90,7 +90,7 @@ struct Report {
             return "canar\(failedCanaries.count == 1 ? "y" : "ies") \(failedCanaries.joined(separator: " ")) failed"
         }
         let failures = results.filter { $0.started && !$0.isSuccess }.count
-        let budget = rollout.maximumFailures.map { "--max-failures \($0)" } ?? "the failure budget"
+        let budget = rollout.maxFailures.map { "--max-failures \($0)" } ?? "the failure budget"
         return "\(failures) host\(failures == 1 ? "" : "s") failed, more than \(budget) allows"
     }
 

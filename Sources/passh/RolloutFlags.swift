@@ -70,8 +70,8 @@ struct RolloutFlags: ParsableArguments {
     var rollout: Rollout {
         var rollout = Rollout()
         rollout.canaries = canaries ?? 0
-        rollout.waveSize = batch.flatMap(HostCount.init(parsing:))
-        rollout.maximumFailures = maxFailures.flatMap(HostCount.init(parsing:))
+        rollout.batch = batch.flatMap(HostCount.init(parsing:))
+        rollout.maxFailures = maxFailures.flatMap(HostCount.init(parsing:))
         rollout.retries = retries ?? 0
         if let retryDelay { rollout.retryDelay = .milliseconds(Int64((retryDelay * 1000).rounded())) }
         return rollout

@@ -136,7 +136,7 @@ struct SSHFlags: ParsableArguments {
         options.insecure = insecure
         options.connectTimeout = connectTimeout
         options.defaultUser = defaultUser
-        options.privateMasters = stopRemote
+        options.stopRemoteCommands = stopRemote
         if persist || persistStop {
             options.multiplexing = Multiplexing(
                 directory: try Multiplexing.privateDirectory(), seconds: persistSeconds ?? 60)

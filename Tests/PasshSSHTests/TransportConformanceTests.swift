@@ -428,8 +428,8 @@ struct LibSSHTransportTests {
         #expect(
             throws: PasshError(
                 .invalidOption,
-                "-o ServerAliveInterval=5: ServerAliveInterval is not an option the libssh transport understands (use --transport openssh)"
-            )
+                "-o ServerAliveInterval=5: ServerAliveInterval is not an option the libssh transport understands",
+                remedy: .openSSHTransport)
         ) {
             _ = try LibSSHTransport(options: options)
         }
@@ -437,10 +437,26 @@ struct LibSSHTransportTests {
         #expect(
             throws: PasshError(
                 .invalidOption,
-                "-o StrictHostKeyChecking=no: the libssh transport checks host keys (yes, or accept-new to add unknown keys): use --insecure to skip checking"
-            )
+                "-o StrictHostKeyChecking=no: the libssh transport checks host keys (yes, or accept-new to add unknown keys)",
+                remedy: .skipHostKeyChecking)
         ) {
             _ = try LibSSHTransport(options: options)
+        }
+        // The library names its own options, never the tool's flags.
+        do {
+            _ = try LibSSHTransport(options: options)
+        } catch {
+            #expect(
+                error.message
+                    == "-o StrictHostKeyChecking=no: the libssh transport checks host keys (yes, or accept-new to add unknown keys): set insecure to skip checking"
+            )
+            #expect(!error.message.contains("--"))
+        }
+        options.options = ["ServerAliveInterval=5"]
+        do {
+            _ = try LibSSHTransport(options: options)
+        } catch {
+            #expect(error.message.hasSuffix("the libssh transport understands (use OpenSSHTransport)"))
         }
     }
 

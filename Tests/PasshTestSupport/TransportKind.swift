@@ -17,7 +17,7 @@ public enum TransportKind: String, CaseIterable, CustomTestStringConvertible, Se
     /// `OpenSSHTransport` with ``OpenSSHOptions/multiplexing`` (`--persist`): sessions in proxy mode
     /// through lasting master connections, made beforehand by ``prepare(_:)``.
     case openSSHMultiplexed
-    /// `OpenSSHTransport` with ``OpenSSHOptions/privateMasters`` (`--stop-remote`): a master per host
+    /// `OpenSSHTransport` with ``OpenSSHOptions/stopRemoteCommands`` (`--stop-remote`): a master per host
     /// session, spoken to in proxy mode and closed after it.
     case openSSHPrivateMasters
     #if LIBSSH
@@ -88,7 +88,7 @@ public enum TransportKind: String, CaseIterable, CustomTestStringConvertible, Se
         if self == .openSSHMultiplexed {
             ssh.multiplexing = Multiplexing(directory: Self.controlDirectory, seconds: 20)
         }
-        ssh.privateMasters = self == .openSSHPrivateMasters
+        ssh.stopRemoteCommands = self == .openSSHPrivateMasters
         return ssh
     }
 

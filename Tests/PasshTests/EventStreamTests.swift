@@ -44,4 +44,63 @@ struct EventStreamTests {
         #expect(lines > 0)
         #expect(try await processesLeft(matching: marker, within: .seconds(5)).isEmpty)
     }
+
+    @Test func withEventsStopsEveryHostBeforeItReturns() async throws {
+        let marker = uniqueMarker("with-events-break")
+        let first = try await localPassh({ $0.collectOutput = false }).withEvents(
+            ["seq 1 100000000; echo \(marker)"], on: ["h1", "h2", "h3", "h4", "h5"]
+        ) { events in
+            var seen: [String] = []
+            for try await event in events {
+                if case .line(let line) = event {
+                    seen.append(line.text)
+                    if seen.count == 3 { break }
+                }
+            }
+            return seen
+        }
+        #expect(first.count == 3)
+        #expect(try await processesLeft(matching: marker, within: .zero).isEmpty)
+    }
+
+    struct Stop: Error {}
+
+    @Test func withEventsStopsEveryHostWhenItsBodyThrows() async throws {
+        let marker = uniqueMarker("with-events-throw")
+        await #expect(throws: Stop.self) {
+            try await localPassh().withEvents(["seq 1 100000000; echo \(marker)"], on: ["h1", "h2"]) { events in
+                for try await event in events {
+                    if case .line = event { throw Stop() }
+                }
+            }
+        }
+        #expect(try await processesLeft(matching: marker, within: .zero).isEmpty)
+    }
+
+    @Test func withEventsGivesEveryEventOfARunInOrder() async throws {
+        let events = try await localPassh().withEvents(["printf 'a\\nb\\nc'"], on: ["h1"]) { events in
+            var all: [String] = []
+            for try await event in events {
+                switch event {
+                case .started(let host): all.append("started \(host)")
+                case .line(let line): all.append("\(line.host) \(line.text) \(line.hadNewline)")
+                case .finished(let result): all.append("finished \(result.host) \(result.outcome.status.rawValue)")
+                }
+            }
+            return all
+        }
+        #expect(events == ["started h1", "h1 a true", "h1 b true", "h1 c false", "finished h1 ok"])
+    }
+
+    @Test func misuseIsThrownBeforeAnyHostStarts() async throws {
+        await #expect(throws: PasshError.self) {
+            try await localPassh().withEvents([], on: ["h1"]) { _ in Issue.record("the body ran") }
+        }
+        await #expect(throws: PasshError.self) {
+            try await localPassh().withEvents(["true"], on: ["bad host"]) { _ in Issue.record("the body ran") }
+        }
+        var iterator = localPassh().events(["true"], on: ["bad host"]).makeAsyncIterator()
+        await #expect(throws: PasshError.self) { _ = try await iterator.next() }
+    }
+
 }

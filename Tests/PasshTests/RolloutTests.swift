@@ -47,11 +47,11 @@ import Testing
         #expect(HostCount.percent(-5).of(10) == 0)
         var rollout = Rollout()
         rollout.canaries = 1
-        rollout.waveSize = .hosts(Int.max)
+        rollout.batch = .hosts(Int.max)
         let results = try await run(rollout, hosts: ["a", "b", "c"], command: "true")
         #expect(results.map(\.outcome) == [.exited(0), .exited(0), .exited(0)])
         rollout.canaries = Int.max
-        rollout.waveSize = .hosts(Int.max - 1)
+        rollout.batch = .hosts(Int.max - 1)
         #expect(try await run(rollout, hosts: ["a", "b"], command: "true").map(\.outcome) == [.exited(0), .exited(0)])
     }
 
@@ -78,7 +78,7 @@ import Testing
 
     @Test func wavesRunOneAfterAnother() async throws {
         var rollout = Rollout()
-        rollout.waveSize = .percent(40)  // 2 of 5 hosts: waves of 2, 2, 1
+        rollout.batch = .percent(40)  // 2 of 5 hosts: waves of 2, 2, 1
         let sink = OrderSink()
         let results = try await run(rollout, hosts: ["a", "b", "c", "d", "e"], command: "sleep 0.05", sink: sink)
         #expect(results.allSatisfy { $0.isSuccess })
@@ -96,8 +96,8 @@ import Testing
 
     @Test func theFailureBudgetStopsStartingHosts() async throws {
         var rollout = Rollout()
-        rollout.waveSize = .hosts(2)
-        rollout.maximumFailures = .hosts(1)
+        rollout.batch = .hosts(2)
+        rollout.maxFailures = .hosts(1)
         let results = try await run(
             rollout, hosts: ["a", "b", "c", "d", "e", "f"], command: #"case $PASSH_HOST in b|c) exit 4;; esac"#)
         // a b: one failure, within the budget; c d: the second failure spends it, d still runs.
@@ -106,7 +106,7 @@ import Testing
 
     @Test func aCancelledRolloutReportsCancelledNotNotStarted() async throws {
         var rollout = Rollout()
-        rollout.waveSize = .hosts(1)
+        rollout.batch = .hosts(1)
         var options = RunOptions()
         options.rollout = rollout
         options.failFast = true

@@ -204,6 +204,15 @@ struct CLITests {
 
                 """)
     }
+
+    /// Top-level code that stops reading events ends the run: the program exits, no process left.
+    @Test(.timeLimit(.minutes(1))) func eventsExampleEndsItsRunFromTopLevelCode() async throws {
+        let marker = uniqueMarker("events-example")
+        let out = try await runBinary(productsDirectory + "/passh-events-example", [marker])
+        #expect(out.status == 0)
+        #expect(out.stdoutText == "first line: 1\n")
+        #expect(try await processesLeft(matching: marker, within: .zero).isEmpty)
+    }
 }
 
 /// A stand-in for ssh that only records that it was started: to prove that nothing was.

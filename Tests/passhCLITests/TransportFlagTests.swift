@@ -183,6 +183,15 @@ import Glibc
                 passh: -o ControlMaster=auto: ControlMaster is not an option the libssh transport understands (use --transport openssh)
 
                 """)
+        // The library names its option (insecure); the tool words it as its flag.
+        let checking = try await passh(["--transport", "libssh", "-o", "StrictHostKeyChecking=no", "h1", "true"])
+        #expect(checking.status == 64)
+        #expect(
+            checking.stderrText == """
+                passh: -o StrictHostKeyChecking=no: the libssh transport checks host keys (yes, or accept-new to add \
+                unknown keys): use --insecure to skip checking
+
+                """)
     }
     #endif
 }

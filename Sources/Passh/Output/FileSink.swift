@@ -178,6 +178,13 @@ public final class FileSink: OutputSink {
         await fallback?.runFinished(results)
     }
 
+    /// Flushes the fallback sink and the writer of this sink's messages (the files are written
+    /// and closed as each host finishes).
+    public func flush() async {
+        await fallback?.flush()
+        await writer.flush()
+    }
+
     /// Records and reports that the host's output could not be written to `path`.
     private func report(_ host: Host, path: FilePath, reason: String) async {
         let message = "passh: cannot write \(path.string): \(reason)"

@@ -63,4 +63,9 @@ public final class GatheringSink: OutputSink {
             await writer.write(Array((rule + title + "\n" + rule).utf8) + output, to: .stdout)
         }
     }
+
+    /// Waits until the writer has written everything queued.
+    public func flush() async {
+        await writer.flush()
+    }
 }

@@ -40,4 +40,9 @@ public final class GroupedSink: OutputSink {
         await writer.write(Array("--- \(result.host) (\(result.outcome)) ---\n".utf8) + buffers.stdout, to: .stdout)
         await writer.write(buffers.stderr, to: .stderr)
     }
+
+    /// Waits until the writer has written everything queued.
+    public func flush() async {
+        await writer.flush()
+    }
 }

@@ -11,14 +11,16 @@ import Synchronization
 ///   (standard Base64) instead of `"line"` when the line is not valid UTF-8; `"newline":false`
 ///   added when the line had no newline (a host's last line, or a piece of an over-long line);
 /// - a host done: `{"event":"finished","host":"web1","status":"ok","exit_code":0,"signal":null,
-///   "signal_number":null,"error":null,"failure":null,"started":true,"duration_ms":412,"duration_ns":412345678}`,
-///   `status` one of `ok`, `failed`, `timeout`, `cancelled`; `signal` a name such as `"SIGKILL"`
-///   and `signal_number` its number (`null` when only the name is known); `failure`, when the
-///   command could not be run, `{"kind":"connection_refused","message":"…","program":null}`
-///   (``HostFailure/Kind`` raw values); `error` the host's error line, or `"timed out"` /
-///   `"cancelled"` when it has none; `started` `false` for a host the run stopped before it
-///   started;
-/// - at the end: `{"event":"summary","summary":{"hosts":3,"ok":2,"failed":1,"timeout":0,"cancelled":0,"failed_hosts":["web2"],"duration_ms":530}}`;
+///   "signal_number":null,"error":null,"failure":null,"started":true,"attempts":1,"duration_ms":412,
+///   "duration_ns":412345678}`, `status` one of `ok`, `failed`, `timeout`, `cancelled`, `not_started`; `signal` a
+///   name such as `"SIGKILL"` and `signal_number` its number (`null` when only the name is known);
+///   `failure`, when the command could not be run,
+///   `{"kind":"connection_refused","message":"…","program":null,"command_may_have_run":false}`
+///   (``HostFailure/Kind`` raw values, ``HostFailure/commandMayHaveRun``); `error` the host's error
+///   line, or `"timed out"` / `"cancelled"` / `"not started"` when it has none; `started` `false`
+///   for a host the run stopped before it started (cancelled, or ``HostOutcome/notStarted``);
+///   `attempts` how many times the host was tried (``Rollout/retries``);
+/// - at the end: `{"event":"summary","summary":{"hosts":3,"ok":2,"failed":1,"timeout":0,"cancelled":0,"not_started":0,"failed_hosts":["web2"],"duration_ms":530}}`;
 /// - for a copy or a gather (``HostResult/transfer``), `finished` ends with
 ///   `"files":12,"bytes":2097152,"skipped":0` — the regular files and their bytes the host received
 ///   or sent, and the members of a gather that were not created — and `summary` with their sums
@@ -189,6 +191,11 @@ public final class JSONLinesSink: OutputSink {
         object.add("event", "summary")
         object.add("summary", object: summary)
         await writer.write(object.closed() + [0x0A], to: .stdout)
+    }
+
+    /// Waits until the writer has written everything queued.
+    public func flush() async {
+        await writer.flush()
     }
 }
 

@@ -3,7 +3,8 @@
 /// The runner calls a sink from many host tasks at once; a sink that keeps state must protect it
 /// (an actor, or a `Mutex`). Calls for one host come in order: ``hostStarted(_:)``, its
 /// ``output(_:)`` chunks (stdout and stderr chunks may interleave), then ``hostFinished(_:)``.
-/// ``hostFinished(_:)`` calls are serialized; ``runFinished(_:)`` comes last, once.
+/// ``hostFinished(_:)`` calls are serialized; ``runFinished(_:)`` comes last, once, then
+/// ``flush()``: the run returns only once the sink has written everything.
 ///
 /// A sink slows the run down by taking its time: a host's output is not read further until
 /// ``output(_:)`` returns. That is the backpressure that keeps memory bounded.
@@ -22,6 +23,11 @@ public protocol OutputSink: Sendable {
     /// A wave of a rollout (``Rollout``) starts: `number` of `total`, from 1; the canaries are the
     /// first wave. Not called for a run in one wave.
     func waveStarted(_ number: Int, of total: Int) async
+    /// Called once, after ``runFinished(_:)``: returns when everything the sink was given is
+    /// written where it goes (its ``OutputWriter`` flushed). `run`, `runBlocking`, `copy` and
+    /// `gather` return only after it has. A write error is kept by the writer
+    /// (``OutputWriter/error(on:)``).
+    func flush() async
 }
 
 extension OutputSink {
@@ -35,4 +41,6 @@ extension OutputSink {
     public func runFinished(_ results: [HostResult]) async {}
     /// Does nothing.
     public func waveStarted(_ number: Int, of total: Int) async {}
+    /// Does nothing: a sink that writes nothing, or writes before each call returns.
+    public func flush() async {}
 }

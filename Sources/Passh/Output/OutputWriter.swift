@@ -15,6 +15,11 @@ public import SystemPackage
 /// what was queued. There is no process-wide writer: make one for a program's stdout and stderr
 /// (``init()``) and give it to every sink, so that the program's lines go through one queue.
 ///
+/// Where the bytes go: this process's stdout and stderr (``init()``), descriptors you keep
+/// (``init(stdout:stderr:highWater:)``), one descriptor the writer owns and closes when done
+/// (``init(owning:highWater:)``: a file or a socket), memory (``OutputBuffer``), or any consumer
+/// (``init(highWater:consumer:)``: a socket library, an `AsyncSequence` you feed).
+///
 /// A write error (`EPIPE` when the reader went away, `ENOSPC`…) is kept (``error(on:)``) and
 /// reported once per stream to the handler set with ``onError(_:)``; later writes to that stream
 /// are dropped.
@@ -23,9 +28,26 @@ public final class OutputWriter: Sendable {
     public var highWater: Int { core.highWater }
     private let core: WriterCore
 
-    /// A writer for the given descriptors. passh never closes them.
+    /// A writer for the given descriptors (they may be the same). passh never closes them.
     public init(stdout: FileDescriptor, stderr: FileDescriptor, highWater: Int = 1 << 20) {
-        core = WriterCore(stdout: stdout, stderr: stderr, highWater: highWater)
+        core = WriterCore(destination: .descriptors(stdout: stdout, stderr: stderr, owned: false), highWater: highWater)
+    }
+
+    /// A writer of both streams into `descriptor` (a file, a pipe, a socket), which it owns: it is
+    /// closed once the writer is released and everything queued is written.
+    public init(owning descriptor: FileDescriptor, highWater: Int = 1 << 20) {
+        core = WriterCore(
+            destination: .descriptors(stdout: descriptor, stderr: descriptor, owned: true), highWater: highWater)
+    }
+
+    /// A writer that hands every buffer, whole and in order, to `consumer`, on the writer's own
+    /// thread (so `consumer` may block: writers wait while more than `highWater` bytes are
+    /// queued). An error thrown by `consumer` stops that stream as a write error does
+    /// (``error(on:)`` is the error when it is an `Errno`, else `EIO`).
+    public init(
+        highWater: Int = 1 << 20, consumer: @escaping @Sendable ([UInt8], OutputStreamKind) throws -> Void
+    ) {
+        core = WriterCore(destination: .consumer(consumer), highWater: highWater)
     }
 
     /// A writer of this process's stdout (fd 1) and stderr (fd 2). Two writers of the same
@@ -139,15 +161,21 @@ final class WriterCore: Sendable {
         var overlayChanged = false
     }
 
+    /// Where the writer's bytes go.
+    enum Destination: Sendable {
+        /// Descriptors, closed at the end when `owned` (then both streams share one).
+        case descriptors(stdout: FileDescriptor, stderr: FileDescriptor, owned: Bool)
+        /// A function given each buffer in turn.
+        case consumer(@Sendable ([UInt8], OutputStreamKind) throws -> Void)
+    }
+
     let highWater: Int
-    let stdout: FileDescriptor
-    let stderr: FileDescriptor
+    let destination: Destination
     let state = Mutex(State())
     private let wakeup = DispatchSemaphore(value: 0)
 
-    init(stdout: FileDescriptor, stderr: FileDescriptor, highWater: Int) {
-        self.stdout = stdout
-        self.stderr = stderr
+    init(destination: Destination, highWater: Int) {
+        self.destination = destination
         self.highWater = highWater
     }
 
@@ -167,13 +195,18 @@ final class WriterCore: Sendable {
         return result
     }
 
-    /// Ends the thread once everything queued is written.
+    /// Ends the thread once everything queued is written (closing an owned descriptor then).
     func close() {
         let signal = state.withLock { state -> Bool in
             state.closed = true
             return state.threadStarted
         }
-        if signal { wakeup.signal() }
+        if signal { wakeup.signal() } else { closeOwned() }
+    }
+
+    /// Closes the descriptor the writer owns, if it owns one.
+    private func closeOwned() {
+        if case .descriptors(let descriptor, _, owned: true) = destination { try? descriptor.close() }
     }
 
     private func startThreadNow() {
@@ -239,7 +272,10 @@ final class WriterCore: Sendable {
                     if let draw { _ = write(draw, to: .stderr) }
                 case .idle(let waiters, let end):
                     for waiter in waiters { waiter.resume() }
-                    if end { return }
+                    if end {
+                        closeOwned()
+                        return
+                    }
                     break drain
                 }
             }
@@ -261,7 +297,18 @@ final class WriterCore: Sendable {
     /// Writes all of `bytes`, waiting out `EAGAIN` on a non-blocking descriptor; returns the error
     /// that stopped it, if any.
     private func write(_ bytes: [UInt8], to stream: OutputStreamKind) -> Errno? {
-        let fd = stream == .stdout ? stdout : stderr
+        let fd: FileDescriptor
+        switch destination {
+        case .descriptors(let stdout, let stderr, _):
+            fd = stream == .stdout ? stdout : stderr
+        case .consumer(let consume):
+            do {
+                try consume(bytes, stream)
+                return nil
+            } catch {
+                return error as? Errno ?? .ioError
+            }
+        }
         return bytes.withUnsafeBytes { raw -> Errno? in
             var offset = 0
             while offset < raw.count {

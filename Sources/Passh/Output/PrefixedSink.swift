@@ -22,4 +22,9 @@ public struct PrefixedSink: OutputSink {
             chunk.bytes, with: prefix(chunk.host, chunk.stream), terminate: !chunk.endsWithNewline)
         await writer.write(formatted, to: chunk.stream)
     }
+
+    /// Waits until the writer has written everything queued.
+    public func flush() async {
+        await writer.flush()
+    }
 }

@@ -91,6 +91,23 @@ public final class EmergencyStop: Sendable {
         }
     }
 
+    /// Runs `body` — a session of a custom ``Transport`` — with `kill` registered: a trigger while
+    /// `body` runs calls `kill` once (at once when triggered already); `kill` is never called after
+    /// `body` returns.
+    ///
+    /// `kill` must not block: it sends the session's end (a signal to a process, a `KILL` request
+    /// on a channel) and returns; ``killsSent(within:)`` counts the kill as sent when it returns.
+    /// ``SessionOptions/whileEmergencyStopRegistered(kill:_:)`` does this for a session's options.
+    public func whileRegistered<Result>(
+        kill: @escaping @Sendable () -> Void, _ body: () async -> Result
+    ) async -> Result {
+        await whileRegistered(
+            { registration in
+                kill()
+                registration.acknowledge()
+            }, body)
+    }
+
     /// Runs `body` with `kill` registered: a trigger while `body` runs calls `kill` (at once when
     /// triggered already), which must not block and must call ``Registration/acknowledge()`` once
     /// the kill went out (or leave it: the session's end acknowledges it). `kill` is never called

@@ -110,7 +110,7 @@ public struct Signal: Sendable, Hashable, CustomStringConvertible {
 /// ``kind`` is for code that reacts (retry a refused connection, not a changed host key);
 /// ``message`` is one line for people — the transport's own words where it has them (ssh's
 /// `ssh: connect to host … port 22: Connection refused`).
-public struct HostFailure: Sendable, Hashable, CustomStringConvertible {
+public struct HostFailure: Error, Sendable, Hashable, CustomStringConvertible {
     /// What went wrong.
     public enum Kind: String, Sendable, Hashable, CaseIterable {
         /// The program that reaches the host (`ssh`) could not be started; ``HostFailure/program``

@@ -44,12 +44,13 @@ public struct Rollout: Sendable, Hashable {
     /// The first this many hosts (in the order given) run alone first; the rest start only when
     /// every one of them succeeded, and are reported ``HostOutcome/notStarted`` otherwise.
     public var canaries: Int = 0
-    /// The hosts after the canaries run in consecutive waves of this size: a wave starts when the
-    /// previous one has finished. `nil`: one wave. The fanout still caps each wave.
-    public var waveSize: HostCount?
+    /// The hosts after the canaries run in consecutive batches (waves) of this size: a batch
+    /// starts when the previous one has finished. `nil`: one batch. The fanout still caps each
+    /// batch.
+    public var batch: HostCount?
     /// Once more hosts than this have failed, no more are started (running ones finish; the rest
     /// are reported ``HostOutcome/notStarted``). `nil`: no budget.
-    public var maximumFailures: HostCount?
+    public var maxFailures: HostCount?
     /// A host that could not be reached — refused, timed out, unreachable, or cut off before its
     /// command could start (``HostFailure/commandMayHaveRun`` is `false`) — is tried again up to
     /// this many times. A host whose command ran, whose login or host key failed, or that was
@@ -62,13 +63,40 @@ public struct Rollout: Sendable, Hashable {
     /// A rollout that runs every host in one wave, once.
     public init() {}
 
+    /// A rollout: `canaries` first, then batches of `batch`, at most `maxFailures` failed hosts,
+    /// each unreachable host tried again up to `retries` times, `retryDelay` apart (doubling).
+    public init(
+        canaries: Int = 0, batch: HostCount? = nil, maxFailures: HostCount? = nil, retries: Int = 0,
+        retryDelay: Duration = .seconds(1)
+    ) {
+        self.canaries = canaries
+        self.batch = batch
+        self.maxFailures = maxFailures
+        self.retries = retries
+        self.retryDelay = retryDelay
+    }
+
+    /// The former name of ``batch``.
+    @available(*, deprecated, renamed: "batch")
+    public var waveSize: HostCount? {
+        get { batch }
+        set { batch = newValue }
+    }
+
+    /// The former name of ``maxFailures``.
+    @available(*, deprecated, renamed: "maxFailures")
+    public var maximumFailures: HostCount? {
+        get { maxFailures }
+        set { maxFailures = newValue }
+    }
+
     /// The host indices of each wave, canaries first.
     func waves(count: Int) -> [Range<Int>] {
         var waves: [Range<Int>] = []
         let canaryEnd = Swift.max(0, Swift.min(canaries, count))
         if canaryEnd > 0 { waves.append(0..<canaryEnd) }
         let rest = count - canaryEnd
-        let size = Swift.max(1, waveSize?.of(rest) ?? rest)
+        let size = Swift.max(1, batch?.of(rest) ?? rest)
         var start = canaryEnd
         while start < count {
             let end = start + Swift.min(size, count - start)  // start + size may not fit in an Int

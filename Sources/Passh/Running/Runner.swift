@@ -27,7 +27,7 @@ struct Runner: Sendable {
             options.requestedHostsAtOnce(of: hosts.count), descriptorsPerHost: perHost)
         let rollout = options.rollout
         let waves = rollout.waves(count: hosts.count)
-        let budget = rollout.maximumFailures?.of(hosts.count)
+        let budget = rollout.maxFailures?.of(hosts.count)
         var failures = 0
         var halted = false  // the rollout stopped (a canary failed, the budget is spent): start no more
         var stopping = false  // fail-fast: the running hosts are being torn down
@@ -75,6 +75,7 @@ struct Runner: Sendable {
             }
         }
         await sink?.runFinished(final)
+        await sink?.flush()
         return final
     }
 

@@ -44,6 +44,16 @@ public struct SessionOptions: Sendable {
 
     /// Options with the defaults above.
     public init() {}
+
+    /// Runs `body`, a session, registered with the run's ``emergencyStop`` (when it has one): once
+    /// triggered, `kill` is called — once, never after `body` returns — and must end the session
+    /// at once without blocking. For custom transports: the ones built in do the same.
+    public func whileEmergencyStopRegistered<Result>(
+        kill: @escaping @Sendable () -> Void, _ body: () async -> Result
+    ) async -> Result {
+        guard let emergencyStop else { return await body() }
+        return await emergencyStop.whileRegistered(kill: kill, body)
+    }
 }
 
 /// Runs a command on one host: the seam between the runner and a way of reaching hosts.
@@ -55,7 +65,12 @@ public struct SessionOptions: Sendable {
 /// When the calling task is cancelled, the transport stops the session — asks the command to end,
 /// waits at most ``SessionOptions/terminationGrace``, then ends it for good — and returns
 /// ``Termination/cancelled`` (unless the command had already exited 0). When
-/// ``SessionOptions/emergencyStop`` is triggered, it ends the session at once.
+/// ``SessionOptions/emergencyStop`` is triggered, it ends the session at once: run the session in
+/// ``SessionOptions/whileEmergencyStopRegistered(kill:_:)``.
+///
+/// The command's stdin is ``SessionStdin``: the ``SessionOptions/stdinPreamble`` (a sudo password)
+/// first, then the stdin file. A transport that cannot send stdin (one with no input channel)
+/// should fail a host whose options have either, rather than drop them.
 public protocol Transport: Sendable {
     /// Runs `command` on `host`.
     ///

@@ -15,7 +15,7 @@ public struct LibSSHOptions: Sendable, Hashable {
     public var connectTimeout: Int = 6
     /// Seconds, after the connect timeout, for the rest of the handshake: key exchange, login,
     /// opening the session and starting the command. OpenSSH has no such limit (a server that
-    /// stops answering mid-handshake holds it until `--timeout`); without one, a libssh session
+    /// stops answering mid-handshake holds it until the command timeout, ``RunOptions/commandTimeout``); without one, a libssh session
     /// would wait for ever. 30 by default.
     public var handshakeTimeout: Int = 30
     /// An ssh_config file to read instead of `~/.ssh/config` (and `/etc/ssh/ssh_config`).
@@ -51,14 +51,16 @@ public struct LibSSHOptions: Sendable, Hashable {
             }
             guard let kind = Setting.table[key.lowercased()] else {
                 throw PasshError(
-                    .invalidOption,
-                    "-o \(option): \(key) is not an option the libssh transport understands (use --transport openssh)")
+                    .invalidOption, "-o \(option): \(key) is not an option the libssh transport understands",
+                    remedy: .openSSHTransport)
             }
             switch kind {
             case .yesOnly(let what)
             where value.lowercased() != "yes"
                 && !(key.lowercased() == "stricthostkeychecking" && value.lowercased() == "accept-new"):
-                throw PasshError(.invalidOption, "-o \(option): the libssh transport \(what)")
+                throw PasshError(
+                    .invalidOption, "-o \(option): the libssh transport \(what)",
+                    remedy: key.lowercased() == "stricthostkeychecking" ? .skipHostKeyChecking : nil)
             case .connectTimeout:
                 guard let seconds = Int(value), seconds > 0 else {
                     throw PasshError(.invalidOption, "-o \(option): ConnectTimeout must be a number of seconds")
@@ -144,7 +146,7 @@ struct Setting: Sendable, Hashable {
         "rekeylimit": .ignored,
         "connecttimeout": .connectTimeout,
         "stricthostkeychecking": .yesOnly(
-            "checks host keys (yes, or accept-new to add unknown keys): use --insecure to skip checking"),
+            "checks host keys (yes, or accept-new to add unknown keys)"),
         "batchmode": .yesOnly("never prompts (it always runs as BatchMode=yes)"),
         "loglevel": .ignored,
         // Applied through each host's settings (read with the configuration, as OpenSSH reads them).

@@ -7,11 +7,12 @@ import Glibc
 /// against OpenSSH's 9, and the remote command can be signalled (a stopped host's command is sent
 /// TERM, then KILL, instead of being left running).
 ///
-/// Built only with the `LibSSH` package trait (`swift build --traits LibSSH`, needs libssh-dev).
-/// It honours most of ssh_config through libssh's own parser (see ``LibSSHOptions``), checks host
-/// keys strictly, never prompts, and logs in with the agent, then the identity files — each file
-/// read once per transport. The sessions run on ``LibSSHEngine``'s two threads; keep one transport
-/// for many runs to share its keys and threads.
+/// Built with the `LibSSH` package trait (a default trait; needs libssh-dev to build, libssh-4 to
+/// run). It reads each host's ssh_config as OpenSSH reads it (see ``LibSSHOptions``), checks host
+/// keys as `ssh` would (`StrictHostKeyChecking` yes or accept-new), never prompts, and logs in with
+/// the agent, then the identity files — each file read once per transport. The sessions run on two
+/// threads of the transport's own; keep one transport for many runs to share its keys and threads,
+/// which end when it is released. ``AutoTransport`` picks it or ``OpenSSHTransport`` per host.
 public struct LibSSHTransport: Transport {
     /// How hosts are reached.
     public let options: LibSSHOptions
@@ -22,7 +23,7 @@ public struct LibSSHTransport: Transport {
     let agent = LibSSHAgentFilter()
     /// Adds keys to known_hosts (`StrictHostKeyChecking accept-new`).
     let knownHosts = LibSSHKnownHostsWriter()
-    /// Reads the ssh configuration for each host, as OpenSSH does (see ``SSHHostSettings``).
+    /// Reads the ssh configuration for each host, as OpenSSH does.
     let chooser: TransportChooser
 
     /// A transport connecting as `options` say.

@@ -21,12 +21,20 @@ public struct OpenSSHOptions: Sendable, Hashable {
     /// Reuse connections across runs (OpenSSH `ControlMaster`); `nil`: every run connects anew.
     public var multiplexing: Multiplexing?
 
-    /// Run each host's command through a master connection of its own (`ssh -M -N`, closed when
-    /// the session ends) spoken to in proxy mode, so that stopping a host stops its remote command
-    /// (the `signal` request) and a command killed by a signal is reported as that signal; `false`:
-    /// one plain `ssh` per host, whose remote command runs on when the host is stopped. Sessions
-    /// through ``multiplexing`` masters always work this way.
-    public var privateMasters: Bool = false
+    /// Stopping a host stops its remote command too: each host's command runs through a master
+    /// connection of its own (`ssh -M -N`, closed when the session ends) spoken to in proxy mode,
+    /// so that a stopped host's command is sent a signal (the `signal` request) and a command
+    /// killed by a signal is reported as that signal. `false`: one plain `ssh` per host, whose
+    /// remote command runs on when the host is stopped. Sessions through ``multiplexing`` masters,
+    /// and libssh sessions, always stop their remote commands.
+    public var stopRemoteCommands: Bool = false
+
+    /// The former name of ``stopRemoteCommands``: the mechanism (a private master per host).
+    @available(*, deprecated, renamed: "stopRemoteCommands")
+    public var privateMasters: Bool {
+        get { stopRemoteCommands }
+        set { stopRemoteCommands = newValue }
+    }
 
     /// The defaults above.
     public init() {}

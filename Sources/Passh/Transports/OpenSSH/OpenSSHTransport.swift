@@ -16,7 +16,7 @@ public struct OpenSSHTransport: Transport {
     }
 
     /// Runs `command` on `host`: through the host's master connection (started first when none is
-    /// up) with ``OpenSSHOptions/multiplexing`` or ``OpenSSHOptions/privateMasters``, else over a
+    /// up) with ``OpenSSHOptions/multiplexing`` or ``OpenSSHOptions/stopRemoteCommands``, else over a
     /// plain `ssh`.
     public func run(
         _ command: [String], on host: Host, options: SessionOptions,
@@ -31,7 +31,7 @@ public struct OpenSSHTransport: Transport {
                 at: path, persist: multiplexing.seconds, closing: false, command, on: host, options: options,
                 output: output)
         }
-        if !options.terminal && self.options.privateMasters {
+        if !options.terminal && self.options.stopRemoteCommands {
             let directory: String
             do throws(PasshError) {
                 directory = try Multiplexing.privateDirectory().string
