@@ -302,7 +302,7 @@ struct PasshCommand: AsyncParsableCommand {
             if !routes.isEmpty {
                 var link = try sshFlags.openSSHOptions(defaultUser: hostFlags.user)
                 link.multiplexing = nil
-                link.privateMasters = false
+                link.stopRemoteCommands = false
                 passh.gateways = GatewayRoutes(
                     routes: routes, passh: gatewayFlags.gatewayPassh ?? "passh", ssh: link,
                     setup: GatewayFlags.setup(sshFlags, user: hostFlags.user))
