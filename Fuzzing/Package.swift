@@ -11,6 +11,8 @@ import PackageDescription
 let fuzzTargets = [
     "FuzzHostPattern",
     "FuzzJSONLines",
+    "FuzzKnownHosts",
+    "FuzzSSHConfig",
     "FuzzTarExtractor",
 ]
 

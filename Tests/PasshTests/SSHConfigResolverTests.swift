@@ -1,4 +1,5 @@
 import PasshTestSupport
+import Synchronization
 import Testing
 
 @testable import Passh
@@ -158,6 +159,32 @@ struct SSHConfigResolverTests {
         #expect(SSHConfig.load(configFile: "none", fileSystem: loose).files.isEmpty)
     }
 
+    /// Found by the fuzzer (FuzzSSHConfig): a file that includes itself twice was read 2^17 times
+    /// (ssh stops at the first Include nested too deep), and distinct files that each include the
+    /// next ones several times make OpenSSH's reading exponential without ever nesting too deep.
+    @Test func includesAreReadWithinBounds() {
+        let itself = ReadCounter(MemoryConfigFiles(files: ["/cfg": "Include /cfg /cfg\nUser after\n"]))
+        let loaded = SSHConfig.load(configFile: "/cfg", fileSystem: itself)
+        #expect(loaded.problems.count == 1)
+        #expect(loaded.problems.first == "/cfg: too many recursive configuration includes")
+        #expect(itself.reads == 17)  // depth 0 to 16, then the Include that nests too deep
+
+        // 2^13 reads of 14 distinct files, none nested too deep.
+        var files: [String: String] = [:]
+        for level in 0..<13 { files["/f\(level)"] = "Include /f\(level + 1) /f\(level + 1)\n" }
+        files["/f13"] = "User deep\n"
+        let fanOut = ReadCounter(MemoryConfigFiles(files: files))
+        let wide = SSHConfig.load(configFile: "/f0", fileSystem: fanOut)
+        #expect(wide.problems.count == 1)
+        #expect(wide.problems.first == "/f13: more than 4096 files or 64 MiB read through Include; not read further")
+        #expect(fanOut.reads == 4097)
+        let resolved = SSHConfigResolver.resolve(
+            wide,
+            SSHConfigQuery(
+                host: "h", user: nil, port: nil, options: [], localUser: "me", localHostName: "l", userID: 1000))
+        #expect(!resolved.isComplete)
+    }
+
     @Test func theUserAndSystemFilesAreReadInOrderAndRelativeIncludesAnchored() {
         let files = MemoryConfigFiles(files: [
             "/home/u/.ssh/config": "Include conf.d/*\nHost *\n  Port 1\n",
@@ -298,4 +325,22 @@ enum RandomConfig {
         default: return "SendEnv V\(Int.random(in: 1...3, using: &g)) W*"
         }
     }
+}
+
+/// A file system that counts the files read.
+final class ReadCounter: SSHConfigFileSystem {
+    let files: MemoryConfigFiles
+    private let count = Mutex(0)
+    var home: String { files.home }
+    var userID: UInt32 { files.userID }
+    var reads: Int { count.withLock { $0 } }
+
+    init(_ files: MemoryConfigFiles) { self.files = files }
+
+    func read(_ path: String) -> SSHConfigFileRead {
+        count.withLock { $0 += 1 }
+        return files.read(path)
+    }
+
+    func glob(_ pattern: String) -> [String]? { files.glob(pattern) }
 }

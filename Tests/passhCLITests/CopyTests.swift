@@ -425,7 +425,10 @@ struct CopyTests {
         #expect(out.stderrText == "passh: tar: d/sock: socket ignored\n")
         #expect(readText(log) != nil)
 
-        // A full temporary directory: a small file system of our own (a mount namespace).
+        // A full temporary directory: a small file system of our own (a mount namespace). Not under
+        // ThreadSanitizer: its runtime dies of SIGBUS at exit in any program whose $TMPDIR is full
+        // (`passh --version` too, while the plain and AddressSanitizer builds are fine).
+        guard getenv("PASSH_TEST_SANITIZER").map({ String(cString: $0) }) != "thread" else { return }
         guard shell("unshare -rm true 2>/dev/null").status == 0 else {
             Issue.record("unshare -rm is not allowed here: the full-disk case is not checked")
             return
@@ -468,7 +471,10 @@ struct CopyTests {
             echo "status $?"; find out -type f | wc -l
             """)
         #expect(out == ["status 0", "1"])
-        #expect(peakKiB(work + "/rss") < 40 * 1024, "peak RSS \(peakKiB(work + "/rss")) KiB")
+        // (Not in a sanitized build: its memory is the sanitizer's.)
+        if getenv("PASSH_TEST_SANITIZER") == nil {
+            #expect(peakKiB(work + "/rss") < 40 * 1024, "peak RSS \(peakKiB(work + "/rss")) KiB")
+        }
     }
 
     #if LIBSSH

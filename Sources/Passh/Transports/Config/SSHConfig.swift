@@ -67,6 +67,11 @@ struct SSHConfig: Sendable {
     static let systemFile = "/etc/ssh/ssh_config"
     /// OpenSSH's limit on nested Includes.
     static let maximumDepth = 16
+    /// passh's limits on what Includes read in all (OpenSSH has none: a file that includes
+    /// another three times, sixteen deep, is 43 million reads). Past them, the configuration is
+    /// not read further, and every host goes to OpenSSH.
+    static let maximumFiles = 4096
+    static let maximumBytes = 64 << 20
 
     /// Reads the configuration: `configFile` (`-F`), else the user's and the system's files.
     static func load(configFile: String?, fileSystem: some SSHConfigFileSystem) -> SSHConfig {
@@ -95,14 +100,22 @@ struct SSHConfig: Sendable {
     private struct Loader {
         let fileSystem: any SSHConfigFileSystem
         var problems: [String] = []
+        /// Files and bytes read so far, Includes counted each time they are read.
+        var filesRead = 0
+        var bytesRead = 0
+        /// Reading ended: Includes nested too deep (ssh stops there), or too much read.
+        var stopped = false
 
         init(fileSystem: some SSHConfigFileSystem) { self.fileSystem = fileSystem }
 
         mutating func file(
             _ path: String, scope: Scope, checkPermissions: Bool, depth: Int, required: Bool
         ) -> File? {
+            guard !stopped else { return nil }
             guard depth <= SSHConfig.maximumDepth else {
+                // ssh exits on this one (fatal): nothing after it is read.
                 problems.append("\(path): too many recursive configuration includes")
+                stopped = true
                 return nil
             }
             let bytes: [UInt8]
@@ -119,6 +132,15 @@ struct SSHConfig: Sendable {
                     return nil
                 }
                 bytes = contents
+            }
+            filesRead += 1
+            bytesRead += bytes.count
+            guard filesRead <= SSHConfig.maximumFiles, bytesRead <= SSHConfig.maximumBytes else {
+                problems.append(
+                    "\(path): more than \(SSHConfig.maximumFiles) files or \(SSHConfig.maximumBytes >> 20) MiB "
+                        + "read through Include; not read further")
+                stopped = true
+                return nil
             }
             var items: [Item] = []
             var number = 0
@@ -165,7 +187,7 @@ struct SSHConfig: Sendable {
         /// The files an Include line names, each pattern anchored as OpenSSH anchors it.
         mutating func include(_ line: SSHConfigLine, in path: String, scope: Scope, depth: Int) -> [File] {
             var files: [File] = []
-            for argument in line.arguments {
+            for argument in line.arguments where !stopped {
                 if argument.hasPrefix("~") && scope == .system {
                     problems.append("\(path) line \(line.number): bad include path \(argument).")
                     continue
