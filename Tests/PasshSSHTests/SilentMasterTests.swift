@@ -12,8 +12,9 @@ import Glibc
 /// within the grace and a second, and without any of them the connect timeout does.
 @Suite("A silent master connection", .needsTestCluster, .serialized)
 struct SilentMasterTests {
-    /// grace (500 ms) + 1 s.
-    static let bound: Duration = .milliseconds(1500)
+    /// Below the connect timeout (6 s) a stop must not wait for: on a quiet machine the grace
+    /// (500 ms) and a second are enough.
+    static let bound: Duration = .seconds(4)
 
     /// Options whose master for `h1` is a silent listener; `body` runs with them.
     static func withSilentMaster(
@@ -34,7 +35,7 @@ struct SilentMasterTests {
     @Test func taskCancellationEndsTheHost() async throws {
         try await Self.withSilentMaster { ssh, listener async throws in
             let run = Task { try await ParallelSSH(ssh: ssh).run(["true"], on: ["h1"]) }
-            #expect(listener.waitForClient(within: .seconds(5)))
+            #expect(try await listener.waitForClient(within: .seconds(5)))
             let clock = ContinuousClock()
             let cancelled = clock.now
             run.cancel()
@@ -65,7 +66,7 @@ struct SilentMasterTests {
             let results = try await ParallelSSH(options: options, ssh: ssh).run(["true"], on: ["h1", "refused"])
             #expect(results[0].outcome == .cancelled)
             #expect(results[1].outcome.status == .failed)
-            #expect(clock.now - start < .seconds(3) + Self.bound)
+            #expect(clock.now - start < .seconds(5), "before the connect timeout (6 s)")
         }
     }
 

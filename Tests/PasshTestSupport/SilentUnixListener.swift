@@ -29,12 +29,14 @@ public struct SilentUnixListener: Sendable {
         _ = listen(fd, 16)
     }
 
-    /// Waits, at most `within`, until a client has connected; whether one did.
-    public func waitForClient(within: Duration) -> Bool {
-        var waiting = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        let milliseconds = Int32(
-            within.components.seconds * 1000 + within.components.attoseconds / 1_000_000_000_000_000)
-        return poll(&waiting, 1, milliseconds) == 1
+    /// Waits, at most `within`, until a client has connected; whether one did. It never blocks a
+    /// thread of the tests' pool (the run that connects may need it).
+    public func waitForClient(within: Duration) async throws -> Bool {
+        let fd = self.fd
+        return try await waitUntil(within: within) {
+            var waiting = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            return poll(&waiting, 1, 0) == 1
+        }
     }
 
     /// Stops listening and removes the socket.

@@ -90,17 +90,47 @@ public enum TestCluster {
 }
 
 /// Runs a shell command synchronously; returns its stdout (stderr goes to the test log) and status.
+///
+/// The shell starts with no signal blocked, whichever thread calls this: the threads of the tests'
+/// pool block SIGCHLD and SIGINT (libdispatch's workers do), and a shell started by `popen` from one
+/// inherited that mask: its `wait` for a child that had not exited yet then never returned.
 @discardableResult
 public func shell(_ command: String) -> (text: String, status: Int32) {
-    guard let pipe = popen(command, "r") else { return ("", -1) }
+    var pipe: [Int32] = [-1, -1]
+    guard Glibc.pipe(&pipe) == 0 else { return ("", -1) }
+    for end in pipe { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_adddup2(&actions, pipe[1], 1)
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var none = sigset_t()
+    sigemptyset(&none)
+    posix_spawnattr_setsigmask(&attributes, &none)
+    var all = sigset_t()
+    sigfillset(&all)
+    posix_spawnattr_setsigdefault(&attributes, &all)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    var pid: pid_t = 0
+    let arguments = ["/bin/sh", "-c", command]
+    let argv = arguments.map { strdup($0) } + [nil]
+    defer { argv.forEach { free($0) } }
+    let spawned = posix_spawn(&pid, "/bin/sh", &actions, &attributes, argv, environ)
+    close(pipe[1])
+    defer { close(pipe[0]) }
+    guard spawned == 0 else { return ("", -1) }
     var output: [UInt8] = []
     var buffer = [UInt8](repeating: 0, count: 4096)
     while true {
-        let n = fread(&buffer, 1, buffer.count, pipe)
+        let n = read(pipe[0], &buffer, buffer.count)
+        if n < 0 && errno == EINTR { continue }
         if n <= 0 { break }
         output += buffer[..<n]
     }
-    let status = pclose(pipe)
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
     return (String(decoding: output, as: UTF8.self), (status >> 8) & 0xFF)
 }
 
@@ -167,6 +197,24 @@ public func temporaryPath(_ label: String) -> String {
     "/tmp/passh-\(label)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
 }
 
+/// A TCP socket listening on an unused loopback port: its descriptor, and `127.0.0.1:PORT` as a
+/// passh host.
+public func listenOnLoopback(backlog: Int32) -> (fd: Int32, host: String) {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+    }
+    _ = listen(fd, backlog)
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    return (fd, "127.0.0.1:\(UInt16(bigEndian: address.sin_port))")
+}
+
 /// A TCP listener on loopback that accepts connections and never says a word: a host that is up
 /// but does not speak SSH.
 public struct SilentListener: Sendable {
@@ -175,20 +223,7 @@ public struct SilentListener: Sendable {
     public let host: String
 
     public init() {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let fd = self.fd
-        _ = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
-        }
-        _ = listen(fd, 16)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        host = "127.0.0.1:\(UInt16(bigEndian: address.sin_port))"
+        (fd, host) = listenOnLoopback(backlog: 16)
     }
 
     public func close() { _ = Glibc.close(fd) }
@@ -198,11 +233,8 @@ public struct SilentListener: Sendable {
 /// to be gone; returns those still there. A process killed a moment ago may still be running on a
 /// busy machine.
 public func processesLeft(
-    matching marker: String, named: String? = nil, within: Duration = .seconds(1)
+    matching marker: String, named: String? = nil, within: Duration = .seconds(5)
 ) async throws -> [Int32] {
-    let deadline = ContinuousClock.now + within
-    while !processes(matching: marker, named: named).isEmpty && ContinuousClock.now < deadline {
-        try await Task.sleep(for: .milliseconds(25))
-    }
+    _ = try await waitUntil(within: within) { processes(matching: marker, named: named).isEmpty }
     return processes(matching: marker, named: named)
 }

@@ -93,7 +93,7 @@ struct AsyncioTrapsTests {
         #expect(results.map(\.outcome) == [.cancelled, .exited(3), .cancelled, .cancelled, .cancelled, .cancelled])
         #expect(results[3...].allSatisfy { $0.duration == .zero }, "h4…h6 never started")
         #expect(results[0].duration > .zero && results[2].duration > .zero, "h1 and h3 were running")
-        #expect(elapsed < .seconds(5))
+        #expect(elapsed < .seconds(20), "not after the sleeps (30 s)")
         #expect(processes(matching: marker).isEmpty)
     }
 
@@ -112,7 +112,7 @@ struct AsyncioTrapsTests {
         let cancelled = clock.now
         run.cancel()
         let results = try await run.value
-        #expect(clock.now - cancelled < .seconds(2))
+        #expect(clock.now - cancelled < .seconds(10))
         #expect(results.map(\.outcome) == [.cancelled, .cancelled, .cancelled])
         #expect(try await processesLeft(matching: marker).isEmpty)
         let again = try await passh.run(["echo again"], on: ["a"])
@@ -125,7 +125,7 @@ struct AsyncioTrapsTests {
             ["if [ $PASSH_HOST = slow ]; then exec \(sleep); fi; echo done"], on: ["fast", "slow"])
         #expect(results.map(\.outcome) == [.exited(0), .timedOut])
         #expect(text(results[0].stdout) == "done\n")
-        #expect(results[1].duration < .seconds(3))
+        #expect(results[1].duration < .seconds(10))
         #expect(processes(matching: marker).isEmpty)
     }
 

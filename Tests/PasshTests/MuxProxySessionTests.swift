@@ -170,7 +170,7 @@ struct MuxProxySessionTests {
         let cancelled = clock.now
         run.cancel()
         #expect(await run.value == .cancelled)
-        #expect(clock.now - cancelled < .milliseconds(500))
+        #expect(clock.now - cancelled < .seconds(5))
         await master.finished()
     }
 
@@ -185,7 +185,7 @@ struct MuxProxySessionTests {
         let start = clock.now
         await #expect(throws: MuxClient.Failure.self) { try await client.greet(deadline: start + .milliseconds(300)) }
         #expect(clock.now - start >= .milliseconds(300))
-        #expect(clock.now - start < .seconds(2))
+        #expect(clock.now - start < .seconds(5))
 
         let other = FakeMaster { master in
             _ = master.next()
@@ -205,7 +205,7 @@ struct MuxProxySessionTests {
         let cancelled = clock.now
         greeting.cancel()
         #expect(await greeting.value == .cancelled)
-        #expect(clock.now - cancelled < .milliseconds(500))
+        #expect(clock.now - cancelled < .seconds(5))
         withExtendedLifetime((silent, other)) {}
     }
 

@@ -147,31 +147,8 @@ final class KeyExchangeCutter: Sendable {
     private let stopped = Atomic<Bool>(false)
 
     init() {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let fd = self.fd
-        _ = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
-        }
-        _ = listen(fd, 16)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        host = "127.0.0.1:\(UInt16(bigEndian: address.sin_port))"
-        let box = Unmanaged.passRetained(self).toOpaque()
-        var thread = pthread_t()
-        let created = pthread_create(
-            &thread, nil,
-            { context in
-                let cutter = Unmanaged<KeyExchangeCutter>.fromOpaque(context!).takeRetainedValue()
-                cutter.serve()
-                return nil
-            }, box)
-        precondition(created == 0, "pthread_create: \(created)")
-        pthread_detach(thread)
+        (fd, host) = listenOnLoopback(backlog: 16)
+        startThread { [self] in serve() }
     }
 
     /// How many connections were accepted.

@@ -150,11 +150,7 @@ struct SudoTests {
         defer { shell("rm -f \(password)") }
         let (sleep, marker) = uniqueSleep(seconds: 5)
         let run = Task { try await passhOnCluster(["--sudo", "--sudo-password-file", password, "h1", sleep]) }
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(10)
-        while processes(matching: marker, named: "sleep").isEmpty && clock.now < deadline {
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        _ = try await waitForProcesses(matching: marker, named: "sleep")
         let passh = processes(matching: "--sudo-password-file \(password)", named: "passh").first
         let limits = passh.flatMap { readText("/proc/\($0)/limits") } ?? ""
         let core = limits.split(separator: "\n").first { $0.hasPrefix("Max core file size") }
