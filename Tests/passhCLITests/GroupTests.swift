@@ -170,7 +170,8 @@ struct GroupTests {
                 echo "$? $(( ($(date +%s%N) - start) / 1000000 ))"
                 """.utf8))
         defer { unlink(script) }
-        let result = try await bashScript("bash \(script)").text.split(separator: "\n").first?.split(separator: " ") ?? []
+        let result =
+            try await bashScript("bash \(script)").text.split(separator: "\n").first?.split(separator: " ") ?? []
         #expect(result.first == "143")
         #expect((Int(result.last ?? "") ?? .max) < 8000, "ended long before the sleeps (30 s): \(result)")
         let left = try await processesLeft(matching: marker, named: "sleep")

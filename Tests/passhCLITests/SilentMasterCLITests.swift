@@ -97,7 +97,9 @@ struct SudoCheckSignalTests {
             wait $pid; status=$?
             echo "$status $(( ($(date +%s%N) - start) / 1000000 ))"
             """
-        let figures = try await bashScript(script).text.split(separator: "\n").last?.split(separator: " ").compactMap { Int($0) } ?? []
+        let figures =
+            try await bashScript(script).text.split(separator: "\n").last?.split(separator: " ").compactMap { Int($0) }
+            ?? []
         #expect(figures.first == 143)
         #expect((figures.last ?? .max) < 6000, "ended \(figures.last ?? -1) ms after SIGTERM")
         #expect(try await processesLeft(matching: marker).isEmpty)
