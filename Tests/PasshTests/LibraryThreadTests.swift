@@ -47,6 +47,15 @@ import Glibc
         // The poller is the transport's: its thread lives as long as the transport.
         let transport = LocalTransport()
         _ = try await ParallelSSH(options: options, transport: transport).run(["true"], on: ["h1"])
+        // Its thread starts with the first wait that has to wait (on a loaded machine the run above
+        // may never have had to): one that does, on a pipe nobody writes to.
+        let poller = Poller()
+        var pipe: [Int32] = [-1, -1]
+        #expect(Glibc.pipe(&pipe) == 0)
+        defer { close(pipe[0]); close(pipe[1]) }
+        let waiting = Task { [reading = pipe[0]] in await poller.wait(reading, for: .readable) }
+        defer { waiting.cancel() }
+        #expect(try await waitUntil { Self.blockedSignals().contains { $0.name == "passh-poller" } })
         let threads = Self.blockedSignals()
         #expect(Set(threads.map(\.name)).isSuperset(of: ["passh-writer", "passh-poller"]))
         for thread in threads {
