@@ -121,6 +121,9 @@ struct KnownHostsTests {
         #expect(KnownHosts.patternMatches(Array("a".utf8)[...], Array("**a**".utf8)[...]))
         #expect(!KnownHosts.patternMatches(Array("ab".utf8)[...], Array("a".utf8)[...]))
         #expect(KnownHosts.patternMatches(Array("".utf8)[...], Array("*".utf8)[...]))
+        // A `*` in the name does not make the pattern's `*` a literal (found by FuzzKnownHosts).
+        #expect(KnownHosts.patternMatches(Array("*web1".utf8)[...], Array("*".utf8)[...]))
+        #expect(KnownHosts.patternMatches(Array("a*b".utf8)[...], Array("a*".utf8)[...]))
     }
 
     @Test func hashedNamesMatchOnlyTheirHost() throws {

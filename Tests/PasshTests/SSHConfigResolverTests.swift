@@ -147,6 +147,11 @@ struct SSHConfigResolverTests {
             ])
         #expect(resolve("IgnoreUnknown bog*\nBogus yes\n", host: "h").problems == [])
         #expect(resolve("Host nomatch\n  Port abc\n", host: "h").problems == ["/cfg line 2: Bad port 'abc'."])
+        // A value's control characters are shown escaped: a problem is one line (found by FuzzSSHConfig).
+        #expect(
+            resolve("Host nomatch\n  Port a\u{1}b\u{7F}\n", host: "h").problems == [
+                #"/cfg line 2: Bad port 'a\u{1}b\u{7f}'."#
+            ])
         #expect(resolve("User\n", host: "h").problems == ["/cfg line 1: no argument after keyword \"user\""])
         let missing = SSHConfig.load(configFile: "/nope", fileSystem: MemoryConfigFiles(files: [:]))
         #expect(missing.problems == ["Can't open user config file /nope: No such file or directory"])

@@ -92,8 +92,25 @@ struct SSHConfig: Sendable {
             }
         }
         return SSHConfig(
-            files: files, problems: loader.problems, configFile: configFile == "none" ? nil : configFile,
+            files: files, problems: loader.problems.map(oneLine), configFile: configFile == "none" ? nil : configFile,
             home: fileSystem.home)
+    }
+
+    /// `text` on one line: its control characters escaped (`\r`, `\u{1}`), as a message quoting a
+    /// file's bytes must show them.
+    static func oneLine(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { return text }
+        var line = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\r": line += "\\r"
+            case "\n": line += "\\n"
+            case "\t": line += "\\t"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F: line += "\\u{\(String(scalar.value, radix: 16))}"
+            default: line.unicodeScalars.append(scalar)
+            }
+        }
+        return line
     }
 
     /// Reads files and follows their Includes, collecting problems.

@@ -21,8 +21,11 @@ struct SSHResolvedConfig: Sendable, Equatable {
     let query: SSHConfigQuery
     /// The values by canonical keyword.
     var values: [String: [Value]] = [:]
-    /// What makes OpenSSH refuse the configuration for this host.
-    var problems: [String] = []
+    /// What makes OpenSSH refuse the configuration for this host: one line each (a value's control
+    /// characters, a carriage return among them, shown escaped).
+    var problems: [String] = [] {
+        didSet { problems = problems.map(SSHConfig.oneLine) }
+    }
     /// What passh does not evaluate (`Match exec` …): the host's configuration cannot be known
     /// without it. Each is a short reason (`Match exec`).
     var unevaluated: [String] = []

@@ -212,11 +212,12 @@ enum KnownHosts {
         var p = pattern.startIndex
         var star: (pattern: Int, name: Int)?
         while n < name.endIndex {
-            if p < pattern.endIndex && (pattern[p] == UInt8(ascii: "?") || pattern[p] == name[n]) {
-                n += 1
-                p += 1
-            } else if p < pattern.endIndex && pattern[p] == UInt8(ascii: "*") {
+            // A `*` in the pattern is a wildcard even where the name holds a `*` too.
+            if p < pattern.endIndex && pattern[p] == UInt8(ascii: "*") {
                 star = (p, n)
+                p += 1
+            } else if p < pattern.endIndex && (pattern[p] == UInt8(ascii: "?") || pattern[p] == name[n]) {
+                n += 1
                 p += 1
             } else if let last = star {
                 p = last.pattern + 1
