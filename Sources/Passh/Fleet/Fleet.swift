@@ -29,8 +29,6 @@ public final class Fleet: Sendable {
 
     private struct State {
         var hosts: [Host]
-        /// Hosts that went through an OpenSSH master: their masters are closed with the fleet.
-        var mastered: Set<Host> = []
         var closed = false
     }
 
@@ -113,13 +111,8 @@ public final class Fleet: Sendable {
     /// Removes hosts, closing their connections.
     public func remove(_ hosts: [Host]) async {
         let gone = Set(hosts)
-        let mastered = state.withLock { state in
-            state.hosts.removeAll { gone.contains($0) }
-            let mastered = state.mastered.intersection(gone)
-            state.mastered.subtract(gone)
-            return mastered
-        }
-        await closeConnections(of: Array(gone), mastered: Array(mastered))
+        state.withLock { state in state.hosts.removeAll { gone.contains($0) } }
+        await closeConnections(of: Array(gone), mastered: transport.masterHosts.remove(gone))
     }
 
     /// How `host` is connected.
@@ -181,13 +174,16 @@ public final class Fleet: Sendable {
         return await Runner(transport: transport, options: options).run(["true"], on: hosts, sink: sink)
     }
 
-    /// The hosts to run on, remembered for closing their masters.
+    /// A ``ParallelSSH`` whose runs go over the fleet's connections, with the fleet's options:
+    /// for what the fleet's own calls do not take (its `options` can be changed; its hosts are
+    /// any). Runs after ``close()`` connect again, and nothing closes those connections.
+    public var passh: ParallelSSH { ParallelSSH(options: options, transport: transport) }
+
+    /// The hosts to run on.
     private func begin(_ hosts: [Host]?) throws(PasshError) -> [Host] {
         let result: Result<[Host], PasshError> = state.withLock { state in
             if state.closed { return .failure(PasshError(.invalidOption, "the fleet is closed")) }
-            let chosen = hosts ?? state.hosts
-            for host in chosen where transport.usesMaster(host) { state.mastered.insert(host) }
-            return .success(chosen)
+            return .success(hosts ?? state.hosts)
         }
         return try result.get()
     }
@@ -198,13 +194,11 @@ public final class Fleet: Sendable {
     /// masters the fleet started. Later runs throw. Runs to its end even when the calling task is
     /// cancelled.
     public func close() async {
-        let (hosts, mastered) = state.withLock { state in
-            defer {
-                state.closed = true
-                state.mastered = []
-            }
-            return (state.closed ? [] : state.hosts, Array(state.mastered))
+        let hosts = state.withLock { state in
+            defer { state.closed = true }
+            return state.closed ? [] : state.hosts
         }
+        let mastered = transport.masterHosts.removeAll()
         let transport = self.transport
         let ownDirectory = self.ownDirectory
         // Not cut short by a cancelled caller: the connections must close.

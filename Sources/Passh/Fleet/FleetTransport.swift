@@ -32,6 +32,8 @@ struct FleetTransport: Transport {
     #if LIBSSH
     let connections = FleetConnections()
     #endif
+    /// The hosts that went through a master.
+    let masterHosts = FleetMasters()
 
     func run(
         _ command: [String], on host: Host, options: SessionOptions,
@@ -39,6 +41,7 @@ struct FleetTransport: Transport {
     ) async -> Termination {
         if connectOnly && state(of: host) == .connected { return .exited(0) }
         let command = connectOnly ? (usesMaster(host) ? ["true"] : []) : command
+        if usesMaster(host) { masterHosts.used(host) }
         switch route {
         #if LIBSSH
         case .libSSH(let libSSH):
