@@ -25,6 +25,10 @@ struct Invocation {
     var overPlainOpenSSH: @Sendable (Host) -> Bool = { _ in true }
     /// Hosts whose output could not be written to their files (known once the run is over).
     var outputFailures: @Sendable () -> Set<Host> = { [] }
+    /// The shell's: the one-line summary after every run, on a terminal or not.
+    var alwaysSummarize = false
+    /// Told the results once the run is over (the shell's retry).
+    var finished: @Sendable ([HostResult]) -> Void = { _ in }
 
     /// Runs and returns the exit status. `control` stops the run: a first signal (or stdout
     /// failing) cancels it, a second one triggers its emergency stop. The progress line on a
@@ -58,6 +62,7 @@ struct Invocation {
         switch outcome {
         case .success(let value):
             results = value
+            finished(value)
         case .failure(let error):
             await writer.flush()
             return report(error)
@@ -90,7 +95,7 @@ struct Invocation {
                 rollout: passh.options.rollout)
             if case .copy(let copy) = work { report.pushDestination = copy.destination }
             var lines = report.lines
-            if onTerminal && reason == nil {
+            if (onTerminal || alwaysSummarize) && reason == nil {
                 lines.append(terminalSummary(results, elapsed: progress.elapsed, copies: progress.copies))
             }
             if !lines.isEmpty {

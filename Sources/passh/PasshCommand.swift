@@ -174,12 +174,25 @@ struct PasshCommand: AsyncParsableCommand {
             }
         }
         try copyFlags.check(command: command, runFlags: runFlags)
-        if runsCommand && command.isEmpty && !copyFlags.copies {
-            throw ValidationError("Missing the command to run on the hosts.")
+        if opensShell {
+            // The shell reads its commands from stdin, and runs each without a terminal.
+            let refused: String? =
+                runFlags.broadcastStdin
+                ? "-I" : runFlags.terminal ? "--tty" : gatewayFlags.routes ? "--gateway" : nil
+            if let refused {
+                throw ValidationError(
+                    "\(refused) cannot be used without a COMMAND (the shell reads its commands from stdin).")
+            }
         }
         if !runsCommand && !command.isEmpty {
             throw ValidationError("\(hostFlags.listHosts ? "--list-hosts" : "--persist-stop") takes no COMMAND.")
         }
+    }
+
+    /// No command to run, no copy, no listing: `passh HOSTS` opens a shell (``Shell``).
+    var opensShell: Bool {
+        command.isEmpty && !copyFlags.copies && !hostFlags.listHosts && !hostFlags.listGroups && !sshFlags.persistStop
+            && !gatewayFlags.serve
     }
 
     func run() async throws {
@@ -288,6 +301,14 @@ struct PasshCommand: AsyncParsableCommand {
             }
             if let spool { options.stdinFile = spool.path }
             defer { spool?.close() }
+            if opensShell {
+                let shell = Shell(
+                    fleet: try Fleet(hosts: list.hosts, options: options, transport: transport),
+                    outputFlags: outputFlags, groups: groups, writer: writer, control: control,
+                    interactive: isatty(0) == 1, openSSH: !sshFlags.local && !sshFlags.persist && !sshFlags.stopRemote,
+                    overPlainOpenSSH: { [sshFlags] in sshFlags.usesPlainOpenSSH($0, transport: transport) })
+                return await shell.run()
+            }
             // The archive to send is made before any host starts; a missing path stops here.
             let work: Work
             do throws(PasshError) {

@@ -25,6 +25,8 @@ final class RunControl: Sendable {
         var escalated = false
         var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
         var nextWaiter = 0
+        /// Sees each signal first (the shell's): `true` when it took it.
+        var interceptor: (@Sendable (_ signal: Int32, _ second: Bool) -> Bool)?
     }
 
     private let state = Mutex(State())
@@ -57,8 +59,16 @@ final class RunControl: Sendable {
         return true
     }
 
+    /// Has `interceptor` see every signal first, with whether one came before: when it returns
+    /// `true`, the signal is its own (the shell's ^C stops its command, not the shell).
+    func intercept(_ interceptor: @escaping @Sendable (_ signal: Int32, _ second: Bool) -> Bool) {
+        state.withLock { $0.interceptor = interceptor }
+    }
+
     /// A signal came: the first stops the work; the second kills every session at once.
     func signalled(_ signal: Int32) {
+        let (interceptor, second) = state.withLock { ($0.interceptor, $0.firstSignal != nil) }
+        if let interceptor, interceptor(signal, second) { return }
         let escalate = state.withLock { state -> Bool in
             guard state.firstSignal != nil else {
                 state.firstSignal = signal
@@ -96,6 +106,27 @@ final class RunControl: Sendable {
         }
     }
 
+    /// Runs `work`, cancelled by the first reason to stop this control (``stop(_:)``,
+    /// ``signalled(_:)``), and returns its status once it has returned.
+    func stoppable(_ work: @escaping @Sendable () async -> Int32) async -> Int32 {
+        await withTaskGroup(of: Int32?.self) { stoppable in
+            stoppable.addTask { await work() }
+            stoppable.addTask {
+                await self.stopped()
+                return nil
+            }
+            var status: Int32 = 1
+            while let result = await stoppable.next() {
+                stoppable.cancelAll()
+                if let result {
+                    status = result
+                    break
+                }
+            }
+            return status
+        }
+    }
+
     /// Runs `work` under a new control, with signals watched, and returns its exit status — or,
     /// when a signal stopped it, ends the process by that signal once `work` has returned.
     static func supervise(_ work: @escaping @Sendable (RunControl) async -> Int32) async -> Int32 {
@@ -110,22 +141,7 @@ final class RunControl: Sendable {
             }
             group.addTask {
                 // The work, cancelled by the first reason to stop.
-                await withTaskGroup(of: Int32?.self) { stoppable in
-                    stoppable.addTask { await work(control) }
-                    stoppable.addTask {
-                        await control.stopped()
-                        return nil
-                    }
-                    var status: Int32 = 1
-                    while let result = await stoppable.next() {
-                        stoppable.cancelAll()
-                        if let result {
-                            status = result
-                            break
-                        }
-                    }
-                    return status
-                }
+                await control.stoppable { await work(control) }
             }
             var status: Int32 = 1
             while let result = await group.next() {

@@ -149,7 +149,14 @@ struct CLITests {
     }
 
     @Test(arguments: [
-        (["h1"], "passh: Missing the command to run on the hosts. (see passh --help)\n"),
+        (
+            ["-I", "h1"],
+            "passh: -I cannot be used without a COMMAND (the shell reads its commands from stdin). (see passh --help)\n"
+        ),
+        (
+            ["--tty", "h1"],
+            "passh: --tty cannot be used without a COMMAND (the shell reads its commands from stdin). (see passh --help)\n"
+        ),
         (["-n=-1", "h1", "true"], "passh: -n must be 0 (no limit) or more, not -1. (see passh --help)\n"),
         (["-n", "-1", "h1", "true"], "passh: -n must be 0 (no limit) or more, not -1. (see passh --help)\n"),
         (

@@ -57,6 +57,12 @@ public struct AutoTransport: Transport {
         return await openSSH.run(command, on: host, options: options, output: output)
     }
 
+    /// The host's settings when it goes to libssh; `nil`: it goes to OpenSSH.
+    func nativeSettings(for host: Host) -> SSHHostSettings? {
+        let (choice, settings) = chooser.choose(host)
+        return choice.kind == .libssh ? settings : nil
+    }
+
     /// `libssh` or `openssh`.
     public func transportName(for host: Host) -> String? { choice(for: host).kind.rawValue }
 

@@ -64,6 +64,8 @@ final class LibSSHEngineThread: Sendable {
     private struct Inbox {
         var new: [LibSSHJob] = []
         var attention: Set<Int> = []
+        var release: [Int] = []
+        var released: [@Sendable () -> Void] = []
         var quit = false
     }
 
@@ -95,6 +97,16 @@ final class LibSSHEngineThread: Sendable {
         wake()
     }
 
+    /// Closes the kept connections `ids` (at once when idle, else when their command ends), then
+    /// calls `done`.
+    func release(_ ids: [Int], done: @escaping @Sendable () -> Void) {
+        inbox.withLock {
+            $0.release += ids
+            $0.released.append(done)
+        }
+        wake()
+    }
+
     /// Ends the loop once it has no sessions.
     func quit() {
         inbox.withLock { $0.quit = true }
@@ -114,30 +126,52 @@ final class LibSSHEngineThread: Sendable {
         // forks of the program's other threads are left alone.
         passh_unblock_signals_in_forks_of_this_thread()
         var sessions: [Int: LibSSHSession] = [:]
+        /// Kept connections between commands, by their connection's number.
+        var kept: [Int: LibSSHSession] = [:]
+        var keptOwners: [LibSSHSession] = []
         var waiting = Deque<LibSSHSession>()
         var fds: [pollfd] = []
         var owners: [LibSSHSession] = []
         let clock = ContinuousClock()
         var nextTick = clock.now + Self.tick
         while true {
-            let (new, attention, quit) = inbox.withLock { inbox in
-                defer { inbox.new = []; inbox.attention = [] }
-                return (inbox.new, inbox.attention, inbox.quit)
+            let (new, attention, release, released, quit) = inbox.withLock { inbox in
+                defer {
+                    inbox.new = []
+                    inbox.attention = []
+                    inbox.release = []
+                    inbox.released = []
+                }
+                return (inbox.new, inbox.attention, inbox.release, inbox.released, inbox.quit)
             }
-            if quit && new.isEmpty && sessions.isEmpty { break }
             var now = clock.now
             var due: [LibSSHSession] = []
             for job in new {
+                if let session = kept.removeValue(forKey: job.id) {
+                    sessions[job.id] = session
+                    session.reuse(job, now: now)
+                    settle(session, &sessions, &kept)
+                    continue
+                }
                 let session = LibSSHSession(job)
                 sessions[job.id] = session
                 waiting.append(session)
+            }
+            for id in release {
+                kept.removeValue(forKey: id)?.closeConnection(reason: nil)
+                sessions[id]?.releasing = true
+            }
+            for done in released { done() }
+            if quit && new.isEmpty && sessions.isEmpty {
+                for session in kept.values { session.closeConnection(reason: nil) }
+                break
             }
             for id in attention { if let session = sessions[id] { due.append(session) } }
             var handshaking = sessions.values.reduce(0) { $0 + ($1.isHandshaking ? 1 : 0) }
             while handshaking < handshakeLimit, let session = waiting.popFirst() {
                 session.start(now: now)
                 if session.isHandshaking { handshaking += 1 }
-                if session.phase == .done { sessions[session.job.id] = nil }
+                settle(session, &sessions, &kept)
             }
 
             fds.removeAll(keepingCapacity: true)
@@ -156,6 +190,14 @@ final class LibSSHEngineThread: Sendable {
                 fds.append(pollfd(fd: socket, events: events, revents: 0))
                 owners.append(session)
             }
+            let keptStart = fds.count
+            keptOwners.removeAll(keepingCapacity: true)
+            for session in kept.values {
+                let events = session.idlePollEvents()
+                guard events != 0 else { continue }
+                fds.append(pollfd(fd: session.socket, events: events, revents: 0))
+                keptOwners.append(session)
+            }
             let wait = immediate ? 0 : max(0, milliseconds(earliest - now))
             let ready = poll(&fds, nfds_t(fds.count), Int32(wait))
             if ready > 0 && fds[0].revents != 0 {
@@ -164,7 +206,11 @@ final class LibSSHEngineThread: Sendable {
             }
             now = clock.now
             if ready > 0 {
-                for index in 1..<fds.count where fds[index].revents != 0 { due.append(owners[index - 1]) }
+                for index in 1..<keptStart where fds[index].revents != 0 { due.append(owners[index - 1]) }
+                for index in keptStart..<fds.count where fds[index].revents != 0 {
+                    let session = keptOwners[index - keptStart]
+                    if !session.stepIdle() { kept[session.job.id] = nil }
+                }
             }
             let ticked = now >= nextTick
             if ticked { nextTick = now + Self.tick }
@@ -175,12 +221,32 @@ final class LibSSHEngineThread: Sendable {
             for session in waiting where session.job.bridge.stopRequest != .none { due.append(session) }
             for session in due where session.phase != .done {
                 session.step(now: now)
-                if session.phase == .done { sessions[session.job.id] = nil }
+                settle(session, &sessions, &kept)
             }
             if waiting.contains(where: { $0.phase == .done }) { waiting.removeAll { $0.phase == .done } }
         }
         close(wakeDescriptor)
         close(wakeWriter)
+    }
+
+    /// Moves a session that ended its command: a kept one that went idle to `kept`, a closed one
+    /// out.
+    private func settle(
+        _ session: LibSSHSession, _ sessions: inout [Int: LibSSHSession], _ kept: inout [Int: LibSSHSession]
+    ) {
+        switch session.phase {
+        case .done:
+            sessions[session.job.id] = nil
+        case .idle:
+            sessions[session.job.id] = nil
+            if session.releasing {
+                session.closeConnection(reason: nil)
+            } else {
+                kept[session.job.id] = session
+            }
+        default:
+            break
+        }
     }
 
     private func milliseconds(_ duration: Duration) -> Int {

@@ -22,6 +22,11 @@ struct LibSSHJob: Sendable {
     /// The host's settings, as read from the ssh configuration the way OpenSSH reads it; `nil`:
     /// libssh reads the configuration itself.
     var hostSettings: SSHHostSettings? = nil
+    /// The kept connection this job runs on: the session stays open after the command (idle) and
+    /// takes the connection's next job; `nil`: the session closes with its command.
+    var kept: LibSSHKeptConnection? = nil
+    /// Only connect and log in (a kept connection opened ahead of its first command).
+    var connectOnly = false
 }
 
 /// One host's session, driven by one engine thread and touched by no other: connect → check the
@@ -34,9 +39,9 @@ struct LibSSHJob: Sendable {
 /// ready), except those noted on ``LibSSHEngine``. The phases from connecting to exec count against
 /// the engine's handshake cap, and must end within the connect timeout.
 final class LibSSHSession {
-    enum Phase { case queued, connecting, authenticating, opening, requestingTerminal, executing, running, done }
+    enum Phase { case queued, connecting, authenticating, opening, requestingTerminal, executing, running, idle, done }
 
-    let job: LibSSHJob
+    private(set) var job: LibSSHJob
     private(set) var phase = Phase.queued
     private var session: OpaquePointer?
     private var sshChannel: OpaquePointer?
@@ -72,6 +77,13 @@ final class LibSSHSession {
     private var unwritten: ArraySlice<UInt8> = []
     /// The `KILL` request was handed to libssh: the emergency stop is told once it left.
     private var killQueued = false
+    /// The session logged in: a kept one stays open after its command.
+    private var loggedIn = false
+    /// Idle with bytes waiting that only a channel's pump reads: not polled for input until the
+    /// next command (which reads them).
+    private var idleInputPending = false
+    /// Closes (instead of going idle) when the command ends: the kept connection was released.
+    var releasing = false
 
     /// Set when a step stopped with data left to read: step again without waiting for the socket.
     private(set) var wantsStep = false
@@ -138,18 +150,7 @@ final class LibSSHSession {
     func start(now: ContinuousClock.Instant) {
         guard phase == .queued else { return }
         if job.bridge.stopRequest != .none { return finish(.cancelled) }
-        var file: StdinFileDescriptor?
-        if let path = job.session.stdinFile {
-            do throws(StdinFileDescriptor.Failure) {
-                file = try StdinFileDescriptor.open(path)
-            } catch {
-                return finish(.failed(error.failure))
-            }
-        }
-        channel = SessionChannel(
-            host: job.host, settings: channel.settings,
-            stdin: StdinSource(preamble: job.session.stdinPreamble, file: file),
-            maximumLineLength: job.session.maximumLineLength, binaryStdout: job.session.binaryStdout)
+        if let failure = makeChannel() { return finish(.failed(failure)) }
         guard let session = ssh_new() else {
             return finish(.failed(HostFailure(.other, "libssh: cannot create a session")))
         }
@@ -161,6 +162,94 @@ final class LibSSHSession {
         step(now: now)
     }
 
+    /// The command's channel state, with its stdin; the failure when the stdin file cannot be read.
+    private func makeChannel() -> HostFailure? {
+        var file: StdinFileDescriptor?
+        if let path = job.session.stdinFile {
+            do throws(StdinFileDescriptor.Failure) {
+                file = try StdinFileDescriptor.open(path)
+            } catch {
+                return error.failure
+            }
+        }
+        var settings = SessionChannel.Settings(command: job.command)
+        settings.terminal = job.session.terminal
+        settings.waitsForClose = false
+        settings.terminationGrace = job.session.terminationGrace
+        channel = SessionChannel(
+            host: job.host, settings: settings,
+            stdin: StdinSource(preamble: job.session.stdinPreamble, file: file),
+            maximumLineLength: job.session.maximumLineLength, binaryStdout: job.session.binaryStdout)
+        return nil
+    }
+
+    /// Runs the next job of a kept connection on this idle session: a new channel on the open
+    /// connection, no handshake.
+    func reuse(_ next: LibSSHJob, now: ContinuousClock.Instant) {
+        guard phase == .idle else { return next.bridge.finish(.failed(HostFailure(.other, "the connection is busy"))) }
+        job = next
+        exitStatus = nil
+        exitSignal = nil
+        closed = false
+        toldExit = false
+        toldClose = false
+        stdoutEnded = false
+        stderrEnded = false
+        unwritten = []
+        killQueued = false
+        wantsStep = false
+        environmentSent = 0
+        idleInputPending = false
+        actions.removeAll()
+        phase = .opening  // until the channel says otherwise
+        if job.bridge.stopRequest != .none { return finish(.cancelled) }
+        if isBroken { return finish(.failed(lostFailure())) }
+        if let failure = makeChannel() { return finish(.failed(failure)) }
+        handshakeDeadline = now + job.handshakeTimeout
+        authenticated(now: now)
+        step(now: now)
+    }
+
+    /// The `poll` events an idle kept session waits for: its pending writes, and the connection's
+    /// end (a hang-up, or the host closing it).
+    func idlePollEvents() -> Int16 {
+        guard let session, phase == .idle else { return 0 }
+        var events: Int16 = idleInputPending ? 0 : Int16(POLLIN)
+        if ssh_get_poll_flags(session) & SSH_WRITE_PENDING != 0 { events |= Int16(POLLOUT) }
+        return events
+    }
+
+    /// An idle kept session's socket is ready: flushes what libssh holds, and closes the session
+    /// when the host has closed the connection. `false` once closed.
+    func stepIdle() -> Bool {
+        guard let session, phase == .idle else { return false }
+        if ssh_get_poll_flags(session) & SSH_WRITE_PENDING != 0 { _ = ssh_blocking_flush(session, 0) }
+        var byte: UInt8 = 0
+        let fd = ssh_get_fd(session)
+        let peeked = recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+        if peeked == 0 || (peeked < 0 && errno != EAGAIN && errno != EWOULDBLOCK) || isBroken {
+            closeConnection(reason: "the host closed the connection")
+            return false
+        }
+        if peeked > 0 { idleInputPending = true }
+        return true
+    }
+
+    /// Closes the session for good (an idle kept one released, or its host gone).
+    func closeConnection(reason: String?) {
+        guard phase != .done else { return }
+        let wasIdle = phase == .idle
+        phase = .done
+        freeChannel()
+        if let session {
+            ssh_disconnect(session)
+            ssh_free(session)
+        }
+        session = nil
+        job.kept?.closed(reason: reason)
+        if !wasIdle { job.bridge.finish(.cancelled) }
+    }
+
     /// Advances the session as far as it goes without waiting.
     func step(now: ContinuousClock.Instant) {
         wantsStep = false
@@ -168,7 +257,7 @@ final class LibSSHSession {
         case .queued:
             if job.bridge.stopRequest != .none { finish(.cancelled) }
             return
-        case .done:
+        case .done, .idle:
             return
         default:
             break
@@ -300,6 +389,8 @@ final class LibSSHSession {
 
     private func authenticated(now: ContinuousClock.Instant) {
         releaseAgent()
+        loggedIn = true
+        if job.connectOnly { return finish(.exited(0)) }
         guard let session, let channel = ssh_channel_new(session) else {
             return finish(.failed(HostFailure(.other, "libssh: cannot create a channel")))
         }
@@ -536,9 +627,32 @@ final class LibSSHSession {
     }
 
     /// Closes everything and reports `termination`.
+    /// A kept connection's session that is logged in and whose connection holds goes idle
+    /// instead, and takes the connection's next job.
     func finish(_ termination: Termination) {
-        guard phase != .done else { return }
+        guard phase != .done, phase != .idle else { return }
+        freeChannel()
+        if let kept = job.kept, loggedIn, !releasing, session != nil, !isBroken {
+            phase = .idle
+            kept.opened()
+            job.bridge.finish(termination)
+            return
+        }
         phase = .done
+        if let session {
+            ssh_disconnect(session)
+            ssh_free(session)
+        }
+        session = nil
+        if case .failed(let failure) = termination {
+            job.kept?.closed(reason: failure.message)
+        } else {
+            job.kept?.closed(reason: nil)
+        }
+        job.bridge.finish(termination)
+    }
+
+    private func freeChannel() {
         if let sshChannel {
             ssh_remove_channel_callbacks(sshChannel, callbacks)
             ssh_channel_free(sshChannel)
@@ -546,12 +660,6 @@ final class LibSSHSession {
         sshChannel = nil
         callbacks?.deallocate()
         callbacks = nil
-        if let session {
-            ssh_disconnect(session)
-            ssh_free(session)
-        }
-        session = nil
-        job.bridge.finish(termination)
     }
 
     // MARK: Failures

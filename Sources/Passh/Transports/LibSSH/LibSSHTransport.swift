@@ -60,10 +60,11 @@ public struct LibSSHTransport: Transport {
     /// when `nil`, with libssh's own reading of the ssh configuration.
     func run(
         _ command: [String], on host: Host, options: SessionOptions, settings hostSettings: SSHHostSettings?,
+        kept: LibSSHKeptConnection? = nil, connectOnly: Bool = false,
         output: @escaping @Sendable (OutputChunk) async -> Void
     ) async -> Termination {
         if Task.isCancelled { return .cancelled }
-        let (thread, id) = engine.assign()
+        let (thread, id) = kept.map { ($0.thread, $0.id) } ?? engine.assign()
         let bridge = SessionBridge(wake: { thread.attention(id) })
         thread.submit(
             LibSSHJob(
@@ -73,7 +74,7 @@ public struct LibSSHTransport: Transport {
                     hostSettings?.connectTimeout ?? self.options.effectiveConnectTimeout(settings)),
                 handshakeTimeout: .seconds(max(1, self.options.handshakeTimeout)), keys: keys,
                 bridge: bridge, agent: agent, knownHosts: knownHosts,
-                hostSettings: hostSettings))
+                hostSettings: hostSettings, kept: kept, connectOnly: connectOnly))
         return await withTaskCancellationHandler {
             if let stop = options.emergencyStop {
                 return await stop.whileRegistered({ bridge.requestStop(.kill, receipt: $0) }) {
@@ -83,6 +84,24 @@ public struct LibSSHTransport: Transport {
             return await bridge.deliver(to: output)
         } onCancel: {
             bridge.requestStop(.terminate)
+        }
+    }
+
+    /// A connection to keep open between commands: its session's thread and number.
+    func keptConnection() -> LibSSHKeptConnection {
+        let (thread, id) = engine.assign()
+        return LibSSHKeptConnection(thread: thread, id: id)
+    }
+
+    /// Closes kept connections (a running command's once it ends); returns when the idle ones are
+    /// closed.
+    func release(_ connections: [LibSSHKeptConnection]) async {
+        let byThread = Dictionary(grouping: connections) { ObjectIdentifier($0.thread) }
+        for group in byThread.values {
+            guard let thread = group.first?.thread else { continue }
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                thread.release(group.map(\.id)) { done.resume() }
+            }
         }
     }
 

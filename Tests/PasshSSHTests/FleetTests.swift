@@ -1,0 +1,163 @@
+import Passh
+import PasshTestSupport
+import Synchronization
+import SystemPackage
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `Fleet`: connections kept between commands, on every transport that keeps them (libssh, and
+/// OpenSSH through masters), against the test sshd. A remote command's `$PPID` is the sshd process
+/// serving its connection: the same one for two commands means one connection kept.
+@Suite("Fleet: kept connections", .needsTestCluster)
+struct FleetTests {
+    static var kinds: [TransportKind] {
+        #if LIBSSH
+        [.openSSH, .libSSH, .auto]
+        #else
+        [.openSSH]
+        #endif
+    }
+
+    func fleet(_ kind: TransportKind, _ hosts: [String]) throws -> Fleet {
+        var options = RunOptions()
+        options.collectOutput = true
+        return try Fleet(hosts: ParallelSSH.hosts(hosts), options: options, transport: kind.passh().transport)
+    }
+
+    /// The sshd process of each host's connection, from a command's `$PPID`.
+    func servers(_ fleet: Fleet, on hosts: [Host]? = nil) async throws -> [Int32] {
+        let results = try await fleet.run(["echo $PPID"], on: hosts)
+        let outcomes = results.map(\.outcome)
+        #expect(outcomes.allSatisfy { $0 == .exited(0) })
+        return results.map { Int32(text($0.stdout).filter(\.isNumber)) ?? -1 }
+    }
+
+    func gone(_ pids: [Int32]) async throws -> Bool {
+        try await waitUntil { pids.allSatisfy { kill($0, 0) != 0 } }
+    }
+
+    @Test(arguments: kinds)
+    func laterCommandsRunOnTheSameConnections(_ kind: TransportKind) async throws {
+        let fleet = try fleet(kind, ["h01", "h02"])
+        #expect(fleet.hosts.map { fleet.state(of: $0) } == [.notConnected, .notConnected])
+        let first = try await servers(fleet)
+        #expect(Set(first).count == 2)
+        #expect(fleet.hosts.map { fleet.state(of: $0) } == [.connected, .connected])
+        for _ in 0..<3 { #expect(try await servers(fleet) == first) }
+        // Concurrently: a second connection for the second command, kept too.
+        async let one = fleet.run(["echo one"])
+        async let two = fleet.run(["echo two"])
+        let (a, b) = try await (one, two)
+        #expect(a.map { text($0.stdout) } == ["one\n", "one\n"])
+        #expect(b.map { text($0.stdout) } == ["two\n", "two\n"])
+        await fleet.close()
+        #expect(try await gone(first))
+        do {
+            _ = try await fleet.run(["true"])
+            Issue.record("a closed fleet ran a command")
+        } catch {}
+    }
+
+    @Test(arguments: kinds)
+    func aConnectionDroppedMidCommandFailsThatHostAndIsMadeAgain(_ kind: TransportKind) async throws {
+        let fleet = try fleet(kind, ["h01", "h02", "h03"])
+        defer { Task { await fleet.close() } }
+        let mark = "/tmp/passh-fleet-\(UInt32.random(in: 100_000_000...999_999_999))"
+        defer { shell("rmdir \(mark)") }
+        _ = try await servers(fleet)
+        // The first host to make the directory kills its own connection's sshd.
+        let results = try await fleet.run([
+            "if mkdir \(mark) 2>/dev/null; then kill -9 $PPID; exit 3; fi; echo ok"
+        ])
+        let failed = results.filter { !$0.isSuccess }
+        #expect(failed.count == 1)
+        #expect(results.filter(\.isSuccess).map { text($0.stdout) } == ["ok\n", "ok\n"])
+        guard let victim = failed.first else { return }
+        guard case .failed(let failure) = victim.outcome else {
+            Issue.record("not a failure: \(victim.outcome)")
+            return
+        }
+        #expect(failure.kind == .connectionLost)
+        #expect(!failure.message.isEmpty)
+        if kind != .openSSH {
+            guard case .disconnected(let reason) = fleet.state(of: victim.host) else {
+                Issue.record("\(fleet.state(of: victim.host))")
+                return
+            }
+            #expect(reason?.isEmpty == false)
+        }
+        let again = try await fleet.run(["echo again"])
+        #expect(again.map(\.isSuccess) == [true, true, true])
+        #expect(again.map { text($0.stdout) } == ["again\n", "again\n", "again\n"])
+    }
+
+    @Test(arguments: kinds)
+    func anIdleConnectionTheHostClosedIsMadeAgainOnNextUse(_ kind: TransportKind) async throws {
+        let fleet = try fleet(kind, ["h01", "h02"])
+        defer { Task { await fleet.close() } }
+        let first = try await servers(fleet)
+        kill(first[0], SIGKILL)  // the host's sshd for that connection is gone (a restart)
+        #expect(try await gone([first[0]]))
+        let second = try await servers(fleet)
+        #expect(second[0] != first[0] && second[0] > 0)
+        #expect(second[1] == first[1])
+    }
+
+    @Test(arguments: kinds)
+    func hostsAreAddedAndRemoved(_ kind: TransportKind) async throws {
+        let fleet = try fleet(kind, ["h01"])
+        defer { Task { await fleet.close() } }
+        let first = try await servers(fleet)
+        fleet.add(try ParallelSSH.hosts(["h02", "h01"]))
+        #expect(fleet.hosts.map(\.name) == ["h01", "h02"])
+        let both = try await servers(fleet)
+        #expect(both[0] == first[0])
+        await fleet.remove(try ParallelSSH.hosts(["h01"]))
+        #expect(fleet.hosts.map(\.name) == ["h02"])
+        #expect(try await gone([first[0]]))
+        #expect(try await servers(fleet) == [both[1]])
+    }
+
+    @Test(.timed, arguments: kinds)
+    func cancellingTheTaskStopsTheCommandsAndClosesEverything(_ kind: TransportKind) async throws {
+        let (sleep, marker) = uniqueSleep(seconds: 30)
+        let hosts = try ParallelSSH.hosts(["h01", "h02"])
+        let servers = Mutex<[Int32]>([])
+        let run = Task {
+            var options = RunOptions()
+            options.collectOutput = true
+            return try await Fleet.with(hosts, options: options, transport: kind.passh().transport) { fleet in
+                let found = try await self.servers(fleet)
+                servers.withLock { $0 = found }
+                return try await fleet.run(["echo started; \(sleep)"])
+            }
+        }
+        try await waitForProcesses(matching: marker, named: "sleep", count: 2)
+        run.cancel()
+        let results: [HostResult] = try await run.value
+        #expect(results.map(\.outcome) == [.cancelled, .cancelled])
+        #expect(try await processesLeft(matching: marker, within: .seconds(10)).isEmpty)
+        #expect(try await gone(servers.withLock { $0 }))
+    }
+
+    @Test(arguments: kinds)
+    func connectOpensEveryConnectionAndSaysWhichFailed(_ kind: TransportKind) async throws {
+        let fleet = try fleet(kind, ["h01", "refused"])
+        defer { Task { await fleet.close() } }
+        let results = await fleet.connect()
+        #expect(results.map(\.isSuccess) == [true, false])
+        #expect(fleet.state(of: fleet.hosts[0]) == .connected)
+        if kind != .openSSH {
+            guard case .disconnected(let reason?) = fleet.state(of: fleet.hosts[1]) else {
+                Issue.record("\(fleet.state(of: fleet.hosts[1]))")
+                return
+            }
+            #expect(reason.contains("Connection refused"))
+        }
+        let first = try await servers(fleet, on: [fleet.hosts[0]])
+        #expect(try await servers(fleet, on: [fleet.hosts[0]]) == first)
+    }
+}

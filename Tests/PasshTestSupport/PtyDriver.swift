@@ -1,0 +1,132 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One step of a session driven on a pseudo-terminal (``drive(_:environment:steps:)``).
+public enum PtyStep: Sendable {
+    /// Wait (at most 30 s) until the terminal shows `text` after what earlier steps waited for.
+    case expect(String)
+    /// Type `text` (`"\u{03}"` is ^C, `"\u{04}"` ^D).
+    case type(String)
+    /// Wait (at most 30 s) until a process whose command line holds `marker` runs.
+    case processRunning(String)
+    /// Send the program a signal.
+    case signal(Int32)
+
+    fileprivate var line: String {
+        switch self {
+        case .expect(let text): "expect " + hex(text)
+        case .type(let text): "type " + hex(text)
+        case .processRunning(let marker): "proc " + hex(marker)
+        case .signal(let number): "signal \(number)"
+        }
+    }
+}
+
+private func hex(_ text: String) -> String {
+    text.utf8.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+}
+
+/// What a driven session showed, and how the program ended.
+public struct PtySession: Sendable {
+    /// Everything written to the terminal (`\r\n` line ends).
+    public let transcript: String
+    /// The exit status, or 128 + the signal that ended it; -1 when a step timed out (then the
+    /// transcript ends with `TIMEOUT step`).
+    public let status: Int32
+}
+
+/// Runs `arguments` (the built `passh` on the test cluster: `-F CONFIG` comes first) on a new
+/// pseudo-terminal as its controlling terminal, in the foreground, and carries out `steps` one
+/// after another; after the last, waits (at most 30 s) for the program to end. The driver is a
+/// Python `pty.fork()` run without blocking the tests' pool.
+public func drive(
+    _ arguments: [String], environment: [String: String] = [:], steps: [PtyStep]
+) async throws -> PtySession {
+    let base = temporaryPath("pty")
+    let program = """
+        import os, pty, signal, sys, time, binascii
+        steps = [l.split(" ", 1) for l in open(sys.argv[1]).read().splitlines()]
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execv(sys.argv[2], sys.argv[2:])
+        data, seen = b"", 0
+        def pump(timeout):
+            global data
+            import select
+            r, _, _ = select.select([fd], [], [], timeout)
+            if r:
+                try:
+                    chunk = os.read(fd, 65536)
+                except OSError:
+                    return False
+                if not chunk:
+                    return False
+                data += chunk
+            return True
+        def select_ready():
+            import select
+            return bool(select.select([fd], [], [], 0.01)[0])
+        def procs(marker):
+            for p in os.listdir("/proc"):
+                if p.isdigit():
+                    try:
+                        if marker in open("/proc/%s/cmdline" % p, "rb").read().replace(b"\\0", b" "):
+                            return True
+                    except OSError:
+                        pass
+            return False
+        def fail(what):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            sys.stdout.buffer.write(data + b"\\nTIMEOUT " + what.encode() + b"\\nstatus -1\\n")
+            sys.exit(0)
+        for kind, arg in steps:
+            deadline = time.time() + 30
+            if kind == "expect":
+                want = binascii.unhexlify(arg)
+                while data.find(want, seen) < 0:
+                    if time.time() > deadline or not pump(0.05):
+                        if data.find(want, seen) < 0:
+                            fail("expect " + want.decode())
+                seen = data.find(want, seen) + len(want)
+            elif kind == "type":
+                os.write(fd, binascii.unhexlify(arg))
+            elif kind == "proc":
+                while not procs(binascii.unhexlify(arg)):
+                    pump(0.02)
+                    if time.time() > deadline:
+                        fail("process " + arg)
+            elif kind == "signal":
+                os.kill(pid, int(arg))
+        deadline = time.time() + 30
+        while True:
+            open_ = pump(0.05)
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            if time.time() > deadline:
+                fail("exit")
+            if not open_:
+                time.sleep(0.02)
+        end = time.time() + 1
+        while time.time() < end and pump(0.01) and data[-1:] != b"":
+            if not select_ready():
+                break
+        code = os.waitstatus_to_exitcode(status)
+        sys.stdout.buffer.write(data + b"\\nstatus %d\\n" % (code if code >= 0 else 128 - code))
+        """
+    try writeFile(base + ".py", Array(program.utf8))
+    try writeFile(base + ".steps", Array(steps.map(\.line).joined(separator: "\n").utf8))
+    defer { shell("rm -f \(base).py \(base).steps") }
+    let words = [base + ".steps", passhPath, "-F", TestCluster.config] + arguments
+    let env = environment.map { "\($0.key)='\($0.value)'" }.joined(separator: " ")
+    let output = try await bashScript(
+        "env \(env) /usr/bin/python3 \(base).py " + words.map { "'" + $0 + "'" }.joined(separator: " ")
+    ).text
+    var lines = output.split(separator: "\n", omittingEmptySubsequences: false)
+    while lines.last == "" { lines.removeLast() }
+    let last = lines.popLast() ?? ""
+    let status = Int32(last.dropFirst("status ".count)) ?? -1
+    return PtySession(transcript: lines.joined(separator: "\n"), status: status)
+}
