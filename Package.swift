@@ -16,10 +16,15 @@ let package = Package(
     ],
     traits: [
         // The native SSH transport on libssh (needs libssh-dev to build, libssh-4 to run). On by
-        // default; `swift build --disable-default-traits` (or a dependency with `traits: []`) builds
-        // passh on OpenSSH alone, with nothing beyond the Swift toolchain.
+        // default; `swift build --disable-default-traits --traits CLI` builds passh on OpenSSH alone,
+        // with nothing beyond the Swift toolchain.
         .trait(name: "LibSSH", description: "The libssh transport (--transport libssh, auto); needs libssh-dev."),
-        .default(enabledTraits: ["LibSSH"]),
+        // The passh tool's own dependencies (swift-argument-parser, swift-service-lifecycle and its
+        // swift-log). On by default; a package that depends on the library alone leaves it out
+        // (`traits: ["LibSSH"]`, or `traits: []` for OpenSSH alone) and resolves none of them.
+        // Whoever disables the default traits names it to build the tool (and the tests).
+        .trait(name: "CLI", description: "The passh command-line tool's dependencies."),
+        .default(enabledTraits: ["LibSSH", "CLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/swiftlang/swift-subprocess.git", .upToNextMinor(from: "1.0.2"), traits: []),
@@ -52,13 +57,14 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // The command-line tool: flags, one sink, exit status.
+        // The command-line tool: flags, one sink, exit status. Its own dependencies come with the CLI
+        // trait (without it, the target stops at an #error saying so).
         .executableTarget(
             name: "passh",
             dependencies: [
                 "Passh",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser", condition: .when(traits: ["CLI"])),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle", condition: .when(traits: ["CLI"])),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: strictSettings

@@ -19,7 +19,8 @@ let fuzzTargets = [
 let package = Package(
     name: "passh-fuzz",
     dependencies: [
-        .package(name: "passh", path: ".."),
+        // The library alone: not the CLI trait (the tool's dependencies are never resolved here).
+        .package(name: "passh", path: "..", traits: ["LibSSH"]),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
     ],
     targets: [
