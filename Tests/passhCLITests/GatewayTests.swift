@@ -138,7 +138,10 @@ struct GatewayTests {
             "--gateway cannot be used with --copy"
         ),
         (["--gateway", ",", "h1", "true"], "--gateway needs at least one gateway."),
-        (["--gateway-passh", "/bin/passh", "h1", "true"], "--gateway-passh goes with --gateway."),
+        (
+            ["--gateway-passh", "/bin/passh", "h1", "true"],
+            "--gateway-passh goes with --gateway, --topology or a topology file."
+        ),
         (["--gateway-serve", "h1", "true"], "--gateway-serve takes no hosts, command or other gateway flag."),
     ])
     func badGatewayFlagsAreRefusedFirst(arguments: [String], message: String) async throws {
