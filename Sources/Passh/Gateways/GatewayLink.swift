@@ -203,6 +203,9 @@ final class GatewayLink: Sendable {
     /// fails its hosts): bounded, whatever the gateway writes.
     var heldErrorBytes: Int { state.withLock { $0.errors.reduce(0) { $0 + $1.utf8.count } } }
 
+    /// The hosts the link's decoder remembers: none, whatever the gateway names.
+    var heldHostNames: Int { decoder.withLock { $0.transports.count } }
+
     /// Lines of the gateway's passh (stdout: events) or of ssh and the gateway (stderr: kept for
     /// the message that fails the hosts).
     private func take(_ chunk: OutputChunk) async {
