@@ -30,10 +30,11 @@ extension ParallelSSH {
     ) async throws -> Result {
         try validate(command)
         let channel = AsyncThrowingChannel<[RunEvent], any Error>()
-        let runner = Runner(transport: transport, options: options)
+        let passh = self
         let outcome = await withTaskGroup(of: Void.self, returning: Swift.Result<Result, any Error>.self) { group in
             group.addTask {
-                _ = await runner.run(command, on: hosts, sink: ChannelSink(channel: channel))
+                // Through the gateways, if any (the command was checked above: this cannot throw).
+                _ = try? await passh.run(command, on: hosts, sink: ChannelSink(channel: channel))
                 channel.finish()
             }
             let outcome: Swift.Result<Result, any Error>

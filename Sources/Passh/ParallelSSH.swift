@@ -72,21 +72,27 @@ public struct ParallelSSH: Sendable {
         _ command: [String], on hosts: [Host], sink: (any OutputSink)?, through gateways: GatewayRoutes
     ) async -> [HostResult] {
         let openSSH = OpenSSHTransport(options: gateways.ssh)
+        let options = options
         var links: [Host: GatewayLink] = [:]
-        var routed: [Host: GatewayLink] = [:]
+        func link(_ gateway: Host, spare: Bool) {
+            guard links[gateway] == nil else { return }
+            links[gateway] = GatewayLink(
+                gateway: gateway, transport: openSSH, command: gateways.command, setup: gateways.setup,
+                grace: options.terminationGrace, maximumLineLength: options.maximumLineLength,
+                emergencyStop: options.emergencyStop, spare: spare)
+        }
+        var routes: [Host: Host] = [:]
+        var spares: Set<Host> = []
         for host in hosts {
             guard let gateway = gateways.routes[host] else { continue }
-            let link =
-                links[gateway]
-                ?? GatewayLink(
-                    gateway: gateway, transport: openSSH, command: gateways.command, setup: gateways.setup,
-                    grace: options.terminationGrace, maximumLineLength: options.maximumLineLength,
-                    emergencyStop: options.emergencyStop)
-            links[gateway] = link
-            routed[host] = link
+            link(gateway, spare: false)
+            routes[host] = gateway
+            for other in gateways.routeGateways[host] ?? [] where other != gateway { spares.insert(other) }
         }
-        let transport = RoutedTransport(direct: transport, links: routed)
-        let options = options
+        for gateway in spares { link(gateway, spare: true) }
+        let transport = RoutedTransport(
+            direct: transport, routes: routes, routeGateways: gateways.routeGateways, links: links,
+            rerouted: gateways.rerouted)
         let all = Array(links.values)
         return await withTaskGroup(of: [HostResult]?.self) { group in
             for link in all {

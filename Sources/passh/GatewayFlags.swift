@@ -1,5 +1,10 @@
 import ArgumentParser
 import Passh
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Running hosts through gateways: which gateways, the passh they run; and the hidden mode a root
 /// starts on a gateway.
@@ -12,6 +17,18 @@ struct GatewayFlags: ParsableArguments {
     var gateways: String?
 
     @Option(
+        name: .customLong("topology"),
+        help: ArgumentHelp(
+            "Route the hosts as FILE says (lines \"GATEWAYS: TARGETS\"; default: $XDG_CONFIG_HOME/passh/topology when it exists).",
+            valueName: "FILE"))
+    var topology: String?
+
+    @Flag(
+        name: .customLong("direct"),
+        help: "Reach every host directly: ignore the topology file.")
+    var direct = false
+
+    @Option(
         name: .customLong("gateway-passh"),
         help: ArgumentHelp(
             "The passh to run on the gateways: a path, or a name on their PATH (default: passh).", valueName: "PATH"))
@@ -20,19 +37,46 @@ struct GatewayFlags: ParsableArguments {
     @Flag(name: .customLong("gateway-serve"), help: .hidden)
     var serve = false
 
-    /// Whether any flag of the group is given (the serve flag aside).
-    var routes: Bool { gateways != nil }
+    /// Whether a flag routes hosts through gateways (`--gateway`, `--topology`).
+    var routes: Bool { gateways != nil || topology != nil }
+
+    /// The flag that routes hosts, for messages.
+    var routingFlag: String { gateways != nil ? "--gateway" : "--topology" }
+
+    /// The default topology file: `topology` in the configuration directory.
+    static var defaultTopology: FilePath { FilePath(HostFlags.configDirectory() + "/topology") }
 
     mutating func validate() throws {
         if let gateways, gateways.split(separator: ",").allSatisfy({ $0.allSatisfy(\.isWhitespace) }) {
             throw ValidationError("--gateway needs at least one gateway.")
         }
-        if gatewayPassh != nil && gateways == nil {
-            throw ValidationError("--gateway-passh goes with --gateway.")
+        if gateways != nil && topology != nil {
+            throw ValidationError("--gateway and --topology cannot be used together: give the gateways one way.")
+        }
+        if direct && routes {
+            throw ValidationError("--direct cannot be used with \(routingFlag): it reaches every host directly.")
+        }
+        if let topology, topology.isEmpty { throw ValidationError("--topology needs a file.") }
+        if gatewayPassh != nil && (direct || (!routes && !Self.exists(Self.defaultTopology))) {
+            throw ValidationError("--gateway-passh goes with --gateway, --topology or a topology file.")
         }
         if let gatewayPassh, gatewayPassh.isEmpty || gatewayPassh.hasPrefix("-") {
             throw ValidationError("--gateway-passh needs a path or a name, not '\(gatewayPassh)'.")
         }
+    }
+
+    /// The topology to route the hosts by: `--topology`'s file, else the default file when it
+    /// exists and neither `--gateway` nor `--direct` is given; `nil`: none.
+    func topologyFile() throws(PasshError) -> GatewayTopology? {
+        if let topology { return try GatewayTopology(contentsOf: FilePath(topology)) }
+        guard gateways == nil, !direct, Self.exists(Self.defaultTopology) else { return nil }
+        return try GatewayTopology(contentsOf: Self.defaultTopology)
+    }
+
+    /// Whether something is at `path` (a dangling link counts, and fails when read).
+    static func exists(_ path: FilePath) -> Bool {
+        var info = stat()
+        return lstat(path.string, &info) == 0
     }
 
     /// The setup a gateway is sent: the ssh flags that apply to its hosts.

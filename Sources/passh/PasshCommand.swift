@@ -160,17 +160,9 @@ struct PasshCommand: AsyncParsableCommand {
                 "\(hostFlags.listHosts ? "--list-hosts" : "--persist-stop") takes no \(copyFlags.name).")
         }
         if gatewayFlags.routes {
-            let refused: String? =
-                sshFlags.local
-                ? "--local"
-                : runFlags.terminal
-                    ? "--tty"
-                    : sudoFlags.sudo
-                        ? "--sudo"
-                        : copyFlags.copies
-                            ? copyFlags.name : sshFlags.persistStop ? "--persist-stop" : nil
-            if let refused {
-                throw ValidationError("--gateway cannot be used with \(refused) (not through gateways yet).")
+            if let refused = refusedThroughGateways {
+                throw ValidationError(
+                    "\(gatewayFlags.routingFlag) cannot be used with \(refused) (not through gateways yet).")
             }
         }
         try copyFlags.check(command: command, runFlags: runFlags)
@@ -208,6 +200,18 @@ struct PasshCommand: AsyncParsableCommand {
 
     /// Everything after parsing; returns the exit status. A stop (``RunControl``) cancels it; each
     /// step ends on that cancellation, and the status then says what stopped it.
+    /// The flag that cannot go through gateways yet, if one is given.
+    private var refusedThroughGateways: String? {
+        sshFlags.local
+            ? "--local"
+            : runFlags.terminal
+                ? "--tty"
+                : sudoFlags.sudo
+                    ? "--sudo"
+                    : copyFlags.copies
+                        ? copyFlags.name : sshFlags.persistStop ? "--persist-stop" : nil
+    }
+
     private func execute(_ control: RunControl) async -> Int32 {
         let writer = OutputWriter()
         do throws(PasshError) {
@@ -217,7 +221,8 @@ struct PasshCommand: AsyncParsableCommand {
             }
             let list = try await hostFlags.hostList(patterns: hosts, groups: groups)
             if let status = control.stoppedStatus { return status }
-            var routes: [Host: Host] = [:]
+            var assignment = GatewayRoutes.Assignment()
+            var routing = false
             if let gateways = gatewayFlags.gateways {
                 var gatewayList = HostList(groups: groups)
                 try await gatewayList.add(gateways)
@@ -225,8 +230,15 @@ struct PasshCommand: AsyncParsableCommand {
                     printError("passh: --gateway names no gateway")
                     return 64
                 }
-                routes = GatewayRoutes.blocks(of: list.hosts, through: gatewayList.hosts)
+                assignment = GatewayRoutes.assignment(of: list.hosts, through: gatewayList.hosts)
+                routing = true
+            } else if !sshFlags.local && !sshFlags.persistStop, let topology = try gatewayFlags.topologyFile() {
+                // --local and --persist-stop reach no host from here: they ignore the file.
+                assignment = try await topology.assign(list.hosts, groups: groups)
+                routing = true
             }
+            let routes = assignment.routes
+            if let status = control.stoppedStatus { return status }
             if hostFlags.listHosts && hostFlags.verbose {
                 let transport = try sshFlags.transport(defaultUser: hostFlags.user)
                 return await listHosts(
@@ -236,7 +248,15 @@ struct PasshCommand: AsyncParsableCommand {
                             routes[host]
                         )
                     },
-                    writer: writer)
+                    showsRoute: routing, writer: writer)
+            }
+            if !routes.isEmpty, let refused = refusedThroughGateways {
+                // The default topology file routes some hosts (the flags were checked before).
+                let host = list.hosts.first { routes[$0] != nil }!
+                printError(
+                    "passh: \(host.name) goes through gateway \(routes[host]!.name) (\(GatewayFlags.defaultTopology.string)): "
+                        + "\(refused) does not go through gateways yet (--direct reaches every host directly)")
+                return 64
             }
             if hostFlags.listHosts {
                 return await listHosts(list.names, writer: writer)
@@ -324,9 +344,16 @@ struct PasshCommand: AsyncParsableCommand {
                 var link = try sshFlags.openSSHOptions(defaultUser: hostFlags.user)
                 link.multiplexing = nil
                 link.stopRemoteCommands = false
-                passh.gateways = GatewayRoutes(
-                    routes: routes, passh: gatewayFlags.gatewayPassh ?? "passh", ssh: link,
+                var gateways = GatewayRoutes(
+                    assignment, passh: gatewayFlags.gatewayPassh ?? "passh", ssh: link,
                     setup: GatewayFlags.setup(sshFlags, user: hostFlags.user))
+                gateways.rerouted = { reroute in
+                    let instead = reroute.replacement.map { "go through \($0.name)" } ?? "are reached directly"
+                    printError(
+                        "passh: gateway \(reroute.gateway.name) cannot be reached (\(reroute.reason)): its hosts \(instead)"
+                    )
+                }
+                passh.gateways = gateways
             }
             var invocation = Invocation(
                 passh: passh, hosts: list.hosts, work: work,
@@ -361,14 +388,17 @@ func firstLine(of message: String) -> String {
 
 /// `--list-hosts -v`: each host, the transport that would reach it (`local` for `--local`) and,
 /// for OpenSSH chosen by passh, why — in columns: `web1  openssh  CertificateFile`; a host through
-/// a gateway, `web1  via gw1` (the gateway chooses its transport).
+/// a gateway, `web1  via gw1` (the gateway chooses its transport). When gateways are in play
+/// (`showsRoute`), a host reached from here says so first: `db1  direct  libssh`.
 func listHosts(
-    _ hosts: [(name: String, choice: TransportChoice?, gateway: Host?)], writer: OutputWriter
+    _ hosts: [(name: String, choice: TransportChoice?, gateway: Host?)], showsRoute: Bool = false,
+    writer: OutputWriter
 ) async -> Int32 {
     let width = hosts.map(\.name.count).max() ?? 0
     let lines = hosts.map { host -> String in
-        let name = host.name + String(repeating: " ", count: width - host.name.count)
+        var name = host.name + String(repeating: " ", count: width - host.name.count)
         if let gateway = host.gateway { return name + "  via " + gateway.name }
+        if showsRoute { name += "  direct" }
         guard let choice = host.choice else { return name + "  local" }
         guard let reason = choice.reason else { return name + "  " + choice.kind.rawValue }
         return name + "  " + choice.kind.rawValue + "  " + reason

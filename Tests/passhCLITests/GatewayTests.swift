@@ -61,12 +61,45 @@ struct GatewayTests {
         #expect(run.stdoutText == "h1  via gw1\nh2  via gw1\nh3  via gw2\n")
     }
 
-    @Test func unreachableGatewayFailsItsHostsInOneLine() async throws {
-        let run = try await passh(["-F", TestCluster.gatewayConfig, "--gateway", "refused", "h1,h2", "true"])
-        #expect(run.status == 2)
-        #expect(run.stdoutText == "")
-        #expect(run.stderrText.contains("[h1] passh: gateway refused lost: ssh: connect to host 127.0.0.1 port"))
-        #expect(run.stderrText.hasSuffix("failed at: h1 h2\n"))
+    /// refused: connection refused; noauth: authentication refused; unknown-key: host key unknown.
+    @Test(arguments: ["refused", "noauth", "unknown-key"])
+    func anUnreachableGatewayAloneInItsRouteLeavesItsHostsDirect(gateway: String) async throws {
+        let run = try await passh(["-F", TestCluster.gatewayConfig, "--gateway", gateway, "h1,h2", "echo hi"])
+        #expect(run.status == 0)
+        #expect(run.sortedStdoutLines == ["[h1] hi", "[h2] hi"])
+        let lines = run.stderrText.split(separator: "\n")
+        #expect(lines.count == 1)
+        #expect(lines.first?.hasPrefix("passh: gateway \(gateway) cannot be reached (") == true)
+        #expect(lines.first?.hasSuffix("): its hosts are reached directly") == true)
+        if gateway == "refused" {
+            #expect(
+                run.stderrText
+                    == "passh: gateway refused cannot be reached (ssh: connect to host 127.0.0.1 port \(TestCluster.refusedPort): Connection refused): its hosts are reached directly\n"
+            )
+        }
+    }
+
+    /// `refused,gw1: h[1-3]`: refused's block goes to gw1, which has hosts of its own; with one
+    /// host, gw1 has none and starts for refused's.
+    @Test(arguments: ["h[1-3]", "h1"])
+    func anUnreachableGatewayLeavesItsHostsToTheNextOfItsRoute(hosts: String) async throws {
+        let file = temporaryPath("topology")
+        try writeFile(file, Array("refused,gw1: h[1-3]\n".utf8))
+        let log = temporaryPath("gw-log")
+        let wrapper = try TopologyCLITests.loggingPassh(log)
+        defer { shell("rm -f \(file) \(log) \(wrapper)") }
+        let run = try await passh([
+            "-F", TestCluster.gatewayConfig, "--topology", file, "--gateway-passh", wrapper, hosts, "echo hi",
+        ])
+        #expect(run.status == 0)
+        let expected = hosts == "h1" ? ["h1"] : ["h1", "h2", "h3"]
+        #expect(run.sortedStdoutLines == expected.map { "[\($0)] hi" })
+        #expect(
+            run.stderrText
+                == "passh: gateway refused cannot be reached (ssh: connect to host 127.0.0.1 port \(TestCluster.refusedPort): Connection refused): its hosts go through gw1\n"
+        )
+        // All through gw1 (none reached directly).
+        #expect(TopologyCLITests.hostsRun(log) == expected)
     }
 
     @Test func gatewayWithoutPasshFailsItsHostsWithItsWords() async throws {
@@ -138,7 +171,10 @@ struct GatewayTests {
             "--gateway cannot be used with --copy"
         ),
         (["--gateway", ",", "h1", "true"], "--gateway needs at least one gateway."),
-        (["--gateway-passh", "/bin/passh", "h1", "true"], "--gateway-passh goes with --gateway."),
+        (
+            ["--gateway-passh", "/bin/passh", "h1", "true"],
+            "--gateway-passh goes with --gateway, --topology or a topology file."
+        ),
         (["--gateway-serve", "h1", "true"], "--gateway-serve takes no hosts, command or other gateway flag."),
     ])
     func badGatewayFlagsAreRefusedFirst(arguments: [String], message: String) async throws {

@@ -27,6 +27,9 @@ final class GatewayLink: Sendable {
     private let outbox = GatewayOutbox()
     private let stop = StopSignal()
     private let finishing = StopSignal()
+    /// Raised when the gateway is needed: at once for a gateway with hosts of its own, at its
+    /// first host for a spare (or at ``finish()``, when it is not needed after all).
+    private let wanted = StopSignal()
     private let state = Mutex(State())
     private let decoder: Mutex<JSONLinesDecoder>
 
@@ -46,13 +49,25 @@ final class GatewayLink: Sendable {
         var files: [FilePath: Int] = [:]
         var errors: [String] = []
         var finishing = false
+        /// Whether a host was given to the link (a spare starts only then).
+        var used = false
+        /// Lost before its hello because ssh could not reach it (nothing was sent to it).
+        var unreachable = false
+        /// The gateways (or `""`: directly) its hosts were told to go through instead.
+        var reroutes: Set<String> = []
     }
+
+    /// The kinds of ssh failures that mean the gateway could not be reached at all.
+    static let unreachableKinds: Set<HostFailure.Kind> = [
+        .connectionRefused, .connectionTimedOut, .hostUnreachable, .authenticationRefused, .hostKeyUnknown,
+        .hostKeyChanged,
+    ]
 
     /// A link to `gateway`, reached by `transport` (it must spawn a process: ``SessionOptions``'s
     /// stdin stream), running `command` there (the gateway's passh and its serve flag).
     init(
         gateway: Host, transport: any Transport, command: [String], setup: GatewaySetup, grace: Duration,
-        maximumLineLength: Int, emergencyStop: EmergencyStop?
+        maximumLineLength: Int, emergencyStop: EmergencyStop?, spare: Bool = false
     ) {
         self.gateway = gateway
         self.transport = transport
@@ -60,7 +75,10 @@ final class GatewayLink: Sendable {
         self.grace = grace
         self.emergencyStop = emergencyStop
         self.maximumEventLine = maximumLineLength * 6 + (64 << 10)
-        self.decoder = Mutex(JSONLinesDecoder())
+        var decoder = JSONLinesDecoder()
+        decoder.keepsTransports = false
+        self.decoder = Mutex(decoder)
+        if !spare { wanted.fire() }
         outbox.send(.bytes(GatewayRequest.hello(.current).line()))
         outbox.send(.bytes(GatewayRequest.setup(setup).line()))
     }
@@ -71,6 +89,14 @@ final class GatewayLink: Sendable {
     /// (at most the grace and 2 s more), or when the calling task is cancelled (its ssh is then
     /// stopped, and the gateway, seeing its stdin end, stops its hosts).
     func serve() async {
+        guard await wanted.wait() else {
+            lose("stopped")
+            return
+        }
+        if state.withLock({ !$0.used && $0.finishing }) {
+            lose("not needed")
+            return
+        }
         var fds: [Int32] = [-1, -1]
         guard passh_pipe_cloexec(&fds) == 0 else {
             lose("cannot create a pipe: \(Errno(rawValue: errno))")
@@ -144,14 +170,41 @@ final class GatewayLink: Sendable {
         // ssh's own failure is its message; else the last thing the gateway (or ssh) said.
         var said: String?
         if case .failed? = termination {} else { said = state.withLock { state in state.errors.last } }
-        lose(said.map { "\(reason): \($0)" } ?? reason)
+        var unreachable = false
+        if case .failed(let failure)? = termination, Self.unreachableKinds.contains(failure.kind) {
+            unreachable = !failure.commandMayHaveRun
+        }
+        lose(said.map { "\(reason): \($0)" } ?? reason, unreachable: unreachable)
     }
 
     /// No more hosts: the gateway's stdin is closed once what is queued is written.
     func finish() {
+        state.withLock { $0.finishing = true }
         outbox.finish()
         finishing.fire()
+        wanted.fire()
     }
+
+    /// Why the gateway could not be reached, when ssh could not reach it before it was sent anything
+    /// (its hosts can go another way); `nil` otherwise.
+    var unreachableReason: String? {
+        state.withLock { state in
+            guard state.unreachable, case .lost(let reason) = state.phase else { return nil }
+            return reason
+        }
+    }
+
+    /// Whether this is the first time its hosts are sent to `replacement` (`nil`: directly).
+    func firstReroute(to replacement: Host?) -> Bool {
+        state.withLock { $0.reroutes.insert(replacement?.name ?? "").inserted }
+    }
+
+    /// The bytes the link holds of what the gateway wrote on stderr (kept for the message that
+    /// fails its hosts): bounded, whatever the gateway writes.
+    var heldErrorBytes: Int { state.withLock { $0.errors.reduce(0) { $0 + $1.utf8.count } } }
+
+    /// The hosts the link's decoder remembers: none, whatever the gateway names.
+    var heldHostNames: Int { decoder.withLock { $0.transports.count } }
 
     /// Lines of the gateway's passh (stdout: events) or of ssh and the gateway (stderr: kept for
     /// the message that fails the hosts).
@@ -168,7 +221,11 @@ final class GatewayLink: Sendable {
         for line in chunk.lines {
             remaining -= 1
             if remaining == 0 && !chunk.endsWithNewline {
-                protocolError("it sent a line longer than \(maximumEventLine) bytes")
+                // A piece of a line: one cut at the longest line, or the last one, unfinished.
+                protocolError(
+                    line.count >= maximumEventLine
+                        ? "it sent a line longer than \(maximumEventLine) bytes"
+                        : "it stopped in the middle of a line")
                 return
             }
             guard await event(line) else { return }
@@ -245,10 +302,14 @@ final class GatewayLink: Sendable {
     }
 
     /// The gateway is gone: every host waiting on it fails, and so does every later one.
-    private func lose(_ reason: String) {
+    private func lose(_ reason: String, unreachable: Bool = false) {
         let (hosts, waiters) = state.withLock { state in
-            if case .lost = state.phase {
-            } else {
+            switch state.phase {
+            case .lost: break
+            case .connecting:
+                state.phase = .lost(reason)
+                state.unreachable = unreachable
+            case .ready:
                 state.phase = .lost(reason)
             }
             defer {
@@ -273,6 +334,8 @@ final class GatewayLink: Sendable {
         _ command: [String], on host: Host, options: SessionOptions,
         output: @escaping @Sendable (OutputChunk) async -> Void
     ) async -> Termination {
+        state.withLock { $0.used = true }
+        wanted.fire()
         if let reason = await ready() { return .failed(failure(reason, sent: false)) }
         if Task.isCancelled { return .cancelled }
         if !options.stdinPreamble.isEmpty || options.terminal {

@@ -8,6 +8,13 @@
 public struct GatewayRoutes: Sendable {
     /// The gateway of each host reached through one; the others are reached directly.
     public var routes: [Host: Host]
+    /// The gateways of each routed host's route, in order, its own among them: when its gateway
+    /// cannot be reached (it refused the connection, the authentication or the handshake, before
+    /// any host was sent to it), the host goes through the next of them that can be, else
+    /// directly. A routed host absent here has its gateway alone.
+    public var routeGateways: [Host: [Host]] = [:]
+    /// Told once for each gateway that could not be reached and where its hosts went instead.
+    public var rerouted: (@Sendable (GatewayReroute) -> Void)?
     /// The command that starts passh's gateway mode on a gateway: the passh there, its flag.
     public var command: [String]
     /// How the root reaches the gateways.
@@ -24,6 +31,32 @@ public struct GatewayRoutes: Sendable {
         self.command = [passh, "--gateway-serve"]
         self.ssh = ssh
         self.setup = setup
+    }
+
+    /// Routes as ``GatewayTopology/assign(_:groups:)`` or ``assignment(of:through:)`` make them.
+    public init(
+        _ assignment: Assignment, passh: String = "passh", ssh: OpenSSHOptions = OpenSSHOptions(),
+        setup: GatewaySetup = GatewaySetup()
+    ) {
+        self.init(routes: assignment.routes, passh: passh, ssh: ssh, setup: setup)
+        self.routeGateways = assignment.gateways
+    }
+
+    /// Each routed host's gateway, and the gateways of its route.
+    public struct Assignment: Sendable {
+        public var routes: [Host: Host] = [:]
+        public var gateways: [Host: [Host]] = [:]
+
+        public init(routes: [Host: Host] = [:], gateways: [Host: [Host]] = [:]) {
+            self.routes = routes
+            self.gateways = gateways
+        }
+    }
+
+    /// ``blocks(of:through:)``, each routed host's route being all of `gateways`.
+    public static func assignment(of hosts: [Host], through gateways: [Host]) -> Assignment {
+        let routes = blocks(of: hosts, through: gateways)
+        return Assignment(routes: routes, gateways: routes.mapValues { _ in gateways })
     }
 
     /// `hosts` split among `gateways` in contiguous blocks of the list, as even as can be (the

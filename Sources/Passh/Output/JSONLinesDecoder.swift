@@ -68,6 +68,9 @@ public struct JSONLinesDecoder: Sendable {
     public private(set) var transports: [Host: String] = [:]
 
     private var collected: [Host: (stdout: [UInt8], stderr: [UInt8])] = [:]
+    /// Whether ``transports`` is kept: not by a reader of an endless stream (a gateway's), where
+    /// it would grow with every host named.
+    var keepsTransports = true
 
     /// A decoder at the start of a stream.
     public init(collectOutput: Bool = false) {
@@ -155,7 +158,7 @@ public struct JSONLinesDecoder: Sendable {
         switch event {
         case "started":
             let host = try object.host()
-            if let transport = try object.string("transport") { transports[host] = transport }
+            if keepsTransports, let transport = try object.string("transport") { transports[host] = transport }
             return .started(host)
         case "line":
             return .line(try line(from: object))

@@ -18,6 +18,8 @@ struct LineSplitter: Sendable {
     let binary: Bool
     /// The start of a line whose newline has not arrived yet.
     private(set) var pending: [UInt8] = []
+    /// From this length on, an unfinished line is appended to rather than copied at each read.
+    static let longLine = 1 << 16
 
     init(host: Host, stream: OutputStreamKind, maximumLineLength: Int, binary: Bool = false) {
         self.host = host
@@ -44,6 +46,19 @@ struct LineSplitter: Sendable {
         }
         let carried = pending.count
         var result = 0
+        if carried >= Self.longLine {
+            // A long unfinished line grows where it is (the array's own geometric growth): copied
+            // whole at each read, a 96 MiB line cost 76 GB of copying, 64 KiB at a time.
+            let fresh = [UInt8](unsafeUninitializedCapacity: count) { space, initialized in
+                result = fill(UnsafeMutableRawBufferPointer(space))
+                initialized = Swift.max(result, 0)
+            }
+            guard result > 0 else { return (result, []) }
+            var buffer: [UInt8] = []
+            swap(&buffer, &pending)
+            buffer.append(contentsOf: fresh)
+            return (result, split(buffer, searchFrom: carried))
+        }
         let buffer = [UInt8](unsafeUninitializedCapacity: carried + count) { space, initialized in
             let base = UnsafeMutableRawPointer(space.baseAddress!)
             pending.withUnsafeBytes { old in

@@ -1,0 +1,79 @@
+import PasshTestSupport
+import Testing
+
+@testable import Passh
+
+/// A root's link to a gateway that misbehaves: a fake gateway (a shell script on
+/// ``LocalTransport``) answers the hello, then sends garbage, stops mid-line, or floods. Its host
+/// fails with a message naming the gateway, and what the link holds stays bounded.
+@Suite("Gateway link faults")
+struct GatewayLinkFaultTests {
+    /// The gateway's hello, as a shell word.
+    static let hello =
+        "printf '%s\\n' '" + String(decoding: GatewayHello.current.eventLine().dropLast(), as: UTF8.self)
+        + "'"
+
+    /// Runs `h1` through a gateway running `script` (it reads the hello, the setup and the run
+    /// request first when it says `head -n 3`); the host's termination and the link.
+    func run(_ script: String, maximumLineLength: Int = 1024) async throws -> (Termination, GatewayLink) {
+        let link = GatewayLink(
+            gateway: try Host("gw1"), transport: LocalTransport(), command: [script], setup: GatewaySetup(),
+            grace: .seconds(1), maximumLineLength: maximumLineLength, emergencyStop: nil)
+        let host = try Host("h1")
+        let termination = await withTaskGroup(of: Termination?.self) { group in
+            group.addTask {
+                await link.serve()
+                return nil
+            }
+            group.addTask {
+                let termination = await link.run(["true"], on: host, options: SessionOptions()) { _ in }
+                link.finish()
+                return termination
+            }
+            var result: Termination?
+            for await next in group { if let next { result = next } }
+            return result
+        }
+        return (try #require(termination), link)
+    }
+
+    func message(_ termination: Termination) -> String? {
+        guard case .failed(let failure) = termination, failure.kind == .gatewayLost else { return nil }
+        return failure.message
+    }
+
+    @Test func garbageFailsItsHosts() async throws {
+        let (termination, _) = try await run("\(Self.hello); head -n 3 >/dev/null; echo 'not json'; cat >/dev/null")
+        #expect(message(termination)?.hasPrefix("gateway gw1 lost: it sent what cannot be read: ") == true)
+    }
+
+    @Test func aLineCutShortFailsItsHosts() async throws {
+        let (termination, _) = try await run(
+            "\(Self.hello); head -n 3 >/dev/null; printf '{\"event\":\"line\",\"host\":\"h1\"'")
+        #expect(message(termination) == "gateway gw1 lost: it stopped in the middle of a line")
+    }
+
+    /// 20 MB without a newline: cut at the longest event line (6 × 1 KiB + 64 KiB), never held whole.
+    @Test func anEndlessLineFailsItsHostsAtTheBound() async throws {
+        let (termination, _) = try await run(
+            "\(Self.hello); head -n 3 >/dev/null; head -c 20000000 /dev/zero | tr '\\0' a; cat >/dev/null")
+        #expect(message(termination) == "gateway gw1 lost: it sent a line longer than 71680 bytes")
+    }
+
+    /// 100,000 lines on stderr and 100,000 hosts named: the link keeps the last 4 lines, 500 bytes
+    /// each at most, and no host name.
+    @Test func floodsHoldBoundedMemory() async throws {
+        let started = #"{"event":"started","host":"x&","transport":"libssh"}"#
+        let (termination, link) = try await run(
+            """
+            \(Self.hello); head -n 3 >/dev/null
+            echo '{"event":"start","version":2,"tool":"passh"}'
+            seq 1 100000 | sed 's/.*/\(started)/'
+            seq 1 100000 | sed 's/^/said /' >&2
+            exit 3
+            """)
+        #expect(message(termination) == "gateway gw1 lost: the gateway's passh exited with status 3: said 100000")
+        #expect(link.heldErrorBytes <= 4 * 500)
+        #expect(link.heldHostNames == 0)
+    }
+}
