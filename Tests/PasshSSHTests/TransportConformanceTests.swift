@@ -140,6 +140,8 @@ struct TransportConformanceTests {
     @Test(.timed, arguments: TransportKind.allCases)
     func cancellationTearsTheProcessesDown(_ kind: TransportKind) async throws {
         let (sleep, marker) = uniqueSleep(seconds: 60)
+        // A plain ssh cannot stop its remote command: it would outlive the suite (by up to 60 s).
+        defer { for pid in processes(matching: marker, named: "sleep") { kill(pid, SIGKILL) } }
         try await kind.prepare(["h01", "h02"])
         // A grace of 30 s: the sessions end on the TERM (or, with a plain ssh, the local ssh's end),
         // not on a KILL after the grace.
@@ -163,6 +165,8 @@ struct TransportConformanceTests {
     @Test(.timed, arguments: TransportKind.allCases)
     func timeoutEndsASlowCommand(_ kind: TransportKind) async throws {
         let (sleep, marker) = uniqueSleep(seconds: 60)
+        // A plain ssh cannot stop its remote command: it would outlive the suite (by up to 60 s).
+        defer { for pid in processes(matching: marker, named: "sleep") { kill(pid, SIGKILL) } }
         try await kind.prepare(["h01"])
         // The timeout counts from the start, the connection included: a private master's (two ssh
         // handshakes) took more than 1 s on a loaded machine, and more than 3 s at a load of 15.
