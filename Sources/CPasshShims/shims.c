@@ -11,6 +11,7 @@
 #include <sys/eventfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <sys/syscall.h>
 #include "CPasshShims.h"
 
 int passh_pipe_cloexec(int fds[2]) {
@@ -132,6 +133,10 @@ ssize_t passh_write_nosigpipe(int fd, const void *bytes, size_t length) {
 
 int passh_name_this_thread(const char *name) {
     return pthread_setname_np(pthread_self(), name);
+}
+
+int passh_thread_id(void) {
+    return (int)syscall(SYS_gettid);
 }
 
 #ifdef __linux__

@@ -24,6 +24,9 @@ int passh_memfd(const char *name);
 /// Names the calling thread (at most 15 bytes are kept), as `ps -L` and /proc show it: 0 or an errno.
 int passh_name_this_thread(const char *name);
 
+/// The calling thread's id in the kernel (its directory in /proc/self/task).
+int passh_thread_id(void);
+
 #endif
 
 /// Whether the user holds Kerberos credentials OpenSSH's GSSAPI authentication could use (an

@@ -1,15 +1,19 @@
 import CPasshShims
 import Glibc
 
-/// Runs `body` on a new detached thread named `name` (it ends when `body` returns), with every
-/// signal blocked.
+/// Runs `body` on a new thread named `name` (it ends when `body` returns), with every signal
+/// blocked: detached, or, when `joinable`, to be joined (``joinLibraryThread(_:)``) by its owner,
+/// which then knows the thread is gone — its thread-local destructors (OpenSSL's) run too.
 ///
 /// The library's own threads (the poller, the output writer, libssh's engine) take no signals, so
 /// that a program embedding it decides alone which of its threads handle them — a program that
 /// watches its signals with `signalfd` needs them blocked in every thread. (A dispatch source, as
 /// passh's CLI uses, does not: libdispatch's handler passes a signal on to its own thread from
 /// whichever thread took it.)
-func startLibraryThread(named name: String, _ body: @escaping @Sendable () -> Void) {
+@discardableResult
+func startLibraryThread(
+    named name: String, joinable: Bool = false, _ body: @escaping @Sendable () -> Void
+) -> LibraryThreadHandle? {
     final class Box {
         let name: String
         let body: @Sendable () -> Void
@@ -32,5 +36,24 @@ func startLibraryThread(named name: String, _ body: @escaping @Sendable () -> Vo
             return nil
         }, box.toOpaque())
     precondition(rc == 0, "pthread_create failed: \(rc)")
-    pthread_detach(thread)
+    guard joinable else {
+        pthread_detach(thread)
+        return nil
+    }
+    return LibraryThreadHandle(thread: thread)
+}
+
+/// A joinable library thread, joined once.
+struct LibraryThreadHandle: Sendable {
+    fileprivate let thread: pthread_t
+}
+
+/// Waits until `handle`'s thread has ended, its thread-local destructors run (from that thread
+/// itself: detaches it instead).
+func joinLibraryThread(_ handle: LibraryThreadHandle) {
+    if pthread_equal(handle.thread, pthread_self()) != 0 {
+        pthread_detach(handle.thread)
+    } else {
+        pthread_join(handle.thread, nil)
+    }
 }

@@ -28,11 +28,16 @@ import Glibc
 /// reading and decrypting a key file (once per transport, see ``LibSSHKeyStore``), and a
 /// ProxyCommand's fork.
 ///
-/// The threads start with the first host and end when the transport that made them is released.
+/// The threads start with the first host and end when the transport that made them is released:
+/// its release waits for them (a join), so that no thread of it is still ending — running
+/// OpenSSL's thread-local destructors — when the program exits: `exit` frees OpenSSL's locks
+/// (`OPENSSL_cleanup`, at exit), and a thread ending beside it crashed passh (a segmentation fault
+/// after its last line, once in ~120 runs on a loaded machine). By then the threads have no session
+/// left (a host's run ends once its session has), so the join waits for a wake-up, not for hosts.
 final class LibSSHEngine: Sendable {
     static let threadCount = 2
 
-    private let threads: Mutex<[LibSSHEngineThread]?> = Mutex(nil)
+    private let threads: Mutex<[(thread: LibSSHEngineThread, handle: LibraryThreadHandle)]?> = Mutex(nil)
     private let next = Atomic<Int>(0)
     private let handshakesPerThread: Int
 
@@ -41,20 +46,29 @@ final class LibSSHEngine: Sendable {
     }
 
     deinit {
-        threads.withLock { threads in threads?.forEach { $0.quit() } }
+        let threads = threads.withLock { $0 } ?? []
+        for (thread, _) in threads { thread.quit() }
+        for (_, handle) in threads { joinLibraryThread(handle) }
     }
 
     /// The thread that will drive the next host, and the session's number on it.
     func assign() -> (LibSSHEngineThread, Int) {
         let threads = threads.withLock { threads in
-            if let threads { return threads }
+            if let threads { return threads.map(\.thread) }
             let made = (0..<Self.threadCount).map { _ in LibSSHEngineThread(handshakeLimit: handshakesPerThread) }
-            for thread in made { startLibraryThread(named: "passh-libssh") { thread.run() } }
-            threads = made
+            threads = made.map { thread in
+                (thread, startLibraryThread(named: "passh-libssh", joinable: true) { thread.run() }!)
+            }
             return made
         }
         let number = next.add(1, ordering: .relaxed).oldValue
         return (threads[number % threads.count], number)
+    }
+
+    /// The kernel's ids of the engine's threads that have started (for tests: a thread ended is gone
+    /// from `/proc/self/task`).
+    var kernelThreadIDs: [Int32] {
+        (threads.withLock { $0 } ?? []).map { $0.thread.kernelID.load(ordering: .acquiring) }.filter { $0 != 0 }
     }
 }
 
@@ -74,6 +88,8 @@ final class LibSSHEngineThread: Sendable {
     private let wakeDescriptor: Int32
     private let wakeWriter: Int32
     private let handshakeLimit: Int
+    /// The thread's id in the kernel once it runs (0 before).
+    let kernelID = Atomic<Int32>(0)
     static let tick: Duration = .seconds(1)
 
     init(handshakeLimit: Int) {
@@ -120,6 +136,7 @@ final class LibSSHEngineThread: Sendable {
 
     /// The loop: runs until ``quit()`` with no session left.
     func run() {
+        kernelID.store(passh_thread_id(), ordering: .releasing)
         // libssh forks a ProxyCommand (and a ProxyJump's `ssh -W`) from this thread, which blocks
         // almost every signal: the command would ignore the SIGTERM libssh sends it when the session
         // closes, and libssh would wait for it for ever. Its children start with none blocked; the
