@@ -69,14 +69,7 @@ public struct RunEvents: AsyncSequence, Sendable {
         ///
         /// - Throws: ``PasshError`` for misuse found before the run starts.
         public mutating func next() async throws -> RunEvent? {
-            if let event = events.nextBuffered() { return event }
-            producer.startIfNeeded()
-            let producer = self.producer
-            return try await withTaskCancellationHandler {
-                try await events.next()
-            } onCancel: {
-                producer.stop()
-            }
+            try await next(isolation: nil)
         }
 
         /// The next event, taken on the caller's actor: a `for try await` loop calls this one, and

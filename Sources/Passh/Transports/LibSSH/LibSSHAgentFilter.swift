@@ -70,30 +70,16 @@ final class LibSSHAgentFilter: Sendable {
         }
         private let inbox = Mutex(Inbox())
         private let cache = Mutex<[String: (at: ContinuousClock.Instant, keys: [Identity])]>([:])
-        private let wakeReader: Int32
-        private let wakeWriter: Int32
-
-        init() {
-            var fds: [Int32] = [-1, -1]
-            precondition(passh_pipe_cloexec(&fds) == 0, "pipe failed: \(errno)")
-            for fd in fds { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
-            wakeReader = fds[0]
-            wakeWriter = fds[1]
-        }
+        private let wakePipe = WakePipe()
 
         func add(_ client: Client) {
             inbox.withLock { $0.new.append(client) }
-            wake()
+            wakePipe.wake()
         }
 
         func quit() {
             inbox.withLock { $0.quit = true }
-            wake()
-        }
-
-        private func wake() {
-            var one: UInt8 = 1
-            _ = write(wakeWriter, &one, 1)
+            wakePipe.wake()
         }
 
         /// The agent's keys, asked again when the last answer is over a second old.
@@ -122,14 +108,11 @@ final class LibSSHAgentFilter: Sendable {
                 for client in new { clients[client.fd] = (client, []) }
                 if quit && clients.isEmpty { break }
                 fds.removeAll(keepingCapacity: true)
-                fds.append(pollfd(fd: wakeReader, events: Int16(POLLIN), revents: 0))
+                fds.append(pollfd(fd: wakePipe.descriptor, events: Int16(POLLIN), revents: 0))
                 for fd in clients.keys { fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
                 // With quit asked, the sessions left are waited for a second at most each round.
                 guard poll(&fds, nfds_t(fds.count), quit ? 1000 : -1) >= 0 || errno == EINTR else { break }
-                if fds[0].revents != 0 {
-                    var drain = [UInt8](repeating: 0, count: 64)
-                    while read(wakeReader, &drain, drain.count) > 0 {}
-                }
+                if fds[0].revents != 0 { wakePipe.drain() }
                 for entry in fds.dropFirst() where entry.revents != 0 {
                     guard var state = clients[entry.fd] else { continue }
                     var chunk = [UInt8](repeating: 0, count: 16 << 10)
@@ -152,10 +135,7 @@ final class LibSSHAgentFilter: Sendable {
             for fd in agents.values { close(fd) }
         }
 
-        deinit {
-            close(wakeReader)
-            close(wakeWriter)
-        }
+        deinit { wakePipe.close() }
 
         /// The reply to one request of a session: the filtered key list, the agent's signature,
         /// or a failure for anything else.

@@ -84,9 +84,9 @@ final class LibSSHEngineThread: Sendable {
     }
 
     private let inbox = Mutex(Inbox())
-    /// A pipe that wakes the loop from `poll`: written by ``wake()``, drained by the loop.
-    private let wakeDescriptor: Int32
-    private let wakeWriter: Int32
+    /// Wakes the loop from `poll`: written by ``wake()``, drained by the loop; closed once nothing
+    /// can write to it (never while a late wake-up could write to a reused descriptor).
+    private let wakePipe = WakePipe()
     private let handshakeLimit: Int
     /// The thread's id in the kernel once it runs (0 before).
     let kernelID = Atomic<Int32>(0)
@@ -94,12 +94,9 @@ final class LibSSHEngineThread: Sendable {
 
     init(handshakeLimit: Int) {
         self.handshakeLimit = handshakeLimit
-        var fds: [Int32] = [-1, -1]
-        precondition(passh_pipe_cloexec(&fds) == 0, "pipe failed: \(errno)")
-        for fd in fds { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
-        wakeDescriptor = fds[0]
-        wakeWriter = fds[1]
     }
+
+    deinit { wakePipe.close() }
 
     /// Adds a session to the thread.
     func submit(_ job: LibSSHJob) {
@@ -129,10 +126,7 @@ final class LibSSHEngineThread: Sendable {
         wake()
     }
 
-    private func wake() {
-        var one: UInt8 = 1
-        _ = write(wakeWriter, &one, 1)  // a full pipe already wakes the loop
-    }
+    private func wake() { wakePipe.wake() }
 
     /// The loop: runs until ``quit()`` with no session left.
     func run() {
@@ -193,7 +187,7 @@ final class LibSSHEngineThread: Sendable {
 
             fds.removeAll(keepingCapacity: true)
             owners.removeAll(keepingCapacity: true)
-            fds.append(pollfd(fd: wakeDescriptor, events: Int16(POLLIN), revents: 0))
+            fds.append(pollfd(fd: wakePipe.descriptor, events: Int16(POLLIN), revents: 0))
             var earliest = nextTick
             var immediate = !due.isEmpty
             for session in sessions.values where session.phase != .queued {
@@ -217,10 +211,7 @@ final class LibSSHEngineThread: Sendable {
             }
             let wait = immediate ? 0 : max(0, milliseconds(earliest - now))
             let ready = poll(&fds, nfds_t(fds.count), Int32(wait))
-            if ready > 0 && fds[0].revents != 0 {
-                var drain = [UInt8](repeating: 0, count: 64)
-                while read(wakeDescriptor, &drain, drain.count) == drain.count {}
-            }
+            if ready > 0 && fds[0].revents != 0 { wakePipe.drain() }
             now = clock.now
             if ready > 0 {
                 for index in 1..<keptStart where fds[index].revents != 0 { due.append(owners[index - 1]) }
@@ -242,8 +233,6 @@ final class LibSSHEngineThread: Sendable {
             }
             if waiting.contains(where: { $0.phase == .done }) { waiting.removeAll { $0.phase == .done } }
         }
-        close(wakeDescriptor)
-        close(wakeWriter)
     }
 
     /// Moves a session that ended its command: a kept one that went idle to `kept`, a closed one
