@@ -251,7 +251,7 @@ struct ReliabilityTests {
         #expect(
             outcome(silentHost)
                 == .failed(HostFailure(.connectionTimedOut, "Connection timed out during banner exchange")))
-        #expect(elapsed < .seconds(5), "the connect timeout (2 s) fired")
+        #expect(elapsed < .seconds(60), "the silent host does not hold the run (a hang, not a slow machine)")
         // The advice goes to stderr, on its own line, never into the host's output.
         #expect(
             out.stderrText == """

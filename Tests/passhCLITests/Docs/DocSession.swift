@@ -36,16 +36,10 @@ struct DocSession: ~Copyable {
     /// Sessions of every test process on this machine run one at a time: the test cluster's hosts
     /// share one account, and the examples that write remote files write the same ones.
     func run(_ commands: [String], timeout: Duration) async throws -> [[String]?] {
-        let lock = open("/tmp/passh-doc-examples.lock", O_RDONLY | O_CREAT | O_CLOEXEC, 0o644)
-        try check(lock >= 0, "cannot open /tmp/passh-doc-examples.lock")
-        defer { close(lock) }
-        // Waits for another test process's session without blocking a thread of the pool.
-        let deadline = ContinuousClock.now + .seconds(600)
-        while flock(lock, LOCK_EX | LOCK_NB) != 0 {
-            try check(errno == EWOULDBLOCK && ContinuousClock.now < deadline, "cannot lock the docs' session")
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        try await withMachineLock("doc-examples") { try await runLocked(commands, timeout: timeout) }
+    }
 
+    private func runLocked(_ commands: [String], timeout: Duration) async throws -> [[String]?] {
         var script = "exec 2>&1\n"
         for (index, command) in commands.enumerated() {
             script += """
