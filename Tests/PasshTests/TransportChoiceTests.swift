@@ -79,6 +79,12 @@ struct TransportChoiceTests {
         #expect(reason("Host db*\n  \(line)\n") == nil)
     }
 
+    /// A reason quotes the file's bytes on one line, its control characters escaped (found by
+    /// FuzzSSHConfig: a ProxyJump value with carriage returns came out as they were).
+    @Test func aReasonIsOneLineWhateverTheFileHolds() {
+        #expect(reason("Host *\n  ProxyJump bastio\r\r\u{1}s\n") == "ProxyJump bastio\\r\\r\\u{1}s")
+    }
+
     @Test func whatMakesNoDifferenceStaysOnLibSSH() {
         let text = """
             Host *

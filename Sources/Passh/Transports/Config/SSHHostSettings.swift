@@ -214,7 +214,8 @@ struct SSHHostSettings: Sendable, Hashable {
     /// Why a host goes to OpenSSH: a short text naming the keyword (`CertificateFile`).
     struct Reason: Error, Sendable, Hashable {
         let text: String
-        init(_ text: String) { self.text = text }
+        /// `text` on one line: a reason quotes the file's bytes, control characters escaped.
+        init(_ text: String) { self.text = SSHConfig.oneLine(text) }
 
         /// ssh_config's spelling of the keywords passh names.
         static let camelCase: [String: String] = [
