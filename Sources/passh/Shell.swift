@@ -160,10 +160,19 @@ struct Shell {
                     continue
                 }
                 let hosts = fleet.hosts.filter(last.failed.contains)
-                status = await shell.execute(last.command, on: hosts, running: running) { _ in }
+                status = await shell.execute(last.command, on: hosts, passh: fleet.passh, running: running) { _ in }
+            case .local(nil):
+                await say("passh: ! needs a command to run on this machine (!COMMAND)")
+            case .local(let command?):
+                status = await shell.execute(
+                    command, on: [Self.localHost],
+                    passh: ParallelSSH(options: fleet.options, transport: LocalTransport()),
+                    running: running, overSSH: false
+                ) { _ in }
             case .run(let command):
                 let failed = Mutex<[Host]>([])
-                status = await shell.execute(command, on: fleet.hosts, running: running) { results in
+                status = await shell.execute(command, on: fleet.hosts, passh: fleet.passh, running: running) {
+                    results in
                     failed.withLock { $0 = results.filter { !$0.isSuccess }.map(\.host) }
                 }
                 last = (command, failed.withLock { $0 })
@@ -173,9 +182,13 @@ struct Shell {
         return interactive ? 0 : status
     }
 
-    /// Runs one line on `hosts`, stopped by its own control (^C), and gives its exit status.
+    /// The host whose output `!CMD` labels, as clush labels it.
+    private static let localHost = try! Host("LOCAL")
+
+    /// Runs one line on `hosts` with `passh`, stopped by its own control (^C), and gives its exit
+    /// status. `overSSH` false: a local command (explained as `--local` explains its hosts).
     private func execute(
-        _ command: String, on hosts: [Host], running: Running,
+        _ command: String, on hosts: [Host], passh: ParallelSSH, running: Running, overSSH: Bool = true,
         finished: @escaping @Sendable ([HostResult]) -> Void
     ) async -> Int32 {
         guard !hosts.isEmpty else {
@@ -189,11 +202,14 @@ struct Shell {
             return report(error)
         }
         let commandControl = RunControl()
-        var invocation = Invocation(
-            passh: fleet.passh, hosts: hosts, work: .command([command]), sink: sink, writer: writer)
+        var invocation = Invocation(passh: passh, hosts: hosts, work: .command([command]), sink: sink, writer: writer)
         invocation.explainHosts = !outputFlags.json
-        invocation.openSSH = openSSH
-        invocation.overPlainOpenSSH = overPlainOpenSSH
+        invocation.openSSH = openSSH && overSSH
+        if overSSH {
+            invocation.overPlainOpenSSH = overPlainOpenSSH
+        } else {
+            invocation.overPlainOpenSSH = { _ in false }
+        }
         invocation.alwaysSummarize = true
         invocation.finished = finished
         running.current.withLock { $0 = commandControl }

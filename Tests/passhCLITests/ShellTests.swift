@@ -235,6 +235,33 @@ struct ShellTests {
         #expect(failed.stderrText.contains("0 ok, 2 failed (h01 h02)"))
     }
 
+    @Test func bangRunsACommandOnThisMachine() async throws {
+        let script = temporaryPath("script")
+        defer { unlink(script) }
+        try writeFile(script, Array("!echo here $PASSH_HOST\necho there\n!\n!exit 3\n".utf8))
+        let run = try await passhOnCluster(["h01"], stdinPath: script)
+        #expect(run.status == 2, "\(run.stderrText)")
+        #expect(run.stdoutText == "[LOCAL] here LOCAL\n[h01] there\n")
+        #expect(run.stderrText.contains("passh: ! needs a command to run on this machine (!COMMAND)\n"))
+        #expect(run.stderrText.contains("failed at: LOCAL\n0 ok, 1 failed (LOCAL), "), "\(run.stderrText)")
+        try writeFile(script, Array("!exit 3\n!true\n".utf8))
+        #expect(try await passhOnCluster(["h01"], stdinPath: script).status == 0)
+    }
+
+    @Test func controlCStopsALocalCommand() async throws {
+        let (sleep, marker) = uniqueSleep(seconds: 30)
+        let session = try await drive(
+            ["h01"], environment: ["XDG_STATE_HOME": stateHome(), "NO_COLOR": "1"],
+            steps: [
+                .expect("passh[1]> "), .type("!echo started; \(sleep)\n"), .processRunning(marker),
+                .type("\u{03}"), .expect("passh[1]> "), .type("!echo after\n"), .expect("1 ok, "),
+                .expect("passh[1]> "), .type("quit\n"),
+            ])
+        #expect(session.status == 0, "\(session.transcript)")
+        #expect(session.transcript.contains("[LOCAL] started") && session.transcript.contains("[LOCAL] after"))
+        #expect(try await processesLeft(matching: marker).isEmpty)
+    }
+
     @Test func theHistoryNeverFollowsASymbolicLink() async throws {
         let state = stateHome()
         defer { shell("rm -rf \(state)") }
