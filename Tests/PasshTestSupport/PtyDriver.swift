@@ -125,7 +125,9 @@ public func drive(
     try writeFile(base + ".steps", Array(steps.map(\.line).joined(separator: "\n").utf8))
     defer { shell("rm -f \(base).py \(base).steps") }
     let words = [base + ".steps", passhPath, "-F", TestCluster.config] + arguments
-    let env = environment.map { "\($0.key)='\($0.value)'" }.joined(separator: " ")
+    // libedit reads no ~/.editrc of whoever runs the tests (vi keys there would change the keys).
+    let env = (["EDITRC": "/dev/null"].merging(environment) { $1 }).map { "\($0.key)='\($0.value)'" }.joined(
+        separator: " ")
     let output = try await bashScript(
         "env \(env) /usr/bin/python3 \(base).py " + words.map { "'" + $0 + "'" }.joined(separator: " ")
     ).text
