@@ -13,9 +13,9 @@ import Glibc
 /// (``LineEditor``: ↑ recalls earlier lines, those of the history file too), and each line kept in
 /// the history file. ^C stops the running command on every host (the remote commands too) and
 /// gives the prompt back; a second ^C while it stops kills it at once; ^C at the prompt drops the
-/// line typed so far. ^D or `quit` leaves. SIGTERM or SIGHUP stop the running command, close every connection and end
-/// passh by that signal. Without a terminal, stdin is a script, one command a line; the exit status
-/// is the last command's (as a run's: 2 when a host failed).
+/// line typed so far. ^D or `quit` leaves. SIGTERM or SIGHUP stop the running command, close every
+/// connection and end passh by that signal. Without a terminal, stdin is a script, one command a
+/// line; the exit status is the last command's (as a run's: 2 when a host failed).
 struct Shell {
     let fleet: Fleet
     var outputFlags: OutputFlags
