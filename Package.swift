@@ -41,6 +41,12 @@ let package = Package(
         .target(name: "CPasshShims"),
         // libssh's C API, for the libssh transport (only with the LibSSH trait).
         .systemLibrary(name: "CLibSSH", pkgConfig: "libssh", providers: [.apt(["libssh-dev"])]),
+        // libedit (BSD editline, BSD-3-Clause), the shell's line editing: the passh tool only (CLI
+        // trait), never the library.
+        .systemLibrary(name: "CLibEdit", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
+        // The shell's line editor over libedit, in C: libedit's calls are variadic, which Swift
+        // cannot make.
+        .target(name: "CPasshLineEditor", dependencies: ["CLibEdit"]),
         // The library: hosts, runner, transports, output sinks. Never imports ArgumentParser.
         .target(
             name: "Passh",
@@ -65,6 +71,7 @@ let package = Package(
                 "Passh",
                 .product(name: "ArgumentParser", package: "swift-argument-parser", condition: .when(traits: ["CLI"])),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle", condition: .when(traits: ["CLI"])),
+                .target(name: "CPasshLineEditor", condition: .when(traits: ["CLI"])),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: strictSettings

@@ -6,13 +6,13 @@ import Glibc
 
 /// The shell's history file, `$XDG_STATE_HOME/passh/history` (`~/.local/state/passh/history` when
 /// that is unset or not absolute, as the XDG spec says): each line typed at a terminal appended,
-/// mode 0600. Never a symbolic link, nor a file or a `passh` directory of another user: then no
+/// mode 0600; its last lines are what ↑ recalls first. Never a symbolic link, nor a file or a `passh` directory of another user: then no
 /// history is kept (and the shell says so once).
 struct ShellHistory {
     let path: String
     private let descriptor: Int32
 
-    /// The history file, opened for appending; `nil` with why when it cannot be.
+    /// The history file, opened for reading and appending; `nil` with why when it cannot be.
     static func open() -> (ShellHistory?, String?) {
         let base: String
         if let state = environment("XDG_STATE_HOME"), state.hasPrefix("/") {
@@ -31,7 +31,7 @@ struct ShellHistory {
             return (nil, "no history: \(directory) is not a directory of yours")
         }
         let path = directory + "/history"
-        let fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        let fd = Glibc.open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return (nil, "no history: cannot open \(path): \(Errno(rawValue: errno))") }
         guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_uid == getuid() else {
             Glibc.close(fd)
@@ -39,6 +39,26 @@ struct ShellHistory {
         }
         if info.st_mode & 0o077 != 0 { fchmod(fd, 0o600) }
         return (ShellHistory(path: path, descriptor: fd), nil)
+    }
+
+    /// The file's last `count` lines (read from its last MiB at most), oldest first.
+    func recent(_ count: Int) -> [String] {
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { return [] }
+        let start = max(0, Int(info.st_size) - (1 << 20))
+        var bytes = [UInt8](repeating: 0, count: Int(info.st_size) - start)
+        var filled = 0
+        while filled < bytes.count {
+            let got = bytes.withUnsafeMutableBytes {
+                pread(descriptor, $0.baseAddress! + filled, $0.count - filled, off_t(start + filled))
+            }
+            if got < 0 && errno == EINTR { continue }
+            guard got > 0 else { break }
+            filled += got
+        }
+        var lines = bytes[..<filled].split(separator: 0x0A, omittingEmptySubsequences: true)
+        if start > 0, !lines.isEmpty { lines.removeFirst() }  // a line cut by where the reading began
+        return lines.suffix(count).map { String(decoding: $0, as: UTF8.self) }
     }
 
     /// Appends `line` (one write: lines of two shells do not interleave).

@@ -4,8 +4,9 @@ import Passh
 import Glibc
 #endif
 
-/// The shell's lines from stdin — a terminal in canonical mode (the kernel's line editing: erase,
-/// ^U, ^W; ^D on an empty line ends it) or a script — waited for on a poller, so that a wait
+/// The shell's lines from stdin — a script, or a terminal where libedit could not start (then in
+/// canonical mode: the kernel's line editing, erase, ^U, ^W; ^D on an empty line ends it) — waited
+/// for on a poller, so that a wait
 /// ends when the task is cancelled. Stdin's flags are left as they are (no O_NONBLOCK on a
 /// terminal shared with the shell that started passh): it is read once each time it is ready.
 final class ShellInput {

@@ -1,5 +1,6 @@
 /// What a line typed at the shell's prompt asks for (`passh HOSTS` with no command). The
-/// shell's own commands are clush's where clush has one (`quit`, `?`, `+NODES`, `-NODES`, `=`);
+/// shell's own commands are clush's where clush has one (`quit`, `?`, `+NODES`, `-NODES`, `=`,
+/// `!CMD`);
 /// those clush lacks start with `:`, which as a remote command would run nothing (`:` is the
 /// shell's no-op).
 enum ShellLine: Equatable {
@@ -15,6 +16,8 @@ enum ShellLine: Equatable {
     case add(String)
     /// `-PATTERNS`: remove hosts.
     case remove(String)
+    /// `!CMD`: run CMD once on this machine (its output labelled `LOCAL`); `nil` for a `!` alone.
+    case local(String?)
     /// `=`: gathered output (`-b`) on or off.
     case toggleGather
     /// `:retry`: the last command again, on the hosts where it failed.
@@ -42,6 +45,9 @@ enum ShellLine: Equatable {
                 self = .add(String(text.dropFirst()).trimmingSpaces)
             } else if text.hasPrefix("-") {
                 self = .remove(String(text.dropFirst()).trimmingSpaces)
+            } else if text.hasPrefix("!") {
+                let command = String(text.dropFirst()).trimmingSpaces
+                self = .local(command.isEmpty ? nil : command)
             } else if text.hasPrefix(":") {
                 self = .unknown(text)
             } else {
@@ -55,6 +61,7 @@ enum ShellLine: Equatable {
         ?, :hosts        every host and its connection
         +HOSTS, -HOSTS   add, remove hosts (patterns, @groups)
         =                gathered output (-b) on or off
+        !COMMAND         run COMMAND once on this machine (output labelled LOCAL)
         :retry           the last command again, on the hosts where it failed
         :down            the hosts whose connection is lost or could not be made
         ^C               stop the running command on every host (twice: kill it at once)

@@ -160,4 +160,50 @@ struct FleetTests {
         let first = try await servers(fleet, on: [fleet.hosts[0]])
         #expect(try await servers(fleet, on: [fleet.hosts[0]]) == first)
     }
+
+    #if LIBSSH
+    /// A fleet's connections are made under the libssh engine's handshake limit, as a run's are (a
+    /// burst of 1000 would overflow one server's listen queue). With a limit of 2 and a listener
+    /// that accepts and never greets, 6 hosts connect 2 at a time, each pair after the one before
+    /// timed out (2 s): 6 s at least. Without the limit all 6 connect at once and time out together
+    /// (2 s; a loaded machine only makes that longer, so the bound cannot fail with the limit).
+    @Test func connectionsAreMadeUnderTheHandshakeLimit() async throws {
+        let (listener, address) = listenOnLoopback(backlog: 64)
+        let port = address.split(separator: ":").last!
+        let config = temporaryPath("ssh_config")
+        defer { unlink(config) }
+        try writeFile(config, Array("Host s*\n    HostName 127.0.0.1\n    Port \(port)\n".utf8))
+        let accepted = Mutex(0)
+        let done = Flag()
+        startThread {
+            var clients: [Int32] = []
+            while !done.isSet {
+                var ready = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+                guard poll(&ready, 1, 100) > 0 else { continue }
+                let client = accept(listener, nil, nil)
+                guard client >= 0 else { continue }
+                clients.append(client)
+                accepted.withLock { $0 += 1 }
+            }
+            for client in clients { close(client) }
+            close(listener)
+        }
+        defer { done.set() }
+        var options = LibSSHOptions()
+        options.configFile = FilePath(config)
+        options.connectTimeout = 2
+        options.maximumHandshakes = 2
+        let fleet = try Fleet(
+            hosts: ParallelSSH.hosts(["s1", "s2", "s3", "s4", "s5", "s6"]),
+            transport: LibSSHTransport(options: options))
+        let clock = ContinuousClock()
+        let started = clock.now
+        let results = try await fleet.run(["true"])
+        let elapsed = clock.now - started
+        await fleet.close()
+        #expect(results.allSatisfy { $0.outcome.status == .failed }, "\(results)")
+        #expect(accepted.withLock { $0 } == 6)
+        #expect(elapsed >= .seconds(5.5), "\(elapsed)")
+    }
+    #endif
 }

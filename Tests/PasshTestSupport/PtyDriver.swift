@@ -34,6 +34,8 @@ public struct PtySession: Sendable {
     /// The exit status, or 128 + the signal that ended it; -1 when a step timed out (then the
     /// transcript ends with `TIMEOUT step`).
     public let status: Int32
+    /// Whether the terminal was left in its cooked mode (canonical, echoing) when the program ended.
+    public let leftTerminalCooked: Bool
 }
 
 /// Runs `arguments` (the built `passh` on the test cluster: `-F CONFIG` comes first) on a new
@@ -114,13 +116,18 @@ public func drive(
             if not select_ready():
                 break
         code = os.waitstatus_to_exitcode(status)
-        sys.stdout.buffer.write(data + b"\\nstatus %d\\n" % (code if code >= 0 else 128 - code))
+        import termios
+        modes = termios.tcgetattr(fd)[3]
+        cooked = 1 if modes & termios.ICANON and modes & termios.ECHO else 0
+        sys.stdout.buffer.write(data + b"\\ncooked %d\\nstatus %d\\n" % (cooked, code if code >= 0 else 128 - code))
         """
     try writeFile(base + ".py", Array(program.utf8))
     try writeFile(base + ".steps", Array(steps.map(\.line).joined(separator: "\n").utf8))
     defer { shell("rm -f \(base).py \(base).steps") }
     let words = [base + ".steps", passhPath, "-F", TestCluster.config] + arguments
-    let env = environment.map { "\($0.key)='\($0.value)'" }.joined(separator: " ")
+    // libedit reads no ~/.editrc of whoever runs the tests (vi keys there would change the keys).
+    let env = (["EDITRC": "/dev/null"].merging(environment) { $1 }).map { "\($0.key)='\($0.value)'" }.joined(
+        separator: " ")
     let output = try await bashScript(
         "env \(env) /usr/bin/python3 \(base).py " + words.map { "'" + $0 + "'" }.joined(separator: " ")
     ).text
@@ -128,5 +135,6 @@ public func drive(
     while lines.last == "" { lines.removeLast() }
     let last = lines.popLast() ?? ""
     let status = Int32(last.dropFirst("status ".count)) ?? -1
-    return PtySession(transcript: lines.joined(separator: "\n"), status: status)
+    let cooked = status != -1 && lines.popLast() == "cooked 1"
+    return PtySession(transcript: lines.joined(separator: "\n"), status: status, leftTerminalCooked: cooked)
 }

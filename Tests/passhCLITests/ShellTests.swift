@@ -116,6 +116,109 @@ struct ShellTests {
         #expect(try await gone(servers(in: session.transcript)))
     }
 
+    /// The hosts' output lines of a transcript (`[h01] text`, uncoloured), in order.
+    func outputLines(of transcript: String) -> [String] {
+        transcript.split(whereSeparator: \.isNewline).map(String.init).filter { $0.hasPrefix("[h0") }
+    }
+
+    @Test func upArrowRecallsALineAndTheSessionLeavesNothingBehind() async throws {
+        let state = stateHome()
+        defer { shell("rm -rf \(state)") }
+        let marker = "again-\(UInt32.random(in: 1...999_999))"
+        let session = try await drive(
+            ["h[01-02]"], environment: ["XDG_STATE_HOME": state, "NO_COLOR": "1"],
+            steps: [
+                .expect("passh[2]> "), .type("echo $PPID\n"), .expect("2 ok, "), .expect("passh[2]> "),
+                .type("echo \(marker)\n"), .expect("2 ok, "), .expect("passh[2]> "),
+                .type("\u{1b}[A\n"), .expect("2 ok, "), .expect("passh[2]> "),
+                // Up to the first line, down, up again.
+                .type("\u{1b}[A\u{1b}[A\u{1b}[A\u{1b}[B\u{1b}[A\n"), .expect("2 ok, "), .expect("passh[2]> "),
+                .type("\u{04}"),
+            ])
+        #expect(session.status == 0, "\(session.transcript)")
+        #expect(session.leftTerminalCooked)
+        let lines = outputLines(of: session.transcript)
+        let pids = servers(in: session.transcript)
+        #expect(lines.count == 8 && pids.count == 4, "\(session.transcript)")
+        #expect(
+            lines.count == 8
+                && lines[2..<6].sorted() == [
+                    "[h01] \(marker)", "[h01] \(marker)", "[h02] \(marker)", "[h02] \(marker)",
+                ])
+        #expect(lines.count == 8 && Set(lines[6...]) == Set(lines[..<2]))  // echo $PPID again, on the same connections
+        #expect(try await gone(pids))
+        let history = (readText(state + "/passh/history") ?? "").split(separator: "\n").map(String.init)
+        #expect(history == ["echo $PPID", "echo \(marker)", "echo \(marker)", "echo $PPID"])
+    }
+
+    @Test func theHistoryOfAnEarlierSessionIsRecalled() async throws {
+        let state = stateHome()
+        defer { shell("rm -rf \(state)") }
+        mkdir(state + "/passh", 0o700)
+        let marker = "before-\(UInt32.random(in: 1...999_999))"
+        try writeFile(state + "/passh/history", Array("echo older\necho \(marker)\n".utf8))
+        let session = try await drive(
+            ["h01"], environment: ["XDG_STATE_HOME": state, "NO_COLOR": "1"],
+            steps: [
+                .expect("passh[1]> "), .type("\u{1b}[A\n"), .expect("1 ok, "), .expect("passh[1]> "),
+                .type("\u{1b}[A\u{1b}[A\u{1b}[A\n"), .expect("1 ok, "), .expect("passh[1]> "), .type("quit\n"),
+            ])
+        #expect(session.status == 0, "\(session.transcript)")
+        #expect(outputLines(of: session.transcript) == ["[h01] \(marker)", "[h01] older"])
+    }
+
+    @Test func theEditingKeys() async throws {
+        let session = try await drive(
+            ["h01"], environment: ["XDG_STATE_HOME": stateHome(), "NO_COLOR": "1"],
+            steps: [
+                .expect("passh[1]> "),
+                .type("cho a\u{01}e\n"), .expect("1 ok, "), .expect("passh[1]> "),  // ^A
+                .type("echo b\u{01}\u{05}c\n"), .expect("1 ok, "), .expect("passh[1]> "),  // ^E
+                .type("echo x y\u{17}d\n"), .expect("1 ok, "), .expect("passh[1]> "),  // ^W
+                .type("xxecho e\u{01}\u{1b}[C\u{1b}[C\u{15}\n"), .expect("1 ok, "), .expect("passh[1]> "),  // ^U
+                .type("echo f gone\u{1b}[D\u{1b}[D\u{1b}[D\u{1b}[D\u{0b}\n"), .expect("1 ok, "),
+                .expect("passh[1]> "),  // ← ^K
+                .type("echo gx\u{7f}\u{08}g\n"), .expect("1 ok, "), .expect("passh[1]> "),  // backspace, ^H
+                .type("echo h\u{1b}[D\u{1b}[Ci\n"), .expect("1 ok, "), .expect("passh[1]> "),  // ← →
+                .type("quit\n"),
+            ])
+        #expect(session.status == 0, "\(session.transcript)")
+        #expect(
+            outputLines(of: session.transcript) == [
+                "[h01] a", "[h01] bc", "[h01] x d", "[h01] e", "[h01] f", "[h01] g", "[h01] hi",
+            ])
+    }
+
+    @Test func controlCDropsAHalfTypedLine() async throws {
+        let state = stateHome()
+        defer { shell("rm -rf \(state)") }
+        let session = try await drive(
+            ["h01"], environment: ["XDG_STATE_HOME": state, "NO_COLOR": "1"],
+            steps: [
+                .expect("passh[1]> "), .type("echo never"), .expect("echo never"), .type("\u{03}"), .expect("^C"),
+                .expect("passh[1]> "), .type("echo after\n"), .expect("1 ok, "), .expect("passh[1]> "),
+                .type("\u{03}"), .expect("passh[1]> "), .type("\u{1b}[A\n"), .expect("1 ok, "),
+                .expect("passh[1]> "), .type("\u{04}"),
+            ])
+        #expect(session.status == 0, "\(session.transcript)")
+        #expect(session.leftTerminalCooked)
+        #expect(outputLines(of: session.transcript) == ["[h01] after", "[h01] after"])
+        #expect(readText(state + "/passh/history") == "echo after\necho after\n")
+    }
+
+    @Test(arguments: [SIGTERM, SIGHUP])
+    func aSignalAtThePromptEndsPasshAndGivesTheTerminalBack(_ signal: Int32) async throws {
+        let session = try await drive(
+            ["h[01-02]"], environment: ["XDG_STATE_HOME": stateHome(), "NO_COLOR": "1"],
+            steps: [
+                .expect("passh[2]> "), .type("echo $PPID\n"), .expect("2 ok, "), .expect("passh[2]> "),
+                .type("echo half"), .expect("echo half"), .signal(signal),
+            ])
+        #expect(session.status == 128 + signal, "\(session.transcript)")
+        #expect(session.leftTerminalCooked)
+        #expect(try await gone(servers(in: session.transcript)))
+    }
+
     @Test func withoutATerminalStdinIsAScript() async throws {
         let script = temporaryPath("script")
         defer { unlink(script) }
@@ -130,6 +233,33 @@ struct ShellTests {
         let failed = try await passhOnCluster(["h[01-02]"], stdinPath: script)
         #expect(failed.status == 2)
         #expect(failed.stderrText.contains("0 ok, 2 failed (h01 h02)"))
+    }
+
+    @Test func bangRunsACommandOnThisMachine() async throws {
+        let script = temporaryPath("script")
+        defer { unlink(script) }
+        try writeFile(script, Array("!echo here $PASSH_HOST\necho there\n!\n!exit 3\n".utf8))
+        let run = try await passhOnCluster(["h01"], stdinPath: script)
+        #expect(run.status == 2, "\(run.stderrText)")
+        #expect(run.stdoutText == "[LOCAL] here LOCAL\n[h01] there\n")
+        #expect(run.stderrText.contains("passh: ! needs a command to run on this machine (!COMMAND)\n"))
+        #expect(run.stderrText.contains("failed at: LOCAL\n0 ok, 1 failed (LOCAL), "), "\(run.stderrText)")
+        try writeFile(script, Array("!exit 3\n!true\n".utf8))
+        #expect(try await passhOnCluster(["h01"], stdinPath: script).status == 0)
+    }
+
+    @Test func controlCStopsALocalCommand() async throws {
+        let (sleep, marker) = uniqueSleep(seconds: 30)
+        let session = try await drive(
+            ["h01"], environment: ["XDG_STATE_HOME": stateHome(), "NO_COLOR": "1"],
+            steps: [
+                .expect("passh[1]> "), .type("!echo started; \(sleep)\n"), .processRunning(marker),
+                .type("\u{03}"), .expect("passh[1]> "), .type("!echo after\n"), .expect("1 ok, "),
+                .expect("passh[1]> "), .type("quit\n"),
+            ])
+        #expect(session.status == 0, "\(session.transcript)")
+        #expect(session.transcript.contains("[LOCAL] started") && session.transcript.contains("[LOCAL] after"))
+        #expect(try await processesLeft(matching: marker).isEmpty)
     }
 
     @Test func theHistoryNeverFollowsASymbolicLink() async throws {
