@@ -37,7 +37,7 @@ extension ParallelSSH {
         try validateOptions()
         if options.stdinFile != nil { throw PasshError(.invalidOption, refusal) }
         if let gateways, !gateways.routes.isEmpty {
-            throw PasshError(.invalidOption, "copies and gathers do not go through gateways yet")
+            return await run(operation, on: hosts, sink: sink, through: gateways)
         }
         return await Runner(transport: transport, options: options).run(operation, on: hosts, sink: sink)
     }

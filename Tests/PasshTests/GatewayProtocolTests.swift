@@ -126,6 +126,24 @@ struct GatewayProtocolTests {
         #expect(decoded.results.first?.stdout == Array("abc\ntail".utf8))
     }
 
+    /// A gather's stdout goes back in pieces as read, each one line object in Base64, newlines and
+    /// NUL bytes inside: not one object per line of the archive.
+    @Test func binaryStdoutGoesBackInPieces() async throws {
+        let run = try await serve { requests, events in
+            var job = GatewayJob(host: "h1", command: [#"printf 'a\nb\000c\n\n'"#])
+            job.binaryStdout = true
+            _ = try requests.writeAll(Self.requests([.hello(.current), .setup(GatewaySetup()), .run(job)]))
+            return try await Self.read(events, until: "\"finished\"")
+        }
+        #expect(run.status == 0)
+        let lines = run.events.split(separator: "\n").filter { $0.contains(#""event":"line""#) }
+        #expect(
+            lines == [#"{"event":"line","host":"h1","stream":"stdout","line_base64":"YQpiAGMKCg==","newline":false}"#])
+        let decoded = try JSONLinesDecoder.decode(
+            Array(run.events.utf8.drop { $0 != 0x0A }.dropFirst()), collectOutput: true)
+        #expect(decoded.results.first?.stdout == Array("a\nb\u{0}c\n\n".utf8))
+    }
+
     @Test func endOfInputStopsEveryHost() async throws {
         let marker = "\(UInt32.random(in: 100_000_000...999_999_999))"
         let run = try await serve { requests, events in
