@@ -123,7 +123,8 @@ final class GatewayLink: Sendable {
             state.withLock { $0.retriesHello = push != nil && step != .copied }
             let termination = await session(command)
             let retry = state.withLock { state -> Bool in
-                guard case .connecting = state.phase else { return false }
+                // Not once the run is done with the gateway (its hosts stopped while it started).
+                guard case .connecting = state.phase, !state.finishing else { return false }
                 if state.helloProblem != nil { return true }
                 if case .exited? = termination { return true }
                 return false
