@@ -91,6 +91,29 @@ struct GatewaySudoTests {
         #expect(refused.stderrText == "[h1] passh: sudo: wrong password; stopped after one attempt\nfailed at: h1\n")
     }
 
+    @Test func aCopyAndAGatherRunAsRootBehindTheGateway() async throws {
+        let password = try SudoTests.passwordFile()
+        let source = temporaryPath("gw-sudo-copy-source")
+        let dest = "/root/" + temporaryPath("gw-sudo-copy").split(separator: "/").last!  // only root may write there
+        let gathered = temporaryPath("gw-sudo-gathered")
+        try writeFile(source, Array("for root\n".utf8))
+        defer { shell("rm -rf \(password) \(source) \(dest) \(gathered)") }
+        let copy = try await throughGateways(
+            "gw1", ["--sudo", "--sudo-password-file", password, "h1", "--copy", source, "--dest", dest])
+        #expect(copy.status == 0)
+        #expect(copy.stderrText == "")
+        let name = source.split(separator: "/").last.map(String.init) ?? ""
+        #expect(readText("\(dest)/\(name)") == "for root\n")
+        #expect(shell("stat -c %U \(dest)/\(name)").text == "root\n")
+        let gather = try await throughGateways(
+            "gw1,gw2",
+            ["--sudo", "--sudo-password-file", password, "h1,h2", "--rcopy", "\(dest)/\(name)", "--dest", gathered])
+        #expect(gather.status == 0)
+        #expect(gather.stderrText == "")
+        #expect(readText("\(gathered)/h1/\(name)") == "for root\n")
+        #expect(readText("\(gathered)/h2/\(name)") == "for root\n")
+    }
+
     @Test func ttyAsksTheHostsBehindTheGatewayForATerminal() async throws {
         let arguments = ["--tty", "h1,h2", "tty >/dev/null && echo terminal; echo err >&2"]
         let flat = try await passh(["-F", TestCluster.gatewayConfig] + arguments)
