@@ -32,4 +32,29 @@ struct GatewayLibraryTests {
         #expect(lines == ["h1 hi", "h2 hi", "h3 hi"])
         #expect(TopologyCLITests.hostsRun(log) == ["h1", "h2"])
     }
+
+    /// A copy and a gather through the routes: the same results (with what each host received or
+    /// sent) as without them.
+    @Test func copiesAndGathersGoThroughTheGateways() async throws {
+        let log = temporaryPath("gw-log")
+        let wrapper = try TopologyCLITests.loggingPassh(log)
+        let source = CopyTests.makeSource(readableByAll: true)
+        let destination = temporaryPath("gw-lib-copy")
+        let gathered = temporaryPath("gw-lib-gather")
+        defer { shell("rm -rf \(log) \(wrapper) '\(source)' '\(destination)' '\(gathered)'") }
+        let passh = try passh(gatewayPassh: wrapper)
+        let hosts = try ParallelSSH.hosts(["h1", "h2"])
+        let copy = try await CopyOperation(paths: [source + "/tree"], destination: destination)
+        let copied = try await passh.copy(copy, to: [hosts[0]])
+        #expect(copied.map(\.outcome) == [.exited(0)])
+        #expect(copied.first?.transfer == copy.totals)
+        #expect(CopyTests.describe(destination + "/tree") == CopyTests.describe(source + "/tree"))
+        let gather = try GatherOperation(paths: [source + "/single.txt"], destination: FilePath(gathered))
+        let fetched = try await passh.gather(gather, from: hosts)
+        #expect(fetched.map(\.outcome) == [.exited(0), .exited(0)])
+        #expect(fetched.map { $0.transfer?.bytes } == [4, 4])
+        #expect(readText(gathered + "/h1/single.txt") == "one\n")
+        #expect(readText(gathered + "/h2/single.txt") == "one\n")
+        #expect(TopologyCLITests.hostsRun(log) == ["h1", "h1", "h2"])
+    }
 }

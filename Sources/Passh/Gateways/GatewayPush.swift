@@ -62,7 +62,8 @@ public struct GatewayPush: Sendable, Hashable {
     /// The command that installs the binary (its stdin) in the cache: it says why on stderr and
     /// exits 1 when it cannot.
     var installCommand: [String] {
-        ["sh -c \(RemoteShell.literal(Self.installScript)) sh \(RemoteShell.literal(directory)) \(sha256)"]
+        let arguments = [directory, sha256].map(RemoteShell.literal).joined(separator: " ")
+        return ["sh -c \(RemoteShell.literal(Self.installScript)) sh \(arguments)"]
     }
 
     /// `$1`: the directory, relative to the home; `$2`: the SHA-256 the copy must have.
