@@ -120,7 +120,7 @@ struct GatewayProtocolTests {
         #expect(run.status == 0)
         let decoded = try JSONLinesDecoder.decode(
             Array(run.events.utf8.drop { $0 != 0x0A }.dropFirst()), collectOutput: true)
-        #expect(run.events.hasPrefix(#"{"event":"gateway","protocol":1,"passh":"\#(GatewayProtocol.passhVersion)"}"#))
+        #expect(run.events.hasPrefix(#"{"event":"gateway","protocol":2,"passh":"\#(GatewayProtocol.passhVersion)"}"#))
         #expect(decoded.results.count == 1)
         #expect(decoded.results.first?.outcome == .exited(4))
         #expect(decoded.results.first?.stdout == Array("abc\ntail".utf8))
@@ -180,7 +180,7 @@ struct GatewayProtocolTests {
         #expect(run.status == 1)
         #expect(
             run.errors
-                == "passh: gateway: the root runs passh 9.0.0, gateway protocol 9, this gateway passh \(GatewayProtocol.passhVersion), gateway protocol 1\n"
+                == "passh: gateway: the root runs passh 9.0.0, gateway protocol 9, this gateway passh \(GatewayProtocol.passhVersion), gateway protocol 2\n"
         )
     }
 

@@ -2,7 +2,7 @@ import ExtrasBase64
 
 /// One line the root writes on a gateway's stdin: a JSON object whose `op` says what it is.
 ///
-/// - `{"op":"hello","protocol":1,"passh":"2.1.0"}` — first, once;
+/// - `{"op":"hello","protocol":2,"passh":"2.1.0"}` — first, once;
 /// - `{"op":"setup","transport":"auto","ssh_options":[…],"user":null,"connect_timeout":6,"insecure":false}`
 ///   — second, once (``GatewaySetup``);
 /// - `{"op":"file","id":1,"size":N}` followed by exactly N bytes — a stdin file the hosts' runs
