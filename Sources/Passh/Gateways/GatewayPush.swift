@@ -90,6 +90,7 @@ public struct GatewayPush: Sendable, Hashable {
         chmod 700 "$p" || fail "cannot make $p private"
         t=$(mktemp "$p/.passh.XXXXXX") || fail "cannot create a file in $p"
         trap 'rm -f "$t"' EXIT
+        trap 'exit 1' HUP INT TERM PIPE
         cat >"$t" || fail "cannot write $t"
         s=$({ sha256sum "$t" 2>/dev/null || shasum -a 256 "$t"; } | cut -d' ' -f1)
         [ "$s" = "$2" ] || fail "the copy received has the SHA-256 ${s:-(none: no sha256sum here)}, not $2"
