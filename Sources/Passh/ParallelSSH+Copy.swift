@@ -4,7 +4,8 @@ extension ParallelSSH {
     /// succeeded.
     ///
     /// Everything that applies to a command applies here: fanout, timeout, fail-fast,
-    /// cancellation, the sink (which sees what the remote `tar` prints).
+    /// cancellation, the sink (which sees what the remote `tar` prints), ``gateways`` (the archive
+    /// then crosses each gateway's link once, and the gateway gives it to each of its hosts).
     ///
     /// - Throws: ``PasshError`` for misuse found before any host starts: options out of range, or
     ///   a ``RunOptions/stdinFile`` (the archive is every host's stdin).
@@ -20,7 +21,8 @@ extension ParallelSSH {
     /// ``GatherOperation``) and returns one result per host, in the order given, each with the
     /// ``HostResult/transfer`` it sent. A host whose archive is malformed or tries to write outside
     /// its directory fails (``HostFailure/Kind/other``, the reason in its message) and its session is
-    /// stopped.
+    /// stopped. A host behind one of ``gateways`` sends its archive through the gateway, in pieces
+    /// as the gateway reads them: it is unpacked here all the same.
     ///
     /// - Throws: ``PasshError`` for misuse found before any host starts: options out of range, or
     ///   a ``RunOptions/stdinFile``.
@@ -37,7 +39,7 @@ extension ParallelSSH {
         try validateOptions()
         if options.stdinFile != nil { throw PasshError(.invalidOption, refusal) }
         if let gateways, !gateways.routes.isEmpty {
-            throw PasshError(.invalidOption, "copies and gathers do not go through gateways yet")
+            return await run(operation, on: hosts, sink: sink, through: gateways)
         }
         return await Runner(transport: transport, options: options).run(operation, on: hosts, sink: sink)
     }

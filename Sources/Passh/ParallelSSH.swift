@@ -27,7 +27,7 @@ public struct ParallelSSH: Sendable {
     /// How hosts are reached; ``OpenSSHTransport`` unless you pass another.
     public var transport: any Transport
     /// The hosts reached through gateways, and how; `nil`: every host is reached directly.
-    /// Commands only: a copy or a gather through gateways is refused.
+    /// Commands, copies and gathers go through them alike.
     public var gateways: GatewayRoutes?
 
     /// Runs over the OpenSSH client, called as `ssh` describes.
@@ -62,14 +62,15 @@ public struct ParallelSSH: Sendable {
         guard let gateways, !gateways.routes.isEmpty else {
             return await Runner(transport: transport, options: options).run(command, on: hosts, sink: sink)
         }
-        return await run(command, on: hosts, sink: sink, through: gateways)
+        return await run(CommandOperation(command: command), on: hosts, sink: sink, through: gateways)
     }
 
     /// A run with some hosts through gateways: one link per gateway that has hosts, for the run's
     /// life, beside the runner; when the runner is done the gateways are told, and the run returns
-    /// once they have exited.
-    private func run(
-        _ command: [String], on hosts: [Host], sink: (any OutputSink)?, through gateways: GatewayRoutes
+    /// once they have exited. A copy's archive, as a stdin file, crosses each gateway's link once;
+    /// a gather's archives come back in pieces, as the gateway reads them.
+    func run(
+        _ operation: any HostOperation, on hosts: [Host], sink: (any OutputSink)?, through gateways: GatewayRoutes
     ) async -> [HostResult] {
         let openSSH = OpenSSHTransport(options: gateways.ssh)
         let options = options
@@ -79,7 +80,7 @@ public struct ParallelSSH: Sendable {
             links[gateway] = GatewayLink(
                 gateway: gateway, transport: openSSH, command: gateways.command, setup: gateways.setup,
                 grace: options.terminationGrace, maximumLineLength: options.maximumLineLength,
-                emergencyStop: options.emergencyStop, spare: spare)
+                emergencyStop: options.emergencyStop, spare: spare, push: gateways.push, pushed: gateways.pushed)
         }
         var routes: [Host: Host] = [:]
         var spares: Set<Host> = []
@@ -101,7 +102,8 @@ public struct ParallelSSH: Sendable {
                 }
             }
             group.addTask {
-                let results = await Runner(transport: transport, options: options).run(command, on: hosts, sink: sink)
+                let results = await Runner(transport: transport, options: options).run(
+                    operation, on: hosts, sink: sink)
                 for link in all { link.finish() }
                 return results
             }

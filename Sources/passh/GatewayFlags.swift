@@ -34,8 +34,20 @@ struct GatewayFlags: ParsableArguments {
             "The passh to run on the gateways: a path, or a name on their PATH (default: passh).", valueName: "PATH"))
     var gatewayPassh: String?
 
+    @Flag(
+        name: .customLong("push-passh"),
+        help:
+            "When a gateway has no passh of this release, copy this passh to ~/.cache/passh/VERSION/passh there (checksum verified), then use it."
+    )
+    var pushPassh = false
+
     @Flag(name: .customLong("gateway-serve"), help: .hidden)
     var serve = false
+
+    /// `--push-passh`: this passh (the binary of this process), its checksum found once.
+    static func push() async throws(PasshError) -> GatewayPush {
+        try await GatewayPush(binary: FilePath("/proc/\(getpid())/exe"))
+    }
 
     /// Whether a flag routes hosts through gateways (`--gateway`, `--topology`).
     var routes: Bool { gateways != nil || topology != nil }
@@ -59,6 +71,9 @@ struct GatewayFlags: ParsableArguments {
         if let topology, topology.isEmpty { throw ValidationError("--topology needs a file.") }
         if gatewayPassh != nil && (direct || (!routes && !Self.exists(Self.defaultTopology))) {
             throw ValidationError("--gateway-passh goes with --gateway, --topology or a topology file.")
+        }
+        if pushPassh && (direct || (!routes && !Self.exists(Self.defaultTopology))) {
+            throw ValidationError("--push-passh goes with --gateway, --topology or a topology file.")
         }
         if let gatewayPassh, gatewayPassh.isEmpty || gatewayPassh.hasPrefix("-") {
             throw ValidationError("--gateway-passh needs a path or a name, not '\(gatewayPassh)'.")

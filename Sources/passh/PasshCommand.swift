@@ -159,11 +159,8 @@ struct PasshCommand: AsyncParsableCommand {
             throw ValidationError(
                 "\(hostFlags.listHosts ? "--list-hosts" : "--persist-stop") takes no \(copyFlags.name).")
         }
-        if gatewayFlags.routes {
-            if let refused = refusedThroughGateways {
-                throw ValidationError(
-                    "\(gatewayFlags.routingFlag) cannot be used with \(refused) (not through gateways yet).")
-            }
+        if gatewayFlags.routes, let refused = refusedThroughGateways {
+            throw ValidationError("\(gatewayFlags.routingFlag) cannot be used with \(refused.flag): \(refused.reason).")
         }
         try copyFlags.check(command: command, runFlags: runFlags)
         if opensShell {
@@ -198,20 +195,20 @@ struct PasshCommand: AsyncParsableCommand {
         if status != 0 { throw ExitCode(status) }
     }
 
-    /// Everything after parsing; returns the exit status. A stop (``RunControl``) cancels it; each
-    /// step ends on that cancellation, and the status then says what stopped it.
-    /// The flag that cannot go through gateways yet, if one is given.
-    private var refusedThroughGateways: String? {
-        sshFlags.local
-            ? "--local"
-            : runFlags.terminal
-                ? "--tty"
-                : sudoFlags.sudo
-                    ? "--sudo"
-                    : copyFlags.copies
-                        ? copyFlags.name : sshFlags.persistStop ? "--persist-stop" : nil
+    /// A flag that makes no sense through gateways, if one is given, and why.
+    private var refusedThroughGateways: (flag: String, reason: String)? {
+        if sshFlags.local { return ("--local", "it runs the command on this machine, reaching no host") }
+        if sshFlags.persistStop {
+            return (
+                "--persist-stop",
+                "it closes this machine's master connections, and a host behind a gateway has none here"
+            )
+        }
+        return nil
     }
 
+    /// Everything after parsing; returns the exit status. A stop (``RunControl``) cancels it; each
+    /// step ends on that cancellation, and the status then says what stopped it.
     private func execute(_ control: RunControl) async -> Int32 {
         let writer = OutputWriter()
         do throws(PasshError) {
@@ -250,14 +247,6 @@ struct PasshCommand: AsyncParsableCommand {
                     },
                     showsRoute: routing, writer: writer)
             }
-            if !routes.isEmpty, let refused = refusedThroughGateways {
-                // The default topology file routes some hosts (the flags were checked before).
-                let host = list.hosts.first { routes[$0] != nil }!
-                printError(
-                    "passh: \(host.name) goes through gateway \(routes[host]!.name) (\(GatewayFlags.defaultTopology.string)): "
-                        + "\(refused) does not go through gateways yet (--direct reaches every host directly)")
-                return 64
-            }
             if hostFlags.listHosts {
                 return await listHosts(list.names, writer: writer)
             }
@@ -279,9 +268,36 @@ struct PasshCommand: AsyncParsableCommand {
             var options = runFlags.runOptions
             options.rollout = rolloutFlags.rollout
             options.emergencyStop = control.emergencyStop
+            var gateways: GatewayRoutes?
+            if !routes.isEmpty {
+                var link = try sshFlags.openSSHOptions(defaultUser: hostFlags.user)
+                link.multiplexing = nil
+                link.stopRemoteCommands = false
+                var routed = GatewayRoutes(
+                    assignment, passh: gatewayFlags.gatewayPassh ?? "passh", ssh: link,
+                    setup: GatewayFlags.setup(sshFlags, user: hostFlags.user))
+                routed.rerouted = { reroute in
+                    let instead = reroute.replacement.map { "go through \($0.name)" } ?? "are reached directly"
+                    printError(
+                        "passh: gateway \(reroute.gateway.name) cannot be reached (\(reroute.reason)): its hosts \(instead)"
+                    )
+                }
+                if gatewayFlags.pushPassh {
+                    routed.push = try await GatewayFlags.push()
+                    routed.pushed = { gateway in
+                        printError(
+                            "passh: gateway \(gateway.name) has no passh \(GatewayProtocol.passhVersion): this passh was copied to ~/.cache/passh/\(GatewayProtocol.passhVersion)/passh there"
+                        )
+                    }
+                }
+                gateways = routed
+            }
             do {
                 options.sudo = try await sudoFlags.makeSudo(
-                    probe: { await SudoProbe(transport: transport, options: options).answer(for: list.hosts) })
+                    probe: { [gateways] in
+                        await SudoProbe(transport: transport, options: options, gateways: gateways).answer(
+                            for: list.hosts)
+                    })
             } catch {
                 if let status = control.stoppedStatus { return status }
                 printError("passh: \(error.message)")
@@ -340,21 +356,7 @@ struct PasshCommand: AsyncParsableCommand {
             if let status = control.stoppedStatus { return status }
             let sink = try outputFlags.sink(writer: writer, groups: groups)
             var passh = ParallelSSH(options: options, transport: transport)
-            if !routes.isEmpty {
-                var link = try sshFlags.openSSHOptions(defaultUser: hostFlags.user)
-                link.multiplexing = nil
-                link.stopRemoteCommands = false
-                var gateways = GatewayRoutes(
-                    assignment, passh: gatewayFlags.gatewayPassh ?? "passh", ssh: link,
-                    setup: GatewayFlags.setup(sshFlags, user: hostFlags.user))
-                gateways.rerouted = { reroute in
-                    let instead = reroute.replacement.map { "go through \($0.name)" } ?? "are reached directly"
-                    printError(
-                        "passh: gateway \(reroute.gateway.name) cannot be reached (\(reroute.reason)): its hosts \(instead)"
-                    )
-                }
-                passh.gateways = gateways
-            }
+            passh.gateways = gateways
             var invocation = Invocation(
                 passh: passh, hosts: list.hosts, work: work,
                 sink: sink, writer: writer, failedTo: runFlags.failedTo.map { FilePath($0) }, maxRC: outputFlags.maxRC)

@@ -26,6 +26,8 @@ struct SudoProbe {
 
     let transport: any Transport
     let options: RunOptions
+    /// The run's routes: a host behind a gateway is asked through it.
+    var gateways: GatewayRoutes?
 
     /// Asks the first hosts of `hosts`, a few at a time, until one answers.
     func answer(for hosts: [Host]) async -> Answer {
@@ -34,7 +36,9 @@ struct SudoProbe {
         probe.terminationGrace = options.terminationGrace
         probe.emergencyStop = options.emergencyStop
         probe.fanout = Self.hostsAtOnce
-        let passh = ParallelSSH(options: probe, transport: transport)
+        var passh = ParallelSSH(options: probe, transport: transport)
+        passh.gateways = gateways
+        passh.gateways?.rerouted = nil  // the run says it
         var start = 0
         let end = Swift.min(hosts.count, Self.hostsInAll)
         while start < end {

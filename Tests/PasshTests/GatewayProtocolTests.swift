@@ -120,10 +120,28 @@ struct GatewayProtocolTests {
         #expect(run.status == 0)
         let decoded = try JSONLinesDecoder.decode(
             Array(run.events.utf8.drop { $0 != 0x0A }.dropFirst()), collectOutput: true)
-        #expect(run.events.hasPrefix(#"{"event":"gateway","protocol":1,"passh":"\#(GatewayProtocol.passhVersion)"}"#))
+        #expect(run.events.hasPrefix(#"{"event":"gateway","protocol":2,"passh":"\#(GatewayProtocol.passhVersion)"}"#))
         #expect(decoded.results.count == 1)
         #expect(decoded.results.first?.outcome == .exited(4))
         #expect(decoded.results.first?.stdout == Array("abc\ntail".utf8))
+    }
+
+    /// A gather's stdout goes back in pieces as read, each one line object in Base64, newlines and
+    /// NUL bytes inside: not one object per line of the archive.
+    @Test func binaryStdoutGoesBackInPieces() async throws {
+        let run = try await serve { requests, events in
+            var job = GatewayJob(host: "h1", command: [#"printf 'a\nb\000c\n\n'"#])
+            job.binaryStdout = true
+            _ = try requests.writeAll(Self.requests([.hello(.current), .setup(GatewaySetup()), .run(job)]))
+            return try await Self.read(events, until: "\"finished\"")
+        }
+        #expect(run.status == 0)
+        let lines = run.events.split(separator: "\n").filter { $0.contains(#""event":"line""#) }
+        #expect(
+            lines == [#"{"event":"line","host":"h1","stream":"stdout","line_base64":"YQpiAGMKCg==","newline":false}"#])
+        let decoded = try JSONLinesDecoder.decode(
+            Array(run.events.utf8.drop { $0 != 0x0A }.dropFirst()), collectOutput: true)
+        #expect(decoded.results.first?.stdout == Array("a\nb\u{0}c\n\n".utf8))
     }
 
     @Test func endOfInputStopsEveryHost() async throws {
@@ -162,7 +180,7 @@ struct GatewayProtocolTests {
         #expect(run.status == 1)
         #expect(
             run.errors
-                == "passh: gateway: the root runs passh 9.0.0, gateway protocol 9, this gateway passh \(GatewayProtocol.passhVersion), gateway protocol 1\n"
+                == "passh: gateway: the root runs passh 9.0.0, gateway protocol 9, this gateway passh \(GatewayProtocol.passhVersion), gateway protocol 2\n"
         )
     }
 

@@ -163,12 +163,13 @@ struct GatewayTests {
     }
 
     @Test(arguments: [
-        (["--gateway", "gw1", "--local", "h1", "true"], "--gateway cannot be used with --local"),
-        (["--gateway", "gw1", "--tty", "h1", "true"], "--gateway cannot be used with --tty"),
-        (["--gateway", "gw1", "--sudo", "h1", "true"], "--gateway cannot be used with --sudo"),
         (
-            ["--gateway", "gw1", "h1", "--copy", "/etc/hostname", "--dest", "/tmp"],
-            "--gateway cannot be used with --copy"
+            ["--gateway", "gw1", "--local", "h1", "true"],
+            "--gateway cannot be used with --local: it runs the command on this machine, reaching no host. "
+        ),
+        (
+            ["--topology", "/tmp/t", "--persist-stop", "h1"],
+            "--topology cannot be used with --persist-stop: it closes this machine's master connections, and a host behind a gateway has none here. "
         ),
         (["--gateway", ",", "h1", "true"], "--gateway needs at least one gateway."),
         (

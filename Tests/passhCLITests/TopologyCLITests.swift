@@ -116,26 +116,29 @@ struct TopologyCLITests {
         #expect(missing.stderrText == "No such file: /nonexistent/topology\n")
     }
 
-    @Test func theDefaultFileRefusesWhatCannotGoThroughGatewaysUnlessDirect() async throws {
+    /// The default file routes a copy as it routes a command (it was refused before copies went
+    /// through gateways); `--direct` still reaches every host directly.
+    @Test func theDefaultFileRoutesACopyUnlessDirect() async throws {
         let config = try Config(topology: "gw1: h1\n")
-        defer { config.remove() }
-        let copy = ["h1,h2", "--copy", "/etc/hostname", "--dest", "/tmp"]
-        let run = try await passh(copy, environment: config.environment)
-        #expect(run.status == 64)
-        #expect(
-            run.stderrText
-                == "passh: h1 goes through gateway gw1 (\(config.topology)): --copy does not go through gateways yet (--direct reaches every host directly)\n"
-        )
-        // A host list the file does not route copies as ever.
+        let log = temporaryPath("gw-log")
+        let wrapper = try Self.loggingPassh(log)
         let dir = temporaryPath("topology-copy")
-        defer { shell("rm -rf \(dir)") }
+        defer {
+            config.remove()
+            shell("rm -rf \(dir) \(log) \(wrapper)")
+        }
+        let copy = ["h1,h2", "--copy", "/etc/hostname", "--dest", dir]
+        let run = try await passh(
+            ["-F", TestCluster.gatewayConfig, "--gateway-passh", wrapper] + copy, environment: config.environment)
+        #expect(run.status == 0)
+        #expect(run.stderrText == "")
+        #expect(Self.hostsRun(log) == ["h1"])
+        #expect(readText(dir + "/hostname") == readText("/etc/hostname"))
+        try writeFile(log, [])
         let direct = try await passh(
-            ["-F", TestCluster.config, "--direct", "h1", "--copy", "/etc/hostname", "--dest", dir],
-            environment: config.environment)
+            ["-F", TestCluster.gatewayConfig, "--direct"] + copy, environment: config.environment)
         #expect(direct.status == 0)
-        let unrouted = try await passh(
-            ["-F", TestCluster.config, "h2", "--copy", "/etc/hostname", "--dest", dir], environment: config.environment)
-        #expect(unrouted.status == 0)
+        #expect(Self.hostsRun(log) == [])
     }
 
     @Test(arguments: [
@@ -144,7 +147,7 @@ struct TopologyCLITests {
             "--gateway and --topology cannot be used together"
         ),
         (["--direct", "--gateway", "gw1", "h1", "true"], "--direct cannot be used with --gateway"),
-        (["--topology", "/tmp/t", "--sudo", "h1", "true"], "--topology cannot be used with --sudo"),
+        (["--topology", "/tmp/t", "--local", "h1", "true"], "--topology cannot be used with --local"),
         (["--topology", "", "h1", "true"], "--topology needs a file."),
         (["--direct", "--gateway-passh", "/bin/passh", "h1", "true"], "--gateway-passh goes with --gateway"),
     ])

@@ -37,6 +37,6 @@ struct GatewayHello: Sendable, Hashable {
     /// Whether `other` can talk with this side: the same protocol and passh.
     func matches(_ other: GatewayHello) -> Bool { self == other }
 
-    /// `protocol 1, passh 2.1.0`.
+    /// `passh 2.1.0, gateway protocol 2`.
     var description: String { "passh \(passhVersion), gateway protocol \(protocolVersion)" }
 }

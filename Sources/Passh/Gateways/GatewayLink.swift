@@ -20,6 +20,10 @@ final class GatewayLink: Sendable {
     let gateway: Host
     private let transport: any Transport
     private let command: [String]
+    /// A passh to copy there when the gateway has none of this release.
+    private let push: GatewayPush?
+    /// Told when ``push`` was copied to the gateway.
+    private let pushed: (@Sendable (Host) -> Void)?
     private let grace: Duration
     private let emergencyStop: EmergencyStop?
     /// The longest event line read from the gateway: a host's longest line, in JSON.
@@ -32,6 +36,7 @@ final class GatewayLink: Sendable {
     private let wanted = StopSignal()
     private let state = Mutex(State())
     private let decoder: Mutex<JSONLinesDecoder>
+    private let setup: GatewaySetup
 
     private enum Phase {
         case connecting
@@ -55,6 +60,14 @@ final class GatewayLink: Sendable {
         var unreachable = false
         /// The gateways (or `""`: directly) its hosts were told to go through instead.
         var reroutes: Set<String> = []
+        /// The gateway's passh is started again (another one) when this one cannot be: a hello
+        /// that does not match then ends the attempt (``attemptStop``) instead of the link.
+        var retriesHello = false
+        /// Why the attempt's passh was not the one wanted (its hello).
+        var helloProblem: String?
+        /// The session running now (its output is dropped once another starts) and its stop.
+        var attempt = 0
+        var attemptStop = StopSignal()
     }
 
     /// The kinds of ssh failures that mean the gateway could not be reached at all.
@@ -67,11 +80,15 @@ final class GatewayLink: Sendable {
     /// stdin stream), running `command` there (the gateway's passh and its serve flag).
     init(
         gateway: Host, transport: any Transport, command: [String], setup: GatewaySetup, grace: Duration,
-        maximumLineLength: Int, emergencyStop: EmergencyStop?, spare: Bool = false
+        maximumLineLength: Int, emergencyStop: EmergencyStop?, spare: Bool = false, push: GatewayPush? = nil,
+        pushed: (@Sendable (Host) -> Void)? = nil
     ) {
         self.gateway = gateway
         self.transport = transport
         self.command = command
+        self.push = push
+        self.pushed = pushed
+        self.setup = setup
         self.grace = grace
         self.emergencyStop = emergencyStop
         self.maximumEventLine = maximumLineLength * 6 + (64 << 10)
@@ -97,10 +114,61 @@ final class GatewayLink: Sendable {
             lose("not needed")
             return
         }
+        // With a passh to push: the gateway's own passh, else the one cached there, else this
+        // one copied there, then started.
+        enum Step { case own, cached, copied }
+        var step = Step.own
+        var command = self.command
+        while true {
+            state.withLock { $0.retriesHello = push != nil && step != .copied }
+            let termination = await session(command)
+            let retry = state.withLock { state -> Bool in
+                // Not once the run is done with the gateway (its hosts stopped while it started).
+                guard case .connecting = state.phase, !state.finishing else { return false }
+                if state.helloProblem != nil { return true }
+                if case .exited? = termination { return true }
+                return false
+            }
+            guard let push, retry, !Task.isCancelled else {
+                end(termination)
+                return
+            }
+            switch step {
+            case .own:
+                step = .cached
+            case .cached:
+                if let problem = await install(push) {
+                    lose(problem)
+                    return
+                }
+                pushed?(gateway)
+                step = .copied
+            case .copied:
+                end(termination)
+                return
+            }
+            command = push.cachedCommand
+            state.withLock { state in
+                state.helloProblem = nil
+                state.errors = []
+            }
+            outbox.restart(with: [
+                .bytes(GatewayRequest.hello(.current).line()), .bytes(GatewayRequest.setup(setup).line()),
+            ])
+        }
+    }
+
+    /// Runs `command` (a passh in gateway mode) on the gateway until it exits, the link is stopped,
+    /// or the attempt is (a hello that is not the one wanted, when another passh can be tried).
+    private func session(_ command: [String]) async -> Termination? {
+        let (attempt, attemptStop) = state.withLock { state in
+            state.attempt += 1
+            state.attemptStop = StopSignal()
+            return (state.attempt, state.attemptStop)
+        }
         var fds: [Int32] = [-1, -1]
         guard passh_pipe_cloexec(&fds) == 0 else {
-            lose("cannot create a pipe: \(Errno(rawValue: errno))")
-            return
+            return .failed(HostFailure(.cannotStart, "cannot create a pipe: \(Errno(rawValue: errno))"))
         }
         let (readEnd, writeEnd) = (fds[0], fds[1])
         _ = fcntl(writeEnd, F_SETFL, fcntl(writeEnd, F_GETFL) | O_NONBLOCK)
@@ -119,8 +187,8 @@ final class GatewayLink: Sendable {
         let termination = await withTaskGroup(of: Ended.self) { group -> Termination? in
             group.addTask {
                 .session(
-                    await self.transport.run(self.command, on: self.gateway, options: session) { chunk in
-                        await self.take(chunk)
+                    await self.transport.run(command, on: self.gateway, options: session) { chunk in
+                        await self.take(chunk, attempt: attempt)
                     })
             }
             group.addTask {
@@ -132,6 +200,11 @@ final class GatewayLink: Sendable {
             group.addTask {
                 // Garbage from the gateway stops it.
                 _ = await self.stop.wait()
+                return .other
+            }
+            group.addTask {
+                // A hello that is not the one wanted, when another passh can be tried.
+                _ = await attemptStop.wait()
                 return .other
             }
             group.addTask {
@@ -153,12 +226,17 @@ final class GatewayLink: Sendable {
                 case .deadline:
                     group.cancelAll()
                 case .other:
-                    if stop.fired { group.cancelAll() }
+                    if stop.fired || attemptStop.fired { group.cancelAll() }
                 }
             }
             return ended
         }
         close(readEnd)
+        return termination
+    }
+
+    /// The session is over for good: the hosts waiting on the gateway fail, saying why.
+    private func end(_ termination: Termination?) {
         let reason: String
         switch termination {
         case .exited(0)?: reason = "the gateway's passh exited"
@@ -208,7 +286,9 @@ final class GatewayLink: Sendable {
 
     /// Lines of the gateway's passh (stdout: events) or of ssh and the gateway (stderr: kept for
     /// the message that fails the hosts).
-    private func take(_ chunk: OutputChunk) async {
+    private func take(_ chunk: OutputChunk, attempt: Int) async {
+        // A session that is over (another passh is being tried) has nothing more to say.
+        guard state.withLock({ $0.attempt == attempt && !$0.attemptStop.fired }) else { return }
         if chunk.stream == .stderr {
             let lines = chunk.lines.map { String(decoding: $0, as: UTF8.self) }.filter { !$0.isEmpty }
             state.withLock { state in
@@ -240,11 +320,11 @@ final class GatewayLink: Sendable {
         }
         if connecting {
             guard let hello = GatewayHello.parseEvent(line) else {
-                protocolError("its passh did not answer as a gateway")
+                helloError("its passh did not answer as a gateway")
                 return false
             }
             guard hello.matches(.current) else {
-                protocolError("it runs \(hello.description), this passh \(GatewayHello.current.description)")
+                helloError("it runs \(hello.description), this passh \(GatewayHello.current.description)")
                 return false
             }
             let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
@@ -296,6 +376,47 @@ final class GatewayLink: Sendable {
         return true
     }
 
+    /// The gateway's passh is not one this passh can speak with: another is tried when there is
+    /// one, else the gateway is lost.
+    private func helloError(_ message: String) {
+        let retried = state.withLock { state -> StopSignal? in
+            guard state.retriesHello else { return nil }
+            state.helloProblem = message
+            return state.attemptStop
+        }
+        if let retried { retried.fire() } else { protocolError(message) }
+    }
+
+    /// Copies ``push`` to the gateway's cache; why it could not, or `nil`.
+    private func install(_ push: GatewayPush) async -> String? {
+        var options = SessionOptions()
+        options.stdinFile = push.binary
+        options.terminationGrace = grace
+        options.emergencyStop = emergencyStop
+        let said = Mutex<String?>(nil)
+        let termination = await transport.run(push.installCommand, on: gateway, options: options) { chunk in
+            guard chunk.stream == .stderr else { return }
+            if let last = chunk.lines.reversed().first(where: { !$0.isEmpty }) {
+                said.withLock { $0 = String(String(decoding: last, as: UTF8.self).prefix(500)) }
+            }
+        }
+        let words = said.withLock { $0 }
+        switch termination {
+        case .exited(0):
+            return nil
+        case .exited(let code):
+            let prefix = "passh: cannot install passh here: "
+            if let words, words.hasPrefix(prefix) { return "cannot copy passh to it: " + words.dropFirst(prefix.count) }
+            return "cannot copy passh to it: the copy exited with status \(code)" + (words.map { ": " + $0 } ?? "")
+        case .signaled(let signal):
+            return "cannot copy passh to it: the ssh to it was killed by \(signal.name)"
+        case .failed(let failure):
+            return "cannot copy passh to it: " + failure.message
+        case .cancelled:
+            return "stopped"
+        }
+    }
+
     private func protocolError(_ message: String) {
         lose(message)
         stop.fire()
@@ -338,9 +459,6 @@ final class GatewayLink: Sendable {
         wanted.fire()
         if let reason = await ready() { return .failed(failure(reason, sent: false)) }
         if Task.isCancelled { return .cancelled }
-        if !options.stdinPreamble.isEmpty || options.terminal {
-            return .failed(HostFailure(.other, "a gateway cannot run a host with a terminal or a sudo password"))
-        }
         var size: Int64 = 0
         if let path = options.stdinFile {
             var info = stat()

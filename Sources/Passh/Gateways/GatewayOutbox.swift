@@ -34,6 +34,17 @@ final class GatewayOutbox: Sendable {
         waiter?.resume()
     }
 
+    /// The queue is `items` alone (what was queued and not written is dropped): for a new session
+    /// with the gateway, when the last one's passh was not the one wanted.
+    func restart(with items: [Item]) {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            state.queue = Deque(items)
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume()
+    }
+
     /// No more items: the writer ends once the queue is written.
     func finish() {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in

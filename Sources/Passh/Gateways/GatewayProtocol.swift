@@ -5,8 +5,10 @@
 /// stop. The gateway writes a hello line (``GatewayHello``) and then JSON Lines v2 events
 /// (``JSONLinesSink``) on its stdout. An end of file on its stdin means the root is gone.
 public enum GatewayProtocol {
-    /// The protocol's version: a root and a gateway speak only the same one.
-    public static let version = 1
+    /// The protocol's version: a root and a gateway speak only the same one. 2: a host's run may
+    /// ask for a terminal and carry its stdin's preamble (a sudo password), which a gateway of
+    /// version 1 would have ignored without a word.
+    public static let version = 2
     /// The passh release; a root and a gateway must run the same.
     public static let passhVersion = "2.1.0"
     /// The longest request line a gateway reads (a host's command): 1 MiB.

@@ -1,12 +1,17 @@
+import ExtrasBase64
+
 /// One line the root writes on a gateway's stdin: a JSON object whose `op` says what it is.
 ///
-/// - `{"op":"hello","protocol":1,"passh":"2.1.0"}` — first, once;
+/// - `{"op":"hello","protocol":2,"passh":"2.1.0"}` — first, once;
 /// - `{"op":"setup","transport":"auto","ssh_options":[…],"user":null,"connect_timeout":6,"insecure":false}`
 ///   — second, once (``GatewaySetup``);
 /// - `{"op":"file","id":1,"size":N}` followed by exactly N bytes — a stdin file the hosts' runs
 ///   name by its id, sent once whatever the number of hosts;
 /// - `{"op":"run","host":"web1","command":["uptime"],"stdin":1,"grace_ms":500,"max_line":16777216,"binary":false}`
 ///   — run a host (`stdin` absent: an empty stdin); its events follow on the gateway's stdout;
+///   `"terminal":true` asks the host for a terminal, `"preamble":"…"` (Base64) is what its stdin
+///   starts with, ahead of the file: a sudo password, which thus travels only inside the ssh
+///   session's stdin, never in an argument list, the environment or a file;
 /// - `{"op":"stop","host":"web1"}` — stop that host's run (the gateway still reports it finished).
 ///
 /// A gateway runs one run of a host name at a time: a run for a name still stopping starts after it.
@@ -44,6 +49,8 @@ enum GatewayRequest: Sendable, Equatable {
             object.add("grace_ms", job.graceMilliseconds)
             object.add("max_line", job.maximumLineLength)
             object.add("binary", job.binaryStdout)
+            if job.terminal { object.add("terminal", true) }
+            if !job.stdinPreamble.isEmpty { object.add("preamble", Base64.encodeToString(bytes: job.stdinPreamble)) }
         case .stop(let host):
             object.add("op", "stop")
             object.add("host", host)
@@ -117,6 +124,12 @@ enum GatewayRequest: Sendable, Equatable {
             job.graceMilliseconds = try integer("grace_ms") ?? job.graceMilliseconds
             job.maximumLineLength = try integer("max_line") ?? job.maximumLineLength
             job.binaryStdout = try bool("binary")
+            job.terminal = try bool("terminal")
+            if let preamble = try string("preamble") {
+                do { job.stdinPreamble = try Base64.decode(string: preamble) } catch {
+                    throw JSONProblem("\"preamble\" is not valid Base64")
+                }
+            }
             guard job.graceMilliseconds >= 0, job.maximumLineLength > 0 else {
                 throw JSONProblem("a run with a negative grace or line length")
             }
@@ -141,6 +154,10 @@ struct GatewayJob: Sendable, Equatable {
     var graceMilliseconds = 500
     var maximumLineLength = 16 << 20
     var binaryStdout = false
+    /// The host is asked for a terminal.
+    var terminal = false
+    /// What the host's stdin starts with (a sudo password): see ``SessionOptions/stdinPreamble``.
+    var stdinPreamble: [UInt8] = []
 
     init(host: String, command: [String]) {
         self.host = host
@@ -155,5 +172,7 @@ struct GatewayJob: Sendable, Equatable {
         self.graceMilliseconds = Int(options.terminationGrace / .milliseconds(1))
         self.maximumLineLength = options.maximumLineLength
         self.binaryStdout = options.binaryStdout
+        self.terminal = options.terminal
+        self.stdinPreamble = options.stdinPreamble
     }
 }

@@ -15,6 +15,11 @@ public struct GatewayRoutes: Sendable {
     public var routeGateways: [Host: [Host]] = [:]
     /// Told once for each gateway that could not be reached and where its hosts went instead.
     public var rerouted: (@Sendable (GatewayReroute) -> Void)?
+    /// A passh to copy to a gateway whose own cannot be started or is another release (see
+    /// ``GatewayPush``); `nil`: such a gateway's hosts fail.
+    public var push: GatewayPush?
+    /// Told once for each gateway ``push`` was copied to.
+    public var pushed: (@Sendable (Host) -> Void)?
     /// The command that starts passh's gateway mode on a gateway: the passh there, its flag.
     public var command: [String]
     /// How the root reaches the gateways.

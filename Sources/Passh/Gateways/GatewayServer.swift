@@ -104,6 +104,8 @@ public struct GatewayServer: Sendable {
                     options.terminationGrace = .milliseconds(job.graceMilliseconds)
                     options.maximumLineLength = job.maximumLineLength
                     options.binaryStdout = job.binaryStdout
+                    options.terminal = job.terminal
+                    options.stdinPreamble = job.stdinPreamble
                     options.emergencyStop = emergencyStop
                     group.addTask {
                         await Self.run(job, options: options, run: run, hosts: hosts, transport: transport, sink: sink)
@@ -137,7 +139,14 @@ public struct GatewayServer: Sendable {
             await sink.hostStarted(host, transport: transport.transportName(for: host))
             let termination = await withTaskGroup(of: Termination?.self) { group in
                 group.addTask {
-                    await transport.run(job.command, on: host, options: options, output: { await sink.output($0) })
+                    await transport.run(job.command, on: host, options: options) { chunk in
+                        // Binary stdout (a gather's archive) goes back in pieces as it is read.
+                        if job.binaryStdout && chunk.stream == .stdout {
+                            await sink.outputPiece(chunk)
+                        } else {
+                            await sink.output(chunk)
+                        }
+                    }
                 }
                 group.addTask {
                     _ = await run.stop.wait()

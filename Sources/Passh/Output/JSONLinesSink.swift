@@ -113,6 +113,29 @@ public final class JSONLinesSink: OutputSink {
         await writer.write(out, to: .stdout)
     }
 
+    /// One `{"event":"line",…,"line_base64":…,"newline":false}` object for the whole chunk, its
+    /// newlines inside: how a gateway sends a piece of binary stdout (a gather's archive). Decoded,
+    /// it is the chunk's bytes as they were, in one piece; the stream grows by a third, where
+    /// line by line a tar header's NUL bytes would grow six-fold and every newline of a text file
+    /// would cost a line object.
+    func outputPiece(_ chunk: OutputChunk) async {
+        begin()
+        var head = JSONObject()
+        head.add("event", "line")
+        head.add("host", chunk.host.name)
+        head.add("stream", chunk.stream.rawValue)
+        head.bytes.append(UInt8(ascii: ","))
+        var out = head.bytes
+        out.reserveCapacity(head.bytes.count + chunk.bytes.count / 3 * 4 + 40)
+        out.append(contentsOf: Self.base64Key)
+        out.append(contentsOf: Base64.encodeToBytes(bytes: chunk.bytes))
+        out.append(UInt8(ascii: "\""))
+        out.append(contentsOf: Self.noNewline)
+        out.append(UInt8(ascii: "}"))
+        out.append(0x0A)
+        await writer.write(out, to: .stdout)
+    }
+
     private static let lineKey = Array(#""line":"#.utf8)
     private static let base64Key = Array(#""line_base64":""#.utf8)
     private static let noNewline = Array(#","newline":false"#.utf8)
