@@ -1,4 +1,5 @@
 import CPasshLineEditor
+import Passh
 
 #if canImport(Glibc)
 import Glibc
@@ -43,7 +44,10 @@ final class LineEditor: @unchecked Sendable {
     func read(prompt: String) async -> Input {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Input, Never>) in
-                Self.onThreadOfItsOwn { continuation.resume(returning: self.readBlocking(prompt: prompt)) }
+                // A thread of its own, taking no signals (the shell's come through its dispatch sources).
+                startLibraryThread(named: "passh-editor") {
+                    continuation.resume(returning: self.readBlocking(prompt: prompt))
+                }
             }
         } onCancel: {
             wake("e")
@@ -69,26 +73,4 @@ final class LineEditor: @unchecked Sendable {
     }
 
     private func wake(_ byte: Unicode.Scalar) { passh_line_editor_wake(editor, CChar(UInt8(ascii: byte))) }
-
-    /// Runs `body` on a new thread that takes no signals (the shell's come through its dispatch
-    /// sources), and ends with it.
-    private static func onThreadOfItsOwn(_ body: @escaping @Sendable () -> Void) {
-        final class Box {
-            let body: @Sendable () -> Void
-            init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-        }
-        let box = Unmanaged.passRetained(Box(body))
-        var thread = pthread_t()
-        let rc = pthread_create(
-            &thread, nil,
-            { raw in
-                var all = sigset_t()
-                sigfillset(&all)
-                pthread_sigmask(SIG_BLOCK, &all, nil)
-                Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
-                return nil
-            }, box.toOpaque())
-        precondition(rc == 0, "pthread_create failed: \(rc)")
-        pthread_detach(thread)
-    }
 }

@@ -83,14 +83,20 @@ public final class JSONLinesSink: OutputSink {
         await writer.write(object.closed() + [0x0A], to: .stdout)
     }
 
-    /// One `{"event":"line","host","stream","line"}` object per line.
-    public func output(_ chunk: OutputChunk) async {
-        begin()
+    /// `{"event":"line","host":…,"stream":…,` — what every line object of `chunk` starts with.
+    private static func lineHead(_ chunk: OutputChunk) -> JSONObject {
         var head = JSONObject()
         head.add("event", "line")
         head.add("host", chunk.host.name)
         head.add("stream", chunk.stream.rawValue)
         head.bytes.append(UInt8(ascii: ","))
+        return head
+    }
+
+    /// One `{"event":"line","host","stream","line"}` object per line.
+    public func output(_ chunk: OutputChunk) async {
+        begin()
+        let head = Self.lineHead(chunk)
         let lineCount = chunk.lineCount
         var out: [UInt8] = []
         out.reserveCapacity(chunk.bytes.count + lineCount * (head.bytes.count + 16) + 16)
@@ -120,11 +126,7 @@ public final class JSONLinesSink: OutputSink {
     /// would cost a line object.
     func outputPiece(_ chunk: OutputChunk) async {
         begin()
-        var head = JSONObject()
-        head.add("event", "line")
-        head.add("host", chunk.host.name)
-        head.add("stream", chunk.stream.rawValue)
-        head.bytes.append(UInt8(ascii: ","))
+        let head = Self.lineHead(chunk)
         var out = head.bytes
         out.reserveCapacity(head.bytes.count + chunk.bytes.count / 3 * 4 + 40)
         out.append(contentsOf: Self.base64Key)

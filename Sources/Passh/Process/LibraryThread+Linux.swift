@@ -11,7 +11,7 @@ import Glibc
 /// passh's CLI uses, does not: libdispatch's handler passes a signal on to its own thread from
 /// whichever thread took it.)
 @discardableResult
-func startLibraryThread(
+package func startLibraryThread(
     named name: String, joinable: Bool = false, _ body: @escaping @Sendable () -> Void
 ) -> LibraryThreadHandle? {
     final class Box {
@@ -44,13 +44,13 @@ func startLibraryThread(
 }
 
 /// A joinable library thread, joined once.
-struct LibraryThreadHandle: Sendable {
+package struct LibraryThreadHandle: Sendable {
     fileprivate let thread: pthread_t
 }
 
 /// Waits until `handle`'s thread has ended, its thread-local destructors run (from that thread
 /// itself: detaches it instead).
-func joinLibraryThread(_ handle: LibraryThreadHandle) {
+package func joinLibraryThread(_ handle: LibraryThreadHandle) {
     if pthread_equal(handle.thread, pthread_self()) != 0 {
         pthread_detach(handle.thread)
     } else {
