@@ -6,7 +6,8 @@ import Glibc
 public enum PtyStep: Sendable {
     /// Wait (at most 30 s) until the terminal shows `text` after what earlier steps waited for.
     case expect(String)
-    /// Type `text` (`"\u{03}"` is ^C, `"\u{04}"` ^D).
+    /// Type `text` (`"\u{03}"` is ^C, `"\u{04}"` ^D). A ^D waits until the editor has the terminal
+    /// (non-canonical; 10 s at most): typed ahead in canonical mode, it would turn into a NUL byte.
     case type(String)
     /// Wait (at most 30 s) until a process whose command line holds `marker` runs.
     case processRunning(String)
@@ -93,7 +94,17 @@ public func drive(
                             fail("expect " + want.decode())
                 seen = data.find(want, seen) + len(want)
             elif kind == "type":
-                os.write(fd, binascii.unhexlify(arg))
+                text = binascii.unhexlify(arg)
+                if b"\\x04" in text:
+                    # A ^D typed while the terminal is canonical is an end-of-file mark, which
+                    # becomes a NUL byte when libedit takes the terminal: typed as a person types it,
+                    # once the editor waits for keys (10 s at most: a shell without libedit stays
+                    # canonical, where ^D works as typed).
+                    import termios
+                    end = time.time() + 10
+                    while termios.tcgetattr(fd)[3] & termios.ICANON and time.time() < end:
+                        pump(0.01)
+                os.write(fd, text)
             elif kind == "proc":
                 while not procs(binascii.unhexlify(arg)):
                     pump(0.02)
