@@ -176,7 +176,9 @@ struct ReliabilityTests {
             \(passhPath) -F \(cluster) h1,h2,h3 'echo \(marker); i=0; print() { \(printLines); }; print 30; \(wait); print 60' >out 2>err &
             pid=$!
             n=0; while [ "$(grep -c ' line 29$' out)" -lt 3 ] && [ $n -lt 800 ]; do sleep 0.025; n=$((n+1)); done
-            shell=$(pgrep -f 'echo \(marker)' -n -x -u \(TestCluster.loginUser) sh || pgrep -n -f "^sh -c echo \(marker)")
+            # The oldest such shell: a newer one can be a shell's fork not yet turned into its sleep,
+            # whose parent is that shell (killing it gave "killed by SIGKILL", not a lost connection).
+            shell=$(pgrep -o -u \(TestCluster.loginUser) -f "^sh -c echo \(marker)")
             kill -9 "$(ps -o ppid= -p "$shell" | tr -d ' ')"
             touch \(release)
             wait $pid
