@@ -6,8 +6,9 @@ import Glibc
 public enum PtyStep: Sendable {
     /// Wait (at most 30 s) until the terminal shows `text` after what earlier steps waited for.
     case expect(String)
-    /// Type `text` (`"\u{03}"` is ^C, `"\u{04}"` ^D). A ^D waits until the editor has the terminal
-    /// (non-canonical; 10 s at most): typed ahead in canonical mode, it would turn into a NUL byte.
+    /// Type `text` (`"\u{03}"` is ^C, `"\u{04}"` ^D): at once for a ^C alone, else once the editor
+    /// has the terminal (non-canonical; 10 s at most) — typed ahead in canonical mode, the kernel
+    /// would take the editing keys (^U, ^W, ^D) itself.
     case type(String)
     /// Wait (at most 30 s) until a process whose command line holds `marker` runs.
     case processRunning(String)
@@ -95,11 +96,12 @@ public func drive(
                 seen = data.find(want, seen) + len(want)
             elif kind == "type":
                 text = binascii.unhexlify(arg)
-                if b"\\x04" in text:
-                    # A ^D typed while the terminal is canonical is an end-of-file mark, which
-                    # becomes a NUL byte when libedit takes the terminal: typed as a person types it,
-                    # once the editor waits for keys (10 s at most: a shell without libedit stays
-                    # canonical, where ^D works as typed).
+                if text != b"\\x03":
+                    # Typed as a person types at a prompt: once the editor has the terminal (10 s at
+                    # most: a shell without libedit stays canonical). Typed ahead while the terminal
+                    # is canonical, the kernel takes the editing keys itself (^U erased the line, a
+                    # ^D became a NUL byte once libedit took the terminal). A ^C alone is typed at
+                    # once: it stops a running command, whatever the terminal's mode.
                     import termios
                     end = time.time() + 10
                     while termios.tcgetattr(fd)[3] & termios.ICANON and time.time() < end:
