@@ -75,10 +75,11 @@ public struct ParallelSSH: Sendable {
         let openSSH = OpenSSHTransport(options: gateways.ssh)
         let options = options
         var links: [Host: GatewayLink] = [:]
+        let setup = gateways.setup.share(among: Set(hosts.compactMap { gateways.routes[$0] }).count)
         func link(_ gateway: Host, spare: Bool) {
             guard links[gateway] == nil else { return }
             links[gateway] = GatewayLink(
-                gateway: gateway, transport: openSSH, command: gateways.command, setup: gateways.setup,
+                gateway: gateway, transport: openSSH, command: gateways.command, setup: setup,
                 grace: options.terminationGrace, maximumLineLength: options.maximumLineLength,
                 emergencyStop: options.emergencyStop, spare: spare, push: gateways.push, pushed: gateways.pushed)
         }

@@ -118,6 +118,6 @@ struct GatewayFlags: ParsableArguments {
         } catch {
             throw PasshError(.invalidOption, "the root's setup cannot be used: \(SSHFlags.message(for: error))")
         }
-        return try flags.transport(defaultUser: setup.user)
+        return try flags.transport(defaultUser: setup.user, maximumHandshakes: setup.maximumHandshakes)
     }
 }

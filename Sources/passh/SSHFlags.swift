@@ -144,12 +144,17 @@ struct SSHFlags: ParsableArguments {
         return options
     }
 
-    func transport(defaultUser: String?) throws(PasshError) -> any Transport {
+    /// The transport the flags ask for; `maximumHandshakes`: the native transport's cap on
+    /// handshakes in flight (a gateway's share of the root's), `nil`: its default.
+    func transport(defaultUser: String?, maximumHandshakes: Int? = nil) throws(PasshError) -> any Transport {
         if local { return LocalTransport() }
         #if LIBSSH
-        if transportChoice == .libssh { return try LibSSHTransport(options: libSSHOptions(defaultUser: defaultUser)) }
+        var native = libSSHOptions(defaultUser: defaultUser)
+        if let maximumHandshakes { native.maximumHandshakes = maximumHandshakes }
+        if transportChoice == .libssh { return try LibSSHTransport(options: native) }
         if transportChoice == .auto && everyHostOnOpenSSH == nil {
-            return try AutoTransport(ssh: openSSHOptions(defaultUser: defaultUser))
+            return try AutoTransport(
+                ssh: openSSHOptions(defaultUser: defaultUser), maximumHandshakes: native.maximumHandshakes)
         }
         #endif
         return OpenSSHTransport(options: try openSSHOptions(defaultUser: defaultUser))

@@ -1,4 +1,4 @@
-import Passh
+@_spi(Testing) import Passh
 import PasshTestSupport
 import Synchronization
 import SystemPackage
@@ -204,6 +204,28 @@ struct FleetTests {
         #expect(results.allSatisfy { $0.outcome.status == .failed }, "\(results)")
         #expect(accepted.withLock { $0 } == 6)
         #expect(elapsed >= .seconds(5.5), "\(elapsed)")
+    }
+
+    /// Connections kept idle between commands leave the engine asleep: about one round of its loop
+    /// a tick (each thread wakes once a second). An idle session used to be polled for `POLLOUT` on
+    /// libssh's stale `SSH_WRITE_PENDING`, and woke its thread again and again — 65 times per
+    /// connection per second with the engine's cap, for ever without it — so a shell idle at its
+    /// prompt kept a core busy.
+    @Test func idleConnectionsLeaveTheEngineAsleep() async throws {
+        let transport = try LibSSHTransport(options: TransportKind.libSSHOptions)
+        let fleet = try Fleet(hosts: ParallelSSH.hosts(["h01", "h02", "h03", "h04"]), transport: transport)
+        defer { Task { await fleet.close() } }
+        for _ in 0..<2 { #expect(try await fleet.run(["true"]).allSatisfy(\.isSuccess)) }
+        // Three ticks of each thread from now: the last command's close has arrived by then.
+        let settled = transport.engineActivity.ticks + 3 * 2
+        #expect(try await waitUntil { transport.engineActivity.ticks >= settled })
+        let (rounds, ticks) = transport.engineActivity
+        #expect(try await waitUntil { transport.engineActivity.ticks >= ticks + 4 * 2 })
+        let (laterRounds, laterTicks) = transport.engineActivity
+        // A round a tick, and a few for wake-ups from the tests' own pool: never 64 a connection.
+        #expect(
+            laterRounds - rounds <= 2 * (laterTicks - ticks),
+            "\(laterRounds - rounds) rounds in \(laterTicks - ticks) ticks")
     }
     #endif
 }

@@ -19,6 +19,7 @@ struct GatewayProtocolTests {
         setup.sshOptions = ["BatchMode=yes"]
         setup.user = "ops"
         setup.connectTimeout = 4
+        setup.maximumHandshakes = 32
         var job = GatewayJob(host: "admin@web1:2222", command: ["echo", "a \"b\"\n"])
         job.stdinFile = 3
         for request: GatewayRequest in [
@@ -28,6 +29,17 @@ struct GatewayProtocolTests {
             #expect(line.last == 0x0A)
             #expect(try GatewayRequest.parse(line.dropLast()) == request)
         }
+    }
+
+    /// Four gateways on one server put no more handshakes in flight than one passh (case 13 of
+    /// bench/run: 4 × 128 at once overflowed the one sshd's listen queue, and hosts failed).
+    @Test func gatewaysShareTheHandshakes() {
+        #expect(GatewaySetup().share(among: 4).maximumHandshakes == 32)
+        #expect(GatewaySetup().share(among: 1).maximumHandshakes == 128)
+        #expect(GatewaySetup().share(among: 100).maximumHandshakes == 8)
+        var setup = GatewaySetup()
+        setup.maximumHandshakes = 40
+        #expect(setup.share(among: 2).maximumHandshakes == 20)
     }
 
     @Test func badRequestsAreNamed() {

@@ -37,6 +37,7 @@ enum GatewayRequest: Sendable, Equatable {
             object.add("user", setup.user)
             object.add("connect_timeout", setup.connectTimeout)
             object.add("insecure", setup.insecure)
+            object.add("max_handshakes", setup.maximumHandshakes)
         case .file(let id, let size):
             object.add("op", "file")
             object.add("id", id)
@@ -109,6 +110,7 @@ enum GatewayRequest: Sendable, Equatable {
             setup.user = try string("user")
             setup.connectTimeout = try integer("connect_timeout")
             setup.insecure = try bool("insecure")
+            setup.maximumHandshakes = try integer("max_handshakes")
             return .setup(setup)
         case "file":
             guard let id = try integer("id"), let size = try integer("size"), size >= 0 else {

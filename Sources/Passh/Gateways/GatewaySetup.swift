@@ -12,6 +12,25 @@ public struct GatewaySetup: Sendable, Hashable {
     public var connectTimeout: Int?
     /// Host keys are not checked.
     public var insecure = false
+    /// The most handshakes the gateway's native transport has in flight at once; `nil`: its
+    /// default (128). A run through several gateways gives each an equal share of this (of 128 when
+    /// `nil`), at least ``minimumHandshakes``: together they put no more connections in flight than
+    /// one passh would, so one server (or one load balancer) behind them is not flooded.
+    public var maximumHandshakes: Int?
+
+    /// The least share of handshakes a gateway gets.
+    public static let minimumHandshakes = 8
+    /// The handshakes split among a run's gateways when ``maximumHandshakes`` is `nil` (the native
+    /// transport's default).
+    public static let defaultHandshakes = 128
+
+    /// This setup for one of `gateways` gateways: its share of the handshakes.
+    public func share(among gateways: Int) -> GatewaySetup {
+        var share = self
+        share.maximumHandshakes = max(
+            Self.minimumHandshakes, (maximumHandshakes ?? Self.defaultHandshakes) / max(1, gateways))
+        return share
+    }
 
     /// A setup that asks nothing of the gateway beyond its defaults.
     public init() {}

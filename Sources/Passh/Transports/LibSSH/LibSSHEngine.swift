@@ -65,6 +65,14 @@ final class LibSSHEngine: Sendable {
         return (threads[number % threads.count], number)
     }
 
+    /// How many rounds the threads' loops made and how many ticks they saw, summed (for tests: an
+    /// idle engine makes about one round a tick).
+    var activity: (rounds: Int, ticks: Int) {
+        (threads.withLock { $0 } ?? []).reduce((0, 0)) { sum, entry in
+            (sum.0 + entry.thread.rounds.load(ordering: .relaxed), sum.1 + entry.thread.ticks.load(ordering: .relaxed))
+        }
+    }
+
     /// The kernel's ids of the engine's threads that have started (for tests: a thread ended is gone
     /// from `/proc/self/task`).
     var kernelThreadIDs: [Int32] {
@@ -90,7 +98,12 @@ final class LibSSHEngineThread: Sendable {
     private let handshakeLimit: Int
     /// The thread's id in the kernel once it runs (0 before).
     let kernelID = Atomic<Int32>(0)
+    /// Rounds of the loop, and ticks, so far (``LibSSHEngine/activity``).
+    let rounds = Atomic<Int>(0)
+    let ticks = Atomic<Int>(0)
     static let tick: Duration = .seconds(1)
+    /// The most an idle kept connection is woken between two ticks.
+    static let idleWakesPerTick = 64
 
     init(handshakeLimit: Int) {
         self.handshakeLimit = handshakeLimit
@@ -129,6 +142,11 @@ final class LibSSHEngineThread: Sendable {
     private func wake() { wakePipe.wake() }
 
     /// The loop: runs until ``quit()`` with no session left.
+    ///
+    /// A round steps only the sessions with something to do — their socket is ready (epoll, see
+    /// ``LibSSHReadiness``), they were woken, their deadline passed, or their last step left data
+    /// to read — and re-arms each after its step; every session is stepped once a second as well.
+    /// So a round on 500 kept connections costs what is ready, not what is open.
     func run() {
         kernelID.store(passh_thread_id(), ordering: .releasing)
         // libssh forks a ProxyCommand (and a ProxyJump's `ssh -W`) from this thread, which blocks
@@ -136,15 +154,45 @@ final class LibSSHEngineThread: Sendable {
         // closes, and libssh would wait for it for ever. Its children start with none blocked; the
         // forks of the program's other threads are left alone.
         passh_unblock_signals_in_forks_of_this_thread()
+        var readiness = LibSSHReadiness(wake: wakePipe.descriptor)
         var sessions: [Int: LibSSHSession] = [:]
         /// Kept connections between commands, by their connection's number.
         var kept: [Int: LibSSHSession] = [:]
-        var keptOwners: [LibSSHSession] = []
         var waiting = Deque<LibSSHSession>()
-        var fds: [pollfd] = []
-        var owners: [LibSSHSession] = []
+        var deadlines = LibSSHDeadlines()
+        /// Sessions whose last step stopped with data left: stepped again without waiting.
+        var again: [Int] = []
         let clock = ContinuousClock()
         var nextTick = clock.now + Self.tick
+
+        /// How often each idle connection was woken since the last tick.
+        var idleWakes: [Int: Int] = [:]
+        func armIdle(_ id: Int) {
+            guard let session = kept[id] else { return }
+            readiness.arm(id, socket: session.socket, for: session.idlePollEvents())
+        }
+
+        /// After a step: the session's socket re-armed for what it now wants, its deadline noted,
+        /// and — when it ended or went idle — moved.
+        func stepped(_ session: LibSSHSession) {
+            settle(session, &sessions, &kept)
+            let id = session.job.id
+            switch session.phase {
+            case .queued:
+                break
+            case .done:
+                readiness.forget(id)
+                deadlines.forget(id)
+            case .idle:
+                readiness.arm(id, socket: session.socket, for: session.idlePollEvents())
+                deadlines.forget(id)
+            default:
+                readiness.arm(id, socket: session.socket, for: session.pollEvents())
+                deadlines.note(id, session.deadline)
+                if session.wantsStep { again.append(id) }
+            }
+        }
+
         while true {
             let (new, attention, release, released, quit) = inbox.withLock { inbox in
                 defer {
@@ -161,7 +209,7 @@ final class LibSSHEngineThread: Sendable {
                 if let session = kept.removeValue(forKey: job.id) {
                     sessions[job.id] = session
                     session.reuse(job, now: now)
-                    settle(session, &sessions, &kept)
+                    stepped(session)
                     continue
                 }
                 let session = LibSSHSession(job)
@@ -169,67 +217,68 @@ final class LibSSHEngineThread: Sendable {
                 waiting.append(session)
             }
             for id in release {
-                kept.removeValue(forKey: id)?.closeConnection(reason: nil)
+                if let session = kept.removeValue(forKey: id) {
+                    readiness.forget(id)
+                    session.closeConnection(reason: nil)
+                }
                 sessions[id]?.releasing = true
             }
             for done in released { done() }
             if quit && new.isEmpty && sessions.isEmpty {
-                for session in kept.values { session.closeConnection(reason: nil) }
+                for (id, session) in kept {
+                    readiness.forget(id)
+                    session.closeConnection(reason: nil)
+                }
                 break
             }
             for id in attention { if let session = sessions[id] { due.append(session) } }
-            var handshaking = sessions.values.reduce(0) { $0 + ($1.isHandshaking ? 1 : 0) }
-            while handshaking < handshakeLimit, let session = waiting.popFirst() {
-                session.start(now: now)
-                if session.isHandshaking { handshaking += 1 }
-                settle(session, &sessions, &kept)
-            }
-
-            fds.removeAll(keepingCapacity: true)
-            owners.removeAll(keepingCapacity: true)
-            fds.append(pollfd(fd: wakePipe.descriptor, events: Int16(POLLIN), revents: 0))
-            var earliest = nextTick
-            var immediate = !due.isEmpty
-            for session in sessions.values where session.phase != .queued {
-                if session.wantsStep { immediate = true }
-                if let deadline = session.deadline, deadline < earliest { earliest = deadline }
-                let socket = session.socket
-                let events = session.pollEvents()
-                // Nothing wanted (its consumer is behind): not polled at all, or a hang-up would
-                // wake the loop again and again until the consumer catches up.
-                guard socket >= 0, events != 0 else { continue }
-                fds.append(pollfd(fd: socket, events: events, revents: 0))
-                owners.append(session)
-            }
-            let keptStart = fds.count
-            keptOwners.removeAll(keepingCapacity: true)
-            for session in kept.values {
-                let events = session.idlePollEvents()
-                guard events != 0 else { continue }
-                fds.append(pollfd(fd: session.socket, events: events, revents: 0))
-                keptOwners.append(session)
-            }
-            let wait = immediate ? 0 : max(0, milliseconds(earliest - now))
-            let ready = poll(&fds, nfds_t(fds.count), Int32(wait))
-            if ready > 0 && fds[0].revents != 0 { wakePipe.drain() }
-            now = clock.now
-            if ready > 0 {
-                for index in 1..<keptStart where fds[index].revents != 0 { due.append(owners[index - 1]) }
-                for index in keptStart..<fds.count where fds[index].revents != 0 {
-                    let session = keptOwners[index - keptStart]
-                    if !session.stepIdle() { kept[session.job.id] = nil }
+            if !waiting.isEmpty {
+                var handshaking = sessions.values.reduce(0) { $0 + ($1.isHandshaking ? 1 : 0) }
+                while handshaking < handshakeLimit, let session = waiting.popFirst() {
+                    session.start(now: now)
+                    if session.isHandshaking { handshaking += 1 }
+                    stepped(session)
                 }
             }
-            let ticked = now >= nextTick
-            if ticked { nextTick = now + Self.tick }
-            for session in sessions.values
-            where ticked || session.wantsStep || (session.deadline.map { now >= $0 } ?? false) {
-                due.append(session)
+
+            let immediate = !due.isEmpty || !again.isEmpty
+            let earliest = min(nextTick, deadlines.earliest ?? nextTick)
+            let wait = immediate ? 0 : max(0, milliseconds(earliest - now))
+            var ready: [Int] = []
+            rounds.add(1, ordering: .relaxed)
+            if readiness.wait(timeout: Int32(clamping: wait), { ready.append($0) }) { wakePipe.drain() }
+            now = clock.now
+            for id in ready {
+                if let session = sessions[id] {
+                    due.append(session)
+                } else if let session = kept[id], !session.stepIdle() {
+                    kept[id] = nil
+                    readiness.forget(id)
+                } else if kept[id] != nil {
+                    // An idle connection woken again and again without a command waits for the
+                    // next tick instead of spinning the thread (a stale `SSH_WRITE_PENDING` did
+                    // that, see `LibSSHSession.idleFlushed`; this bounds whatever else might).
+                    idleWakes[id, default: 0] += 1
+                    if idleWakes[id]! <= Self.idleWakesPerTick { armIdle(id) }
+                }
             }
-            for session in waiting where session.job.bridge.stopRequest != .none { due.append(session) }
-            for session in due where session.phase != .done {
+            for id in again { if let session = sessions[id] { due.append(session) } }
+            again.removeAll(keepingCapacity: true)
+            deadlines.due(now) { id in if let session = sessions[id] { due.append(session) } }
+            let ticked = now >= nextTick
+            if ticked {
+                ticks.add(1, ordering: .relaxed)
+                nextTick = now + Self.tick
+                due.append(contentsOf: sessions.values)
+                for id in idleWakes.keys where idleWakes[id]! > Self.idleWakesPerTick { armIdle(id) }
+                idleWakes.removeAll(keepingCapacity: true)
+            }
+            if ticked || !attention.isEmpty {
+                for session in waiting where session.job.bridge.stopRequest != .none { due.append(session) }
+            }
+            for session in due where session.phase != .done && session.phase != .idle {
                 session.step(now: now)
-                settle(session, &sessions, &kept)
+                stepped(session)
             }
             if waiting.contains(where: { $0.phase == .done }) { waiting.removeAll { $0.phase == .done } }
         }

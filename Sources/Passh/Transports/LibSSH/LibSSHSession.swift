@@ -82,6 +82,12 @@ final class LibSSHSession {
     /// Idle with bytes waiting that only a channel's pump reads: not polled for input until the
     /// next command (which reads them).
     private var idleInputPending = false
+    /// Idle, with everything libssh held written out. libssh's `SSH_WRITE_PENDING` says only that
+    /// its socket waits for `POLLOUT`, and only its own poll clears that — which an idle session
+    /// never runs (`ssh_blocking_flush` returns at once when nothing is buffered). Polled for
+    /// `POLLOUT` on that word alone, an idle connection woke its thread again and again, for ever:
+    /// 65 wake-ups per connection per second between two commands (strace), a thread at 100 %.
+    private var idleFlushed = false
     /// Closes (instead of going idle) when the command ends: the kept connection was released.
     var releasing = false
 
@@ -200,6 +206,7 @@ final class LibSSHSession {
         wantsStep = false
         environmentSent = 0
         idleInputPending = false
+        idleFlushed = false
         actions.removeAll()
         phase = .opening  // until the channel says otherwise
         if job.bridge.stopRequest != .none { return finish(.cancelled) }
@@ -215,7 +222,7 @@ final class LibSSHSession {
     func idlePollEvents() -> Int16 {
         guard let session, phase == .idle else { return 0 }
         var events: Int16 = idleInputPending ? 0 : Int16(POLLIN)
-        if ssh_get_poll_flags(session) & SSH_WRITE_PENDING != 0 { events |= Int16(POLLOUT) }
+        if !idleFlushed && ssh_get_poll_flags(session) & SSH_WRITE_PENDING != 0 { events |= Int16(POLLOUT) }
         return events
     }
 
@@ -223,7 +230,9 @@ final class LibSSHSession {
     /// when the host has closed the connection. `false` once closed.
     func stepIdle() -> Bool {
         guard let session, phase == .idle else { return false }
-        if ssh_get_poll_flags(session) & SSH_WRITE_PENDING != 0 { _ = ssh_blocking_flush(session, 0) }
+        if !idleFlushed, ssh_get_poll_flags(session) & SSH_WRITE_PENDING != 0 {
+            idleFlushed = ssh_blocking_flush(session, 0) == SSH_OK
+        }
         var byte: UInt8 = 0
         let fd = ssh_get_fd(session)
         let peeked = recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
@@ -634,6 +643,7 @@ final class LibSSHSession {
         freeChannel()
         if let kept = job.kept, loggedIn, !releasing, session != nil, !isBroken {
             phase = .idle
+            idleFlushed = false
             kept.opened()
             job.bridge.finish(termination)
             return

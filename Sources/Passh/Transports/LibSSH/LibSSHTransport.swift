@@ -53,6 +53,10 @@ public struct LibSSHTransport: Transport {
         await run(command, on: host, options: options, settings: chooser.nativeSettings(host), output: output)
     }
 
+    /// The rounds its engine's threads made and the ticks they saw so far: a test's view of an
+    /// idle engine (about a round a tick), not an API.
+    @_spi(Testing) public var engineActivity: (rounds: Int, ticks: Int) { engine.activity }
+
     /// The libssh transport runs every host.
     public func transportName(for host: Host) -> String? { "libssh" }
 
