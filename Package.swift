@@ -69,6 +69,7 @@ let package = Package(
             name: "passh",
             dependencies: [
                 "Passh",
+                "CPasshShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser", condition: .when(traits: ["CLI"])),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle", condition: .when(traits: ["CLI"])),
                 .target(name: "CPasshLineEditor", condition: .when(traits: ["CLI"])),

@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include <malloc.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -144,3 +145,7 @@ int passh_memfd(const char *name) {
     return memfd_create(name, MFD_CLOEXEC);
 }
 #endif
+
+int passh_limit_malloc_arenas(int count) {
+    return mallopt(M_ARENA_MAX, count);
+}

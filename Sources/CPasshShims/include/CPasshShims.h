@@ -53,5 +53,8 @@ ssize_t passh_splice_to_pipe(int from, long long *offset, int to, size_t length)
 /// program embedding the library that does not ignore it).
 ssize_t passh_write_nosigpipe(int fd, const void *bytes, size_t length);
 
+/// Lets glibc's malloc make at most `count` arenas (mallopt M_ARENA_MAX): 1 when set, else 0.
+int passh_limit_malloc_arenas(int count);
+
 
 #endif

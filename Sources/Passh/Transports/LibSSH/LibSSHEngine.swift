@@ -8,11 +8,11 @@ import Glibc
 #endif
 
 /// The threads that drive the libssh transport's sessions: a small fixed pool (2), each running its
-/// own `poll(2)` loop over its sessions' sockets, every session non-blocking.
+/// own `epoll` loop over its sessions' sockets, every session non-blocking.
 ///
 /// Not libssh's `ssh_event`: after `ssh_event_add_session`, every non-blocking call on one session
 /// polls every socket of the event — O(N²) per round (3.7× the system CPU, as measured). Here each
-/// session's socket is polled for what `ssh_get_poll_flags` says libssh wants (POLLOUT only when
+/// session's socket is armed for what `ssh_get_poll_flags` says libssh wants (POLLOUT only when
 /// libssh has output queued), and only the sessions whose socket is ready, that were woken (their
 /// consumer caught up, a stop), or whose deadline passed are stepped — plus every session once a
 /// second, as a safety net (with that tick at 5 s, 100 and 1000 hosts, 4 M lines and 10 MB of stdin
