@@ -229,6 +229,18 @@ public struct SilentListener: Sendable {
     public func close() { _ = Glibc.close(fd) }
 }
 
+/// Processes `pids` as a failure message shows them: each one's pid, state (R, S, Z…) and command
+/// line, from `/proc` ("gone" when it ended since).
+public func describeProcesses(_ pids: [Int32]) -> String {
+    pids.map { pid in
+        let stat = readText("/proc/\(pid)/stat") ?? ""
+        let state = stat.split(separator: ")").last?.split(separator: " ").first.map(String.init) ?? "gone"
+        let bytes = readBytes("/proc/\(pid)/cmdline") ?? []
+        let line = String(decoding: bytes.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
+        return "\(pid) \(state) \(line)"
+    }.joined(separator: "; ")
+}
+
 /// Waits, at most `within`, for the processes matching `marker` (see ``processes(matching:named:)``)
 /// to be gone; returns those still there. A process killed a moment ago may still be running on a
 /// busy machine.

@@ -18,7 +18,8 @@ struct EventStreamTests {
             }
         }
         #expect(first == "1")
-        #expect(try await processesLeft(matching: marker, within: .seconds(5)).isEmpty)
+        let left = try await processesLeft(matching: marker, within: .seconds(5))
+        #expect(left.isEmpty, "left: \(describeProcesses(left))")  // once in a full run: say which
     }
 
     @Test func cancellingTheConsumerStopsEveryHost() async throws {
@@ -42,7 +43,8 @@ struct EventStreamTests {
         consumer.cancel()
         let lines = try await consumer.value
         #expect(lines > 0)
-        #expect(try await processesLeft(matching: marker, within: .seconds(5)).isEmpty)
+        let left = try await processesLeft(matching: marker, within: .seconds(5))
+        #expect(left.isEmpty, "left: \(describeProcesses(left))")  // once in a full run: say which
     }
 
     @Test func withEventsStopsEveryHostBeforeItReturns() async throws {
