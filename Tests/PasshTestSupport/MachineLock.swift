@@ -5,11 +5,9 @@ import Glibc
 /// Runs `body` holding the lock file `/tmp/passh-NAME.lock`, so that the tests of every test process
 /// on this machine that share one remote thing (the test cluster's account's files, a faillock
 /// tally) take turns — two suites run at once from two checkouts. A thread of its own waits in a
-/// blocking `flock`, never a thread of the pool; after `within` the body runs anyway (and fails then
-/// if it must), and the thread, once it gets the lock, lets it go at once.
-public func withMachineLock<T>(
-    _ name: String, within: Duration = .seconds(600), _ body: () async throws -> T
-) async throws -> T {
+/// blocking `flock`, never a thread of the pool; the wait ends when the lock is held, or when the
+/// calling task is cancelled (the thread then lets the lock go as soon as it gets it).
+public func withMachineLock<T>(_ name: String, _ body: () async throws -> T) async throws -> T {
     let path = "/tmp/passh-\(name).lock"
     let (locked, locker) = AsyncStream.makeStream(of: Int32.self)
     startThread {
@@ -21,21 +19,8 @@ public func withMachineLock<T>(
         if case .terminated = locker.yield(lock), lock >= 0 { close(lock) }  // nobody waits any more
         locker.finish()
     }
-    let lock: Int32 = await withTaskGroup(of: Int32?.self) { group in
-        group.addTask { await locked.first { _ in true } }
-        group.addTask {
-            try? await Task.sleep(until: .now + within)
-            return nil
-        }
-        let first = await group.next() ?? nil
-        group.cancelAll()
-        var held = first ?? -1
-        for await late in group {  // the lock arrived as the deadline passed: keep one descriptor only
-            guard let late, late >= 0 else { continue }
-            if held < 0 { held = late } else { close(late) }
-        }
-        return held
-    }
+    let lock = await locked.first { _ in true } ?? -1
     defer { if lock >= 0 { close(lock) } }
+    try Task.checkCancellation()
     return try await body()
 }

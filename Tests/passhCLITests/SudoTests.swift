@@ -104,7 +104,7 @@ struct SudoTests {
     @Test(.timeLimit(.minutes(1)))
     func aWrongPasswordCostsOneFailedLogin() async throws {
         // The tally is the account's: a suite run beside this one (another checkout) takes its turn.
-        try await withMachineLock("faillock", within: .seconds(40)) {
+        try await withMachineLock("faillock") {
             guard shell("\(repositoryRoot)/scripts/testcluster faillock").status == 0,
                 let right = readText(TestCluster.directory + "/lock_password")?.split(separator: "\n").first
             else {

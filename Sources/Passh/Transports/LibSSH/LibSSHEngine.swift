@@ -102,8 +102,6 @@ final class LibSSHEngineThread: Sendable {
     let rounds = Atomic<Int>(0)
     let ticks = Atomic<Int>(0)
     static let tick: Duration = .seconds(1)
-    /// The most an idle kept connection is woken between two ticks.
-    static let idleWakesPerTick = 64
 
     init(handshakeLimit: Int) {
         self.handshakeLimit = handshakeLimit
@@ -164,13 +162,6 @@ final class LibSSHEngineThread: Sendable {
         var again: [Int] = []
         let clock = ContinuousClock()
         var nextTick = clock.now + Self.tick
-
-        /// How often each idle connection was woken since the last tick.
-        var idleWakes: [Int: Int] = [:]
-        func armIdle(_ id: Int) {
-            guard let session = kept[id] else { return }
-            readiness.arm(id, socket: session.socket, for: session.idlePollEvents())
-        }
 
         /// After a step: the session's socket re-armed for what it now wants, its deadline noted,
         /// and — when it ended or went idle — moved.
@@ -254,12 +245,8 @@ final class LibSSHEngineThread: Sendable {
                 } else if let session = kept[id], !session.stepIdle() {
                     kept[id] = nil
                     readiness.forget(id)
-                } else if kept[id] != nil {
-                    // An idle connection woken again and again without a command waits for the
-                    // next tick instead of spinning the thread (a stale `SSH_WRITE_PENDING` did
-                    // that, see `LibSSHSession.idleFlushed`; this bounds whatever else might).
-                    idleWakes[id, default: 0] += 1
-                    if idleWakes[id]! <= Self.idleWakesPerTick { armIdle(id) }
+                } else if let session = kept[id] {
+                    readiness.arm(id, socket: session.socket, for: session.idlePollEvents())
                 }
             }
             for id in again { if let session = sessions[id] { due.append(session) } }
@@ -270,8 +257,6 @@ final class LibSSHEngineThread: Sendable {
                 ticks.add(1, ordering: .relaxed)
                 nextTick = now + Self.tick
                 due.append(contentsOf: sessions.values)
-                for id in idleWakes.keys where idleWakes[id]! > Self.idleWakesPerTick { armIdle(id) }
-                idleWakes.removeAll(keepingCapacity: true)
             }
             if ticked || !attention.isEmpty {
                 for session in waiting where session.job.bridge.stopRequest != .none { due.append(session) }
