@@ -50,7 +50,11 @@ public struct OpenSSHTransport: Transport {
     /// `closing`: the master is asked to exit after the session.
     ///
     /// A master at the end of its `ControlPersist` may answer and then be gone (and `ssh -N` then
-    /// exits 0 for it): before the command is sent, so once more from the start is safe.
+    /// exits 0 for it): before the command is sent, so once more from the start is safe. Twice more:
+    /// the master passh then starts idles out as well when passh is slow to reach it — ssh counts
+    /// `ControlPersist` in whole seconds, so `ControlPersist=2` lasted 1.07–1.9 s without a client
+    /// (measured), and on a loaded machine passh took longer than that between `ssh -N` going to
+    /// the background and connecting.
     private func runThroughMaster(
         at path: String, persist: Int, closing: Bool, _ command: [String], on host: Host, options: SessionOptions,
         output: @escaping @Sendable (OutputChunk) async -> Void
@@ -58,7 +62,7 @@ public struct OpenSSHTransport: Transport {
         var tries = 0
         while true {
             tries += 1
-            let mayRetry = tries == 1
+            let mayRetry = tries < 3
             var reached = await reachMaster(at: path)
             if reached.foundNoMaster {
                 let started = await startMaster(at: path, persist: persist, for: host, options: options, output: output)
