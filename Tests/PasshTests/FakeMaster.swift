@@ -119,6 +119,25 @@ final class FakeMaster: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
+    /// Waits (at most 10 s) until the session has shut its end for writing, or closed it; reads
+    /// nothing meanwhile, as a master busy elsewhere. Whether it did.
+    func waitForTheSessionToStopWriting() -> Bool {
+        let readHangUp: Int16 = 0x2000  // POLLRDHUP (Linux), which Glibc's module leaves out
+        var entry = pollfd(fd: fd, events: readHangUp, revents: 0)
+        while true {
+            let ready = poll(&entry, 1, 10_000)
+            if ready < 0 && errno == EINTR { continue }
+            return ready > 0
+        }
+    }
+
+    /// Whether the session's end is still open for reading (it only shut its writing side):
+    /// a byte written to it is taken.
+    func sessionStillReads() -> Bool {
+        var byte: UInt8 = 0
+        return Glibc.send(fd, &byte, 1, Int32(MSG_NOSIGNAL)) == 1
+    }
+
     /// Closes the master's end: the connection is gone.
     func hangUp() {
         shutdown(fd, Int32(SHUT_RDWR))

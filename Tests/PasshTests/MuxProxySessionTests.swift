@@ -243,6 +243,40 @@ struct MuxProxySessionTests {
         #expect(kill - stopped < .seconds(5))
     }
 
+    /// A `KILL` the host does not answer is read by the master before the session lets the socket
+    /// go: the session shuts its end for writing and waits for the master's end of file. When it
+    /// closed the socket at once, a master stopped right after (the shell's ^D after ^C twice)
+    /// could take its request to exit in the same round as the `KILL`, and leave without sending
+    /// it: the host's command went on. Here the master reads nothing until the session stops
+    /// writing, as one busy elsewhere.
+    @Test func aKillTheHostDoesNotAnswerIsHandedToTheMasterFirst() async throws {
+        let handed = Mutex<[Bool]?>(nil)
+        let master = FakeMaster { master in
+            guard Self.accept(master) else { return }
+            master.mark("running")
+            guard master.waitForTheSessionToStopWriting() else { return }
+            var killed = false
+            while let frame = master.next() {
+                guard frame.type == MuxProxyFrames.Kind.request.rawValue else { continue }
+                var reader = frame.reader
+                _ = reader.u32()
+                let name = reader.string().map { String(decoding: $0, as: UTF8.self) }
+                _ = reader.byte()
+                let signal = reader.string().map { String(decoding: $0, as: UTF8.self) }
+                if name == "signal" && signal == "KILL" { killed = true }
+            }
+            handed.withLock { $0 = [killed, master.sessionStillReads()] }
+            master.hangUp()
+        }
+        let stop = EmergencyStop()
+        let run = Task { await Self.run(master) { $0.emergencyStop = stop }.0 }
+        await master.reached("running")
+        stop.trigger()
+        #expect(await run.value == .cancelled)
+        await master.finished()
+        #expect(handed.withLock { $0 } == [true, true])  // the KILL read, the session still there
+    }
+
     @Test func anEmergencyStopSendsKillAtOnceAndSaysSoOnceItLeft() async throws {
         let first = Mutex<String?>(nil)
         let master = FakeMaster { master in

@@ -84,6 +84,10 @@ struct SessionChannel: Sendable {
     /// The last signal sent (``StopLevel/kill`` once the `KILL` request went to the codec).
     var signalSent: StopLevel { ladder.sent }
 
+    /// Whether the session ended without the host's word that its command ended: a signal went
+    /// out and the ladder's wait after `KILL` ran out (or nothing had been asked for yet).
+    var gaveUp: Bool { end.gaveUp }
+
     /// The next instant at which ``poll(now:room:into:)`` has something to do whatever the wire
     /// does; `nil`: nothing until an event.
     var deadline: ContinuousClock.Instant? { phase == .done ? nil : ladder.deadline }

@@ -72,6 +72,9 @@ struct MuxProxySession: ~Copyable {
             } else {
                 termination = await drive(&channel, bridge)
             }
+            if channel.gaveUp && channel.signalSent != .none {
+                await handOver(until: ContinuousClock.now + StopLadder.defaultKillWait)
+            }
             bridge.finish(termination)
             return await group.next() ?? termination
         }
@@ -130,6 +133,25 @@ struct MuxProxySession: ~Copyable {
             } else {
                 _ = await mux.poller.wait(fd, for: interest, until: channel.deadline)
             }
+        }
+    }
+
+    /// Lets the master take what passh wrote — a `signal` the host has not answered — before the
+    /// socket closes: passh's end is shut for writing, and the master's end of file follows once it
+    /// has read everything before it. Otherwise a master stopped right after (the shell's ^D after ^C
+    /// twice; the fleet closing its masters) could take the request to exit in the same round as the
+    /// `signal` and leave without sending it: the host's command went on (seen once in ten runs of the
+    /// tests, the machine loaded). Bounded by `deadline`, for a master that no longer reads.
+    private mutating func handOver(until deadline: ContinuousClock.Instant) async {
+        let fd = mux.fd
+        guard shutdown(fd, Int32(SHUT_WR)) == 0 else { return }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+            if count == 0 { return }
+            if count > 0 || (count < 0 && errno == EINTR) { continue }
+            if errno != EAGAIN || ContinuousClock.now >= deadline { return }
+            _ = await mux.poller.waitOut(fd, for: .readable, until: deadline)
         }
     }
 
