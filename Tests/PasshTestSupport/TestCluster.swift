@@ -1,3 +1,5 @@
+public import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -239,6 +241,15 @@ public func describeProcesses(_ pids: [Int32]) -> String {
         let line = String(decoding: bytes.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
         return "\(pid) \(state) \(line)"
     }.joined(separator: "; ")
+}
+
+/// Expects the processes matching `marker` to be gone within `within` (see
+/// ``processesLeft(matching:named:within:)``); a failure names each one left (``describeProcesses(_:)``).
+public func expectNothingLeft(
+    matching marker: String, within: Duration, sourceLocation: SourceLocation = #_sourceLocation
+) async throws {
+    let left = try await processesLeft(matching: marker, within: within)
+    #expect(left.isEmpty, "left: \(describeProcesses(left))", sourceLocation: sourceLocation)
 }
 
 /// Waits, at most `within`, for the processes matching `marker` (see ``processes(matching:named:)``)

@@ -173,8 +173,7 @@ struct AsyncioTrapsTests {
         // The shell may still be in its exec of sleep, when /proc shows it without a command line.
         #expect(try await waitUntil { processes(matching: marker).count == 1 })
         iterator = localPassh().events(["true"], on: []).makeAsyncIterator()  // drop the first run's iterator
-        let left = try await processesLeft(matching: marker, within: .seconds(10))
-        #expect(left.isEmpty, "left: \(describeProcesses(left))")
+        try await expectNothingLeft(matching: marker, within: .seconds(10))
     }
 }
 

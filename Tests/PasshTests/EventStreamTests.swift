@@ -24,8 +24,7 @@ struct EventStreamTests {
             }
         }
         #expect(first == "1")
-        let left = try await processesLeft(matching: marker, within: Self.leftoverWindow)
-        #expect(left.isEmpty, "left: \(describeProcesses(left))")  // once in a full run: say which
+        try await expectNothingLeft(matching: marker, within: Self.leftoverWindow)
     }
 
     @Test func cancellingTheConsumerStopsEveryHost() async throws {
@@ -49,8 +48,7 @@ struct EventStreamTests {
         consumer.cancel()
         let lines = try await consumer.value
         #expect(lines > 0)
-        let left = try await processesLeft(matching: marker, within: Self.leftoverWindow)
-        #expect(left.isEmpty, "left: \(describeProcesses(left))")  // once in a full run: say which
+        try await expectNothingLeft(matching: marker, within: Self.leftoverWindow)
     }
 
     @Test func withEventsStopsEveryHostBeforeItReturns() async throws {

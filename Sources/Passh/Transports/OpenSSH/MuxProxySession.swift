@@ -73,7 +73,7 @@ struct MuxProxySession: ~Copyable {
                 termination = await drive(&channel, bridge)
             }
             if channel.gaveUp && channel.signalSent != .none {
-                await handOver(until: ContinuousClock.now + StopLadder.defaultKillWait)
+                await handOver(until: ContinuousClock.now + settings.killWait)
             }
             bridge.finish(termination)
             return await group.next() ?? termination
