@@ -81,7 +81,8 @@ public struct ParallelSSH: Sendable {
             links[gateway] = GatewayLink(
                 gateway: gateway, transport: openSSH, command: gateways.command, setup: setup,
                 grace: options.terminationGrace, maximumLineLength: options.maximumLineLength,
-                emergencyStop: options.emergencyStop, spare: spare, push: gateways.push, pushed: gateways.pushed)
+                emergencyStop: options.emergencyStop, spare: spare, push: gateways.push, pushed: gateways.pushed,
+                helloTimeout: GatewayLink.helloTimeout(connectTimeout: gateways.ssh.connectTimeout))
         }
         var routes: [Host: Host] = [:]
         var spares: Set<Host> = []

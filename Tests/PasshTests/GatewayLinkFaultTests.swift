@@ -15,10 +15,12 @@ struct GatewayLinkFaultTests {
 
     /// Runs `h1` through a gateway running `script` (it reads the hello, the setup and the run
     /// request first when it says `head -n 3`); the host's termination and the link.
-    func run(_ script: String, maximumLineLength: Int = 1024) async throws -> (Termination, GatewayLink) {
+    func run(
+        _ script: String, maximumLineLength: Int = 1024, helloTimeout: Duration = .seconds(36)
+    ) async throws -> (Termination, GatewayLink) {
         let link = GatewayLink(
             gateway: try Host("gw1"), transport: LocalTransport(), command: [script], setup: GatewaySetup(),
-            grace: .seconds(1), maximumLineLength: maximumLineLength, emergencyStop: nil)
+            grace: .seconds(1), maximumLineLength: maximumLineLength, emergencyStop: nil, helloTimeout: helloTimeout)
         let host = try Host("h1")
         let termination = await withTaskGroup(of: Termination?.self) { group in
             group.addTask {
@@ -40,6 +42,13 @@ struct GatewayLinkFaultTests {
     func message(_ termination: Termination) -> String? {
         guard case .failed(let failure) = termination, failure.kind == .gatewayLost else { return nil }
         return failure.message
+    }
+
+    /// A gateway that holds the connection open and never answers (a wrapper whose passh did not
+    /// start) is lost at the hello's deadline; before, its hosts waited for ever (the time limit).
+    @Test(.timeLimit(.minutes(1))) func aGatewayThatNeverSaysHelloIsLostAtTheDeadline() async throws {
+        let (termination, _) = try await run("cat >/dev/null", helloTimeout: .seconds(1))
+        #expect(message(termination) == "gateway gw1 lost: its passh did not answer within 1 s")
     }
 
     @Test func garbageFailsItsHosts() async throws {

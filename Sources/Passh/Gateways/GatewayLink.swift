@@ -25,6 +25,8 @@ final class GatewayLink: Sendable {
     /// Told when ``push`` was copied to the gateway.
     private let pushed: (@Sendable (Host) -> Void)?
     private let grace: Duration
+    /// How long each start of the gateway's passh has to say hello (``helloTimeout(connectTimeout:)``).
+    private let helloTimeout: Duration
     private let emergencyStop: EmergencyStop?
     /// The longest event line read from the gateway: a host's longest line, in JSON.
     private let maximumEventLine: Int
@@ -78,10 +80,12 @@ final class GatewayLink: Sendable {
 
     /// A link to `gateway`, reached by `transport` (it must spawn a process: ``SessionOptions``'s
     /// stdin stream), running `command` there (the gateway's passh and its serve flag).
+    /// `helloTimeout`: how long each start of the gateway's passh has to say hello.
     init(
         gateway: Host, transport: any Transport, command: [String], setup: GatewaySetup, grace: Duration,
         maximumLineLength: Int, emergencyStop: EmergencyStop?, spare: Bool = false, push: GatewayPush? = nil,
-        pushed: (@Sendable (Host) -> Void)? = nil
+        pushed: (@Sendable (Host) -> Void)? = nil,
+        helloTimeout: Duration = helloTimeout(connectTimeout: OpenSSHOptions().connectTimeout)
     ) {
         self.gateway = gateway
         self.transport = transport
@@ -90,6 +94,7 @@ final class GatewayLink: Sendable {
         self.pushed = pushed
         self.setup = setup
         self.grace = grace
+        self.helloTimeout = helloTimeout
         self.emergencyStop = emergencyStop
         self.maximumEventLine = maximumLineLength * 6 + (64 << 10)
         var decoder = JSONLinesDecoder()
@@ -99,6 +104,11 @@ final class GatewayLink: Sendable {
         outbox.send(.bytes(GatewayRequest.hello(.current).line()))
         outbox.send(.bytes(GatewayRequest.setup(setup).line()))
     }
+
+    /// The time a gateway's passh has to say hello: ssh's connect timeout, and 30 s for the login
+    /// and for passh to start there. Past it, the gateway is lost: something holds the connection
+    /// (a wrapper whose passh never started) without answering, and its hosts would wait for ever.
+    static func helloTimeout(connectTimeout: Int) -> Duration { .seconds(connectTimeout + 30) }
 
     // MARK: The gateway's session
 
@@ -205,6 +215,22 @@ final class GatewayLink: Sendable {
             group.addTask {
                 // A hello that is not the one wanted, when another passh can be tried.
                 _ = await attemptStop.wait()
+                return .other
+            }
+            group.addTask {
+                // A passh that never says hello is not one: the wait for it ends at its deadline.
+                do {
+                    try await Task.sleep(for: self.helloTimeout)
+                } catch {
+                    return .other
+                }
+                let silent = self.state.withLock { state in
+                    guard case .connecting = state.phase else { return false }
+                    return state.attempt == attempt
+                }
+                if silent {
+                    self.helloError("its passh did not answer within \(self.helloTimeout.components.seconds) s")
+                }
                 return .other
             }
             group.addTask {
