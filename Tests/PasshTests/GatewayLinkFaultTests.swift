@@ -16,7 +16,8 @@ struct GatewayLinkFaultTests {
     /// Runs `h1` through a gateway running `script` (it reads the hello, the setup and the run
     /// request first when it says `head -n 3`); the host's termination and the link.
     func run(
-        _ script: String, maximumLineLength: Int = 1024, helloTimeout: Duration = .seconds(36)
+        _ script: String, maximumLineLength: Int = 1024,
+        helloTimeout: Duration = GatewayLink.helloTimeout(connectTimeout: OpenSSHOptions().connectTimeout)
     ) async throws -> (Termination, GatewayLink) {
         let link = GatewayLink(
             gateway: try Host("gw1"), transport: LocalTransport(), command: [script], setup: GatewaySetup(),
