@@ -1,4 +1,5 @@
 import PasshTestSupport
+import SystemPackage
 import Testing
 
 @testable import Passh
@@ -52,6 +53,51 @@ struct GatewayLinkFaultTests {
         #expect(message(termination) == "gateway gw1 lost: its passh did not answer within 1 s")
     }
 
+    /// A `--push-passh` copy that never ends (a wedged gateway) is stopped once the run is done with
+    /// the gateway, its host stopped (`--timeout`, fail-fast); before, the run waited for the copy.
+    @Test(.timeLimit(.minutes(1))) func aCopyThatHangsIsStoppedWhenTheRunIsDoneWithTheGateway() async throws {
+        let (sleep, marker) = uniqueSleep(seconds: 300)
+        let binary = temporaryPath("push-binary")
+        defer { shell("rm -f \(binary)") }
+        try writeFile(binary, Array("not passh".utf8))
+        let push = GatewayPush(binary: FilePath(binary), sha256: String(repeating: "0", count: 64))
+        // No passh there, none cached: the copy is next, and it hangs.
+        let transport = ScriptedTransport { $0 == push.installCommand ? sleep : "exit 127" }
+        let link = GatewayLink(
+            gateway: try Host("gw1"), transport: transport, command: ["passh", "--gateway-serve"],
+            setup: GatewaySetup(), grace: .seconds(1), maximumLineLength: 1024, emergencyStop: nil, push: push)
+        let host = try Host("h1")
+        let termination = await withTaskGroup(of: Termination?.self) { group in
+            group.addTask {
+                await link.serve()
+                return nil
+            }
+            group.addTask {
+                let termination = await withTaskGroup(of: Termination?.self) { stopped in
+                    stopped.addTask { await link.run(["true"], on: host, options: SessionOptions()) { _ in } }
+                    stopped.addTask {
+                        // The host is stopped once the copy runs.
+                        _ = try? await waitUntil(within: .seconds(30)) { !processes(matching: marker).isEmpty }
+                        return nil
+                    }
+                    var result: Termination?
+                    while let next = await stopped.next() {
+                        stopped.cancelAll()
+                        if let next { result = next }
+                    }
+                    return result
+                }
+                link.finish()
+                return termination
+            }
+            var result: Termination?
+            for await next in group { if let next { result = next } }
+            return result
+        }
+        #expect(termination == .cancelled)
+        #expect(try await processesLeft(matching: marker).isEmpty)
+    }
+
     @Test func garbageFailsItsHosts() async throws {
         let (termination, _) = try await run("\(Self.hello); head -n 3 >/dev/null; echo 'not json'; cat >/dev/null")
         #expect(message(termination)?.hasPrefix("gateway gw1 lost: it sent what cannot be read: ") == true)
@@ -86,4 +132,23 @@ struct GatewayLinkFaultTests {
         #expect(link.heldErrorBytes <= 4 * 500)
         #expect(link.heldHostNames == 0)
     }
+}
+
+/// Runs a gateway's commands on this machine, each replaced by the script `script` gives for it.
+struct ScriptedTransport: Transport {
+    let script: @Sendable ([String]) -> String
+    private let local = LocalTransport()
+
+    init(_ script: @escaping @Sendable ([String]) -> String) {
+        self.script = script
+    }
+
+    func run(
+        _ command: [String], on host: Host, options: SessionOptions,
+        output: @escaping @Sendable (OutputChunk) async -> Void
+    ) async -> Termination {
+        await local.run([script(command)], on: host, options: options, output: output)
+    }
+
+    func descriptorsPerHost(sendingStdin: Bool) -> Int { local.descriptorsPerHost(sendingStdin: sendingStdin) }
 }

@@ -147,7 +147,7 @@ final class GatewayLink: Sendable {
             case .own:
                 step = .cached
             case .cached:
-                if let problem = await install(push) {
+                if let problem = await installUnlessFinished(push) {
                     lose(problem)
                     return
                 }
@@ -411,6 +411,36 @@ final class GatewayLink: Sendable {
             return state.attemptStop
         }
         if let retried { retried.fire() } else { protocolError(message) }
+    }
+
+    /// Copies ``push`` to the gateway's cache, stopping the copy when the run is done with the
+    /// gateway first (its hosts stopped: `--timeout`, fail-fast); why it could not, or `nil`.
+    private func installUnlessFinished(_ push: GatewayPush) async -> String? {
+        enum Ended: Sendable {
+            case installed(String?)
+            case finished
+            case cancelled
+        }
+        return await withTaskGroup(of: Ended.self) { group in
+            group.addTask { .installed(await self.install(push)) }
+            group.addTask { await self.finishing.wait() ? .finished : .cancelled }
+            var problem: String?
+            var finished = false
+            while let next = await group.next() {
+                switch next {
+                case .installed(let result):
+                    if !finished { problem = result }
+                    group.cancelAll()
+                case .finished:
+                    finished = true
+                    problem = "stopped"
+                    group.cancelAll()
+                case .cancelled:
+                    break
+                }
+            }
+            return problem
+        }
     }
 
     /// Copies ``push`` to the gateway's cache; why it could not, or `nil`.
