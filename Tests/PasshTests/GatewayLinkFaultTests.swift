@@ -23,6 +23,14 @@ struct GatewayLinkFaultTests {
         let link = GatewayLink(
             gateway: try Host("gw1"), transport: LocalTransport(), command: [script], setup: GatewaySetup(),
             grace: .seconds(1), maximumLineLength: maximumLineLength, emergencyStop: nil, helloTimeout: helloTimeout)
+        return (try await run(through: link), link)
+    }
+
+    /// Runs `h1` through `link` while it serves, then finishes the link; `stop`, when given, stops
+    /// the host once it returns. The host's termination.
+    func run(
+        through link: GatewayLink, stoppingTheHostAfter stop: (@Sendable () async -> Void)? = nil
+    ) async throws -> Termination {
         let host = try Host("h1")
         let termination = await withTaskGroup(of: Termination?.self) { group in
             group.addTask {
@@ -30,7 +38,21 @@ struct GatewayLinkFaultTests {
                 return nil
             }
             group.addTask {
-                let termination = await link.run(["true"], on: host, options: SessionOptions()) { _ in }
+                let termination = await withTaskGroup(of: Termination?.self) { hostRun in
+                    hostRun.addTask { await link.run(["true"], on: host, options: SessionOptions()) { _ in } }
+                    if let stop {
+                        hostRun.addTask {
+                            await stop()
+                            return nil
+                        }
+                    }
+                    var result: Termination?
+                    while let next = await hostRun.next() {
+                        hostRun.cancelAll()
+                        if let next { result = next }
+                    }
+                    return result
+                }
                 link.finish()
                 return termination
             }
@@ -38,7 +60,7 @@ struct GatewayLinkFaultTests {
             for await next in group { if let next { result = next } }
             return result
         }
-        return (try #require(termination), link)
+        return try #require(termination)
     }
 
     func message(_ termination: Termination) -> String? {
@@ -66,33 +88,9 @@ struct GatewayLinkFaultTests {
         let link = GatewayLink(
             gateway: try Host("gw1"), transport: transport, command: ["passh", "--gateway-serve"],
             setup: GatewaySetup(), grace: .seconds(1), maximumLineLength: 1024, emergencyStop: nil, push: push)
-        let host = try Host("h1")
-        let termination = await withTaskGroup(of: Termination?.self) { group in
-            group.addTask {
-                await link.serve()
-                return nil
-            }
-            group.addTask {
-                let termination = await withTaskGroup(of: Termination?.self) { stopped in
-                    stopped.addTask { await link.run(["true"], on: host, options: SessionOptions()) { _ in } }
-                    stopped.addTask {
-                        // The host is stopped once the copy runs.
-                        _ = try? await waitUntil(within: .seconds(30)) { !processes(matching: marker).isEmpty }
-                        return nil
-                    }
-                    var result: Termination?
-                    while let next = await stopped.next() {
-                        stopped.cancelAll()
-                        if let next { result = next }
-                    }
-                    return result
-                }
-                link.finish()
-                return termination
-            }
-            var result: Termination?
-            for await next in group { if let next { result = next } }
-            return result
+        // The host is stopped once the copy runs.
+        let termination = try await run(through: link) {
+            _ = try? await waitUntil(within: .seconds(30)) { !processes(matching: marker).isEmpty }
         }
         #expect(termination == .cancelled)
         #expect(try await processesLeft(matching: marker).isEmpty)

@@ -424,22 +424,10 @@ final class GatewayLink: Sendable {
         return await withTaskGroup(of: Ended.self) { group in
             group.addTask { .installed(await self.install(push)) }
             group.addTask { await self.finishing.wait() ? .finished : .cancelled }
-            var problem: String?
-            var finished = false
-            while let next = await group.next() {
-                switch next {
-                case .installed(let result):
-                    if !finished { problem = result }
-                    group.cancelAll()
-                case .finished:
-                    finished = true
-                    problem = "stopped"
-                    group.cancelAll()
-                case .cancelled:
-                    break
-                }
-            }
-            return problem
+            let first = await group.next()
+            group.cancelAll()
+            if case .installed(let problem)? = first { return problem }
+            return "stopped"  // the run is done with the gateway, or the link is being stopped
         }
     }
 
