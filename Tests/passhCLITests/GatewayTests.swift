@@ -155,8 +155,10 @@ struct GatewayTests {
 
     @Test(.timed, .enabled(if: nativeByDefault, "a build without libssh: ssh cannot stop a remote command"))
     func timeoutStopsTheHostsBehindAGateway() async throws {
-        let (sleep, marker) = uniqueSleep(seconds: 9)
-        let run = try await throughGateways("gw1", ["--timeout", "1", "h1,h2", "echo started; \(sleep)"])
+        // The timeout also covers reaching the gateway and starting its passh: 1 s was once too short
+        // for `started` to come, right after a build (the suite beside it).
+        let (sleep, marker) = uniqueSleep(seconds: 60)
+        let run = try await throughGateways("gw1", ["--timeout", "5", "h1,h2", "echo started; \(sleep)"])
         #expect(run.status == 2)
         #expect(run.sortedStdoutLines == ["[h1] started", "[h2] started"])
         #expect(try await processesLeft(matching: marker, named: "sleep", within: .seconds(5)).isEmpty)
