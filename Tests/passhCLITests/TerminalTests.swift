@@ -16,14 +16,20 @@ struct TerminalTests {
             "\(environment) exec \(passhPath) -F \(TestCluster.config) \(arguments)", release: release)
     }
 
+    /// The screen's last line as it stays: what follows the last erasure of a progress line, if any.
+    func lastLine(of screen: String) -> String {
+        let last = screen.split(separator: "\r\n").last.map(String.init) ?? ""
+        return last.components(separatedBy: "\u{1B}[K").last ?? ""
+    }
+
     @Test(.timed) func summaryLineAtTheEnd() async throws {
         let screen = try await onTerminal("--color never h1,refused 'echo hi'")
         #expect(screen.contains("[h1] hi\r\n"))
         #expect(screen.contains("failed at: refused\r\n"))
-        let last = screen.split(separator: "\r\n").last.map(String.init) ?? ""
-        #expect(last.hasPrefix("1 ok, 1 failed (refused), 0."))
-        #expect(last.hasSuffix(" s"))
-        #expect(!screen.contains(" done, "), "no progress line for a run under a second")
+        // On a loaded machine the run may pass its first second and draw a progress line; the
+        // summary then follows the line's erasure. No assertion here counts on how long a run takes.
+        let summary = lastLine(of: screen)
+        #expect(summary.wholeMatch(of: /1 ok, 1 failed \(refused\), [0-9]+\.[0-9] s/) != nil, "\(summary)")
     }
 
     @Test(.timed) func progressLineIsClearedBeforeOutputAndGoneAtTheEnd() async throws {
@@ -39,8 +45,7 @@ struct TerminalTests {
         #expect(drawn >= 1)
         #expect(cleared == drawn)
         // The summary comes last: the hosts, then the run's duration (over a second).
-        let last = screen.split(separator: "\r\n").last.map(String.init) ?? ""
-        let summary = last.components(separatedBy: "\u{1B}[K").last ?? ""
+        let summary = lastLine(of: screen)
         #expect(summary.wholeMatch(of: /3 ok, [1-9][0-9]*\.[0-9] s/) != nil, "\(summary)")
         #expect(screen.hasSuffix("\r\n"))
         #expect(screen.contains("\r\u{1B}[K[slow] done\r\n"))
@@ -52,7 +57,7 @@ struct TerminalTests {
         try writeFile(file, Array(repeating: UInt8(ascii: "x"), count: 1500))
         defer { shell("rm -rf '\(file)' '\(destination)'") }
         let screen = try await onTerminal("h1,h2,refused --copy \(file) --dest \(destination)")
-        let last = screen.split(separator: "\r\n").last.map(String.init) ?? ""
+        let last = lastLine(of: screen)
         #expect(last.hasPrefix("2 ok, 1 failed (refused), 3.0 kB copied, "))
         #expect(last.hasSuffix(" B/s") || last.hasSuffix(" kB/s"))
         #expect(readText(destination + "/" + file.split(separator: "/").last!)?.count == 1500)
@@ -63,6 +68,8 @@ struct TerminalTests {
         #expect(screen.contains("\u{1B}[94m[h1]\u{1B}[0m o\r\n"))
         #expect(screen.contains("\u{1B}[91m[h1]\u{1B}[0m e\r\n"))
         let noColor = try await onTerminal("h1 'echo o'", environment: "export NO_COLOR=1;")
-        #expect(noColor.hasPrefix("[h1] o\r\n"))
+        // The line may follow a progress line's erasure ("\r\u{1B}[K") if the run passed a second.
+        #expect(noColor.contains("[h1] o\r\n"))
+        #expect(!noColor.contains("\u{1B}[9") && !noColor.contains("\u{1B}[0m"), "\(noColor)")
     }
 }
