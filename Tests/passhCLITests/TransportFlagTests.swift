@@ -50,7 +50,7 @@ import Glibc
         let run = try await interruptPassh(
             "--transport libssh h1,h2,h3 'echo started; printf partial; \(sleep)'", after: 3, signal: "INT")
         #expect(run.status == 130)
-        #expect(run.elapsedMilliseconds < 2000)
+        #expect(run.elapsedMilliseconds < promptExitMilliseconds)
         #expect(
             sortedLines(run.stdout) == [
                 "[h1] partial", "[h1] started", "[h2] partial", "[h2] started", "[h3] partial", "[h3] started",
@@ -65,20 +65,20 @@ import Glibc
         let run = try await interruptPassh(
             "--transport libssh h1,h2 '\(termedCommand(sleep))'", after: 2, signal: "INT", secondAfter: 4)
         #expect(run.status == 130)
-        #expect(run.elapsedMilliseconds < 2000)
+        #expect(run.elapsedMilliseconds < promptExitMilliseconds)
         // passh exits at once; its KILL requests left before it did: sshd ends the commands.
-        #expect(try await processesLeft(matching: marker, within: .seconds(2)).isEmpty)
+        #expect(try await processesLeft(matching: marker, within: .seconds(5)).isEmpty)
     }
 
     @Test(.needsTestCluster, .timed)
     func aTimeoutOrAFailFastEndsTheRemoteCommands() async throws {
         let (sleep, marker) = uniqueSleep(seconds: 30)
         let timeout = try await passhOnCluster([
-            "--transport", "libssh", "--timeout", "1", "h1", "echo begun; \(sleep)",
+            "--transport", "libssh", "--timeout", "3", "h1", "echo begun; \(sleep)",
         ])
         #expect(timeout.status == 2)
         #expect(timeout.stdoutText == "[h1] begun\n")
-        #expect(timeout.stderrText.hasPrefix("[h1] passh: timed out after 1 s\n"))
+        #expect(timeout.stderrText.hasPrefix("[h1] passh: timed out after 3 s\n"))
         #expect(processes(matching: marker).isEmpty)
         let (otherSleep, otherMarker) = uniqueSleep(seconds: 30)
         let failFast = try await passhOnCluster([
