@@ -73,7 +73,7 @@ struct GatewayLibraryTests {
         #expect(results.suffix(2).map(\.outcome) == [.exited(0), .exited(0)])
         #expect(readText(work + "/out/h3/f") == "one\n")
         #expect(readText(work + "/out/h4/f") == "one\n")
-        #expect(try await processesLeft(matching: marker, named: "sh", within: .seconds(3)).isEmpty)
+        #expect(try await processesLeft(matching: marker, named: "sh", within: .seconds(5)).isEmpty)
     }
 
     /// A copy and a gather through the routes: the same results (with what each host received or

@@ -135,7 +135,7 @@ struct GatewayTests {
         #expect(err.contains("[h1] passh: gateway gwa\(marker) lost:"))
         #expect(err.hasSuffix("failed at: h1 h2\n"))
         // The gateway, its stdin gone, stopped its hosts' commands.
-        #expect(try await processesLeft(matching: sleepMarker, named: "sleep", within: .seconds(3)).isEmpty)
+        #expect(try await processesLeft(matching: sleepMarker, named: "sleep", within: .seconds(5)).isEmpty)
     }
 
     /// Behind the gateway the hosts go to libssh, which stops their remote commands; in a build

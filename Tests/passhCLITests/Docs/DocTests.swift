@@ -190,7 +190,7 @@ struct DocTests {
 
         let (sleep, marker) = uniqueSleep()
         let started = ContinuousClock.now
-        let stopped = try await session.run(["echo before", sleep, "echo after"], timeout: .seconds(1))
+        let stopped = try await session.run(["echo before", sleep, "echo after"], timeout: .seconds(3))
         #expect(stopped.count == 3 && stopped[0] == ["before"] && stopped[1] == nil && stopped[2] == nil)
         #expect(ContinuousClock.now - started < .seconds(10))
         #expect(try await processesLeft(matching: marker).isEmpty)
