@@ -10,8 +10,10 @@ public enum PtyStep: Sendable {
     /// has the terminal (non-canonical; 10 s at most) — typed ahead in canonical mode, the kernel
     /// would take the editing keys (^U, ^W, ^D) itself.
     case type(String)
-    /// Wait (at most 30 s) until a process whose command line holds `marker` runs.
-    case processRunning(String)
+    /// Wait (at most 30 s) until `count` processes run `sleep` with `marker` in their arguments
+    /// (``uniqueSleep(seconds:)``). Only the `sleep` itself counts: the shell that will run it holds
+    /// the marker in its own command line before it has run what comes first (an `echo`, a `trap`).
+    case sleepRunning(String, count: Int = 1)
     /// Send the program a signal.
     case signal(Int32)
 
@@ -19,7 +21,7 @@ public enum PtyStep: Sendable {
         switch self {
         case .expect(let text): "expect " + hex(text)
         case .type(let text): "type " + hex(text)
-        case .processRunning(let marker): "proc " + hex(marker)
+        case .sleepRunning(let marker, let count): "sleep \(count) " + hex(marker)
         case .signal(let number): "signal \(number)"
         }
     }
@@ -71,15 +73,17 @@ public func drive(
         def select_ready():
             import select
             return bool(select.select([fd], [], [], 0.01)[0])
-        def procs(marker):
+        def sleeps(marker):
+            found = 0
             for p in os.listdir("/proc"):
                 if p.isdigit():
                     try:
-                        if marker in open("/proc/%s/cmdline" % p, "rb").read().replace(b"\\0", b" "):
-                            return True
+                        words = open("/proc/%s/cmdline" % p, "rb").read().split(b"\\0")
                     except OSError:
-                        pass
-            return False
+                        continue
+                    if os.path.basename(words[0]) == b"sleep" and marker in b" ".join(words[1:]):
+                        found += 1
+            return found
         def fail(what):
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
@@ -107,11 +111,12 @@ public func drive(
                     while termios.tcgetattr(fd)[3] & termios.ICANON and time.time() < end:
                         pump(0.01)
                 os.write(fd, text)
-            elif kind == "proc":
-                while not procs(binascii.unhexlify(arg)):
+            elif kind == "sleep":
+                count, marker = arg.split(" ", 1)
+                while sleeps(binascii.unhexlify(marker)) < int(count):
                     pump(0.02)
                     if time.time() > deadline:
-                        fail("process " + arg)
+                        fail("sleep " + arg)
             elif kind == "signal":
                 os.kill(pid, int(arg))
         deadline = time.time() + 30

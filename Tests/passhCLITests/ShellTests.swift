@@ -77,7 +77,7 @@ struct ShellTests {
             ["h[01-02]"], environment: ["XDG_STATE_HOME": stateHome()],
             steps: [
                 .expect("passh[2]> "), .type("echo $PPID\n"), .expect("2 ok, "), .expect("passh[2]> "),
-                .type("echo started; \(sleep)\n"), .processRunning(marker), .type("\u{03}"),
+                .type("echo started; \(sleep)\n"), .sleepRunning(marker, count: 2), .type("\u{03}"),
                 .expect("passh[2]> "), .type("echo after\n"), .expect("2 ok, "), .expect("passh[2]> "),
                 .type("\u{03}"), .expect("passh[2]> "), .type("\u{04}"),
             ])
@@ -94,11 +94,17 @@ struct ShellTests {
             steps: [
                 .expect("passh[2]> "), .type("echo $PPID\n"), .expect("2 ok, "), .expect("passh[2]> "),
                 // The second ^C once the first was taken (two at once are one signal).
-                .type(termedCommand(sleep) + "\n"), .processRunning(marker), .type("\u{03}"), .expect("] termed"),
+                .type(termedCommand(sleep) + "\n"), .sleepRunning(marker, count: 2), .type("\u{03}"),
+                .expect("] termed"),
                 .type("\u{03}"), .expect("killed every process at once"), .expect("passh[2]> "), .type("\u{04}"),
             ])
         #expect(session.status == 0, "\(session.transcript)")
-        #expect(try await processesLeft(matching: marker).isEmpty)
+        // Once seen (1 run in ~90) and not reproduced: the sleeps still ran 5 s after. Should it come
+        // again, the message shows who is left, with their sessions, and what the terminal showed.
+        let left = try await processesLeft(matching: marker)
+        #expect(
+            left.isEmpty,
+            "\(shell("ps -eo pid,ppid,pgid,sid,stat,args | grep -e \(marker) -e sshd").text)\(session.transcript)")
         #expect(try await gone(servers(in: session.transcript)))
     }
 
@@ -109,7 +115,7 @@ struct ShellTests {
             ["h[01-02]"], environment: ["XDG_STATE_HOME": stateHome()],
             steps: [
                 .expect("passh[2]> "), .type("echo $PPID\n"), .expect("2 ok, "), .expect("passh[2]> "),
-                .type("echo started; \(sleep)\n"), .processRunning(marker), .signal(signal),
+                .type("echo started; \(sleep)\n"), .sleepRunning(marker, count: 2), .signal(signal),
             ])
         #expect(session.status == 128 + signal, "\(session.transcript)")
         #expect(try await processesLeft(matching: marker).isEmpty)
@@ -256,9 +262,8 @@ struct ShellTests {
         let session = try await drive(
             ["h01"], environment: ["XDG_STATE_HOME": stateHome(), "NO_COLOR": "1"],
             steps: [
-                // "started" first: the marker is in `sh -c`'s own command line, which runs before its echo.
                 .expect("passh[1]> "), .type("!echo started; \(sleep)\n"), .expect("[LOCAL] started"),
-                .processRunning(marker), .type("\u{03}"), .expect("passh[1]> "), .type("!echo after\n"),
+                .sleepRunning(marker), .type("\u{03}"), .expect("passh[1]> "), .type("!echo after\n"),
                 .expect("1 ok, "), .expect("passh[1]> "), .type("quit\n"),
             ])
         #expect(session.status == 0, "\(session.transcript)")
