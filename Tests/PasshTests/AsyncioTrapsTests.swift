@@ -94,7 +94,7 @@ struct AsyncioTrapsTests {
         #expect(results[3...].allSatisfy { $0.duration == .zero }, "h4…h6 never started")
         #expect(results[0].duration > .zero && results[2].duration > .zero, "h1 and h3 were running")
         #expect(elapsed < .seconds(20), "not after the sleeps (30 s)")
-        #expect(processes(matching: marker).isEmpty)
+        #expect(try await processesLeft(matching: marker).isEmpty)
     }
 
     // 5. Garbage left after cancellation: cancelling the caller tears every process down
@@ -126,7 +126,7 @@ struct AsyncioTrapsTests {
         #expect(results.map(\.outcome) == [.exited(0), .timedOut])
         #expect(text(results[0].stdout) == "done\n")
         #expect(results[1].duration < .seconds(10))
-        #expect(processes(matching: marker).isEmpty)
+        #expect(try await processesLeft(matching: marker).isEmpty)
     }
 
     /// A session's last lines are delivered by a task that is not cancelled: an events consumer's

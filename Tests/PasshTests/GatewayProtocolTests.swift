@@ -165,7 +165,7 @@ struct GatewayProtocolTests {
         }
         #expect(run.status == 0)
         #expect(run.events.contains(#"{"event":"finished","host":"h1","status":"cancelled""#))
-        #expect(processes(matching: "30.\(marker)", named: "sleep").isEmpty)
+        #expect(try await processesLeft(matching: "30.\(marker)", named: "sleep").isEmpty)
     }
 
     @Test func stopEndsOneHost() async throws {

@@ -104,13 +104,13 @@ struct FeatureTests {
         #expect(out.status == 2)
         #expect(out.stdoutText == "[fast] done\n")
         #expect(out.stderrText == "[slow] passh: timed out after 3 s\nfailed at: slow\n")
-        #expect(processes(matching: marker).isEmpty)
+        #expect(try await processesLeft(matching: marker).isEmpty)
         let json = try await passhOnCluster(["--timeout", "3", "--json", "h1", "exec \(sleep)"])
         #expect(
             json.stdoutText.contains(
                 #"{"event":"finished","host":"h1","status":"timeout","exit_code":null,"signal":null,"signal_number":null,"error":"timed out","failure":null,"started":true,"attempts":1,"duration_ms":"#
             ))
-        #expect(processes(matching: marker, named: "ssh").isEmpty)
+        #expect(try await processesLeft(matching: marker, named: "ssh").isEmpty)
     }
 
     @Test(.needsTestCluster) func failFastCancelsTheRest() async throws {
@@ -124,7 +124,7 @@ struct FeatureTests {
             out.stderrText
                 == "[h1] passh: cancelled\n[h2] passh: failed: exit 1\npassh: not started: h[3-4]\nfailed at: h1 h2 h3 h4\n"
         )
-        #expect(processes(matching: marker).isEmpty)
+        #expect(try await processesLeft(matching: marker).isEmpty)
     }
 
     @Test(.needsTestCluster) func failedHostsAreWrittenForARetry() async throws {

@@ -56,7 +56,7 @@ import Glibc
                 "[h1] partial", "[h1] started", "[h2] partial", "[h2] started", "[h3] partial", "[h3] started",
             ])
         #expect(run.stderr == "passh: interrupted by SIGINT; did not finish: h1 h2 h3\n")
-        #expect(processes(matching: marker).isEmpty)  // the remote commands: the test sshd runs here
+        #expect(try await processesLeft(matching: marker).isEmpty)  // the remote commands: the test sshd runs here
     }
 
     @Test(.needsTestCluster, .timed)
@@ -79,14 +79,14 @@ import Glibc
         #expect(timeout.status == 2)
         #expect(timeout.stdoutText == "[h1] begun\n")
         #expect(timeout.stderrText.hasPrefix("[h1] passh: timed out after 3 s\n"))
-        #expect(processes(matching: marker).isEmpty)
+        #expect(try await processesLeft(matching: marker).isEmpty)
         let (otherSleep, otherMarker) = uniqueSleep(seconds: 30)
         let failFast = try await passhOnCluster([
             "--transport", "libssh", "--fail-fast", "h1,h2,noauth", "echo up; exec \(otherSleep)",
         ])
         #expect(failFast.status == 2)
         #expect(failFast.stderrText.contains("cancelled"))
-        #expect(processes(matching: otherMarker).isEmpty)
+        #expect(try await processesLeft(matching: otherMarker).isEmpty)
     }
 
     /// A configuration that names no key file: the login can only come from the agent.
