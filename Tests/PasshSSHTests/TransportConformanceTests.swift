@@ -54,6 +54,8 @@ struct TransportConformanceTests {
         // Commands that outlive SIGTERM would take the whole grace (30 s here) to end: each shell
         // notes the TERM in a file of its own and waits on for its sleep, which ignores it.
         let (sleep, marker) = uniqueSleep(seconds: 30)
+        // A plain ssh leaves its remote command running (its limit): the test ends it.
+        defer { for pid in processes(matching: marker, named: "sleep") { kill(pid, SIGKILL) } }
         let termed = temporaryPath("emergency-termed")
         let release = temporaryPath("emergency-release")
         defer { shell("rm -rf \(termed) \(release)") }
