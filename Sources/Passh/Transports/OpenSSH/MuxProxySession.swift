@@ -88,6 +88,9 @@ struct MuxProxySession: ~Copyable {
         var events: [ChannelEvent] = []
         var buffer = [UInt8](repeating: 0, count: Self.readSize)
         var killPending = false
+        // Set once the master stopped taking bytes: what it sent before is still read (to the
+        // socket's end, or to what is there now), then the connection is reported lost.
+        var writeFailure: String?
         channel.start(now: clock.now, into: &actions)
         while true {
             var now = clock.now
@@ -96,10 +99,10 @@ struct MuxProxySession: ~Copyable {
             if requested != .none { channel.handle(.stop(requested), now: now, into: &actions) }
             channel.poll(now: now, room: Self.outboxLimit - outbox.pending, into: &actions)
             if let end = perform(&actions, bridge, &killPending) { return end }
-            if let reason = outbox.flush(fd) {
-                channel.handle(
-                    .connectionLost("connection to \(host.hostname) lost: \(reason)"), now: now, into: &actions)
-                continue
+            if writeFailure != nil {
+                outbox.drop()
+            } else if let reason = outbox.flush(fd) {
+                writeFailure = reason
             }
             if killPending && outbox.pending == 0 {
                 killPending = false
@@ -119,8 +122,10 @@ struct MuxProxySession: ~Copyable {
                     continue
                 }
                 if count < 0 && errno == EINTR { continue }
-                if count == 0 || errno != EAGAIN {
-                    let reason = count == 0 ? "the master connection closed" : "\(Errno(rawValue: errno))"
+                if count == 0 || errno != EAGAIN || writeFailure != nil {
+                    let reason =
+                        count == 0
+                        ? "the master connection closed" : writeFailure ?? "\(Errno(rawValue: errno))"
                     channel.handle(
                         .connectionLost("connection to \(host.hostname) lost: \(reason)"), now: now, into: &actions)
                     continue
@@ -190,6 +195,9 @@ struct MuxProxySession: ~Copyable {
             }
             bytes += packet
         }
+
+        /// Forgets what was not written: the socket takes no more.
+        mutating func drop() { start = bytes.count }
 
         /// Writes what the socket takes now; the reason when the connection is gone.
         mutating func flush(_ fd: Int32) -> String? {
