@@ -55,7 +55,7 @@ struct TransportConformanceTests {
         // notes the TERM in a file of its own and waits on for its sleep, which ignores it.
         let (sleep, marker) = uniqueSleep(seconds: 30)
         // A plain ssh leaves its remote command running (its limit): the test ends it.
-        defer { for pid in processes(matching: marker, named: "sleep") { kill(pid, SIGKILL) } }
+        defer { killProcesses(matching: marker, named: "sleep") }
         let termed = temporaryPath("emergency-termed")
         let release = temporaryPath("emergency-release")
         defer { shell("rm -rf \(termed) \(release)") }
@@ -143,7 +143,7 @@ struct TransportConformanceTests {
     func cancellationTearsTheProcessesDown(_ kind: TransportKind) async throws {
         let (sleep, marker) = uniqueSleep(seconds: 60)
         // A plain ssh cannot stop its remote command: it would outlive the suite (by up to 60 s).
-        defer { for pid in processes(matching: marker, named: "sleep") { kill(pid, SIGKILL) } }
+        defer { killProcesses(matching: marker, named: "sleep") }
         try await kind.prepare(["h01", "h02"])
         // A grace of 30 s: the sessions end on the TERM (or, with a plain ssh, the local ssh's end),
         // not on a KILL after the grace.
@@ -168,7 +168,7 @@ struct TransportConformanceTests {
     func timeoutEndsASlowCommand(_ kind: TransportKind) async throws {
         let (sleep, marker) = uniqueSleep(seconds: 60)
         // A plain ssh cannot stop its remote command: it would outlive the suite (by up to 60 s).
-        defer { for pid in processes(matching: marker, named: "sleep") { kill(pid, SIGKILL) } }
+        defer { killProcesses(matching: marker, named: "sleep") }
         try await kind.prepare(["h01"])
         // The timeout counts from the start, the connection included: a private master's (two ssh
         // handshakes) took more than 1 s on a loaded machine, and more than 3 s at a load of 15.
@@ -402,7 +402,7 @@ struct LibSSHTransportTests {
 
     @Test func aConnectionThatBreaksIsLost() async throws {
         let (sleep, marker) = uniqueSleep(seconds: 8)
-        defer { for pid in processes(matching: marker) { kill(pid, SIGKILL) } }
+        defer { killProcesses(matching: marker) }
         let passh = try passh()
         let run = Task { try await passh.run(["echo $PPID; exec \(sleep)"], on: ["h01"]) }
         try await waitForProcesses(matching: marker, named: "sleep")

@@ -252,6 +252,12 @@ public func expectNothingLeft(
     #expect(left.isEmpty, "left: \(describeProcesses(left))", sourceLocation: sourceLocation)
 }
 
+/// Kills (SIGKILL) the processes `processes(matching:named:)` finds: for a `defer` ending what a test
+/// leaves on purpose (a plain ssh's remote command runs on).
+public func killProcesses(matching marker: String, named: String? = nil) {
+    for pid in processes(matching: marker, named: named) { kill(pid, SIGKILL) }
+}
+
 /// Waits, at most `within`, for the processes matching `marker` (see ``processes(matching:named:)``)
 /// to be gone; returns those still there. A process killed a moment ago may still be running on a
 /// busy machine.

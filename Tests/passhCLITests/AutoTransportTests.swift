@@ -240,7 +240,7 @@ struct AutoTransportTests {
         defer { unlink(file) }
         try writeFile(file, Array("# kept\n".utf8))
         let (sleep, marker) = uniqueSleep(seconds: 30)
-        defer { for pid in processes(matching: marker, named: "sleep") { kill(pid, SIGKILL) } }
+        defer { killProcesses(matching: marker, named: "sleep") }
         let port = TestCluster.port
         let run = try await interruptPassh(
             "-l \(TestCluster.loginUser) -o IdentityFile=\(Self.directory)/client_ed25519 "

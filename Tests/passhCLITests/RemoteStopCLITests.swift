@@ -78,7 +78,7 @@ struct RemoteStopCLITests {
 
     @Test func plainSSHSaysOnceThatRemoteCommandsMayRunOn() async throws {
         let (sleep, marker) = uniqueSleep(seconds: 30)
-        defer { for pid in processes(matching: marker) { kill(pid, SIGKILL) } }
+        defer { killProcesses(matching: marker) }
         let out = try await passhOnCluster([
             "--transport", "openssh", "--timeout", "3", "h1,h2", "echo started; \(sleep)",
         ])
@@ -99,7 +99,7 @@ struct RemoteStopCLITests {
     @Test(.enabled(if: nativeByDefault, "a build without libssh"))
     func theDefaultStopsRemoteCommandsOfHostsOnLibSSH() async throws {
         let (sleep, marker) = uniqueSleep(seconds: 30)
-        defer { for pid in processes(matching: marker, named: "sleep") { kill(pid, SIGKILL) } }
+        defer { killProcesses(matching: marker, named: "sleep") }
         let native = try await passhOnCluster(["--timeout", "3", "h1,h2", "echo started; \(sleep)"])
         #expect(native.status == 2)
         #expect(native.stdoutText.split(separator: "\n").sorted() == ["[h1] started", "[h2] started"])

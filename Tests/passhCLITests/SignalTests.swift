@@ -92,7 +92,7 @@ struct SignalTests {
     /// Through a plain ssh, passh stops every ssh and says that the remote commands may run on.
     @Test func signalStopsEverySSHAndSaysRemoteCommandsMayRunOn() async throws {
         let (sleep, marker) = uniqueSleep(seconds: 30)
-        defer { for pid in processes(matching: marker, named: "sleep") { kill(pid, SIGKILL) } }
+        defer { killProcesses(matching: marker, named: "sleep") }
         let run = try await interruptPassh(
             "--transport openssh h1,h2,h3 'echo started; printf partial; \(sleep)'", after: 3, signal: "INT")
         #expect(run.status == 130)
@@ -121,7 +121,7 @@ struct SignalTests {
 
     @Test func readerGoingAwayEndsTheRun() async throws {
         let (sleep, marker) = uniqueSleep(seconds: 30)
-        defer { for pid in processes(matching: marker) { kill(pid, SIGKILL) } }  // ssh leaves them
+        defer { killProcesses(matching: marker) }  // ssh leaves them
         let script = """
             start=$(date +%s%N)
             \(passhPath) -F \(TestCluster.config) h1,h2 'seq 1 200000; \(sleep)' 2>/tmp/passh-epipe-err-$$ | head -1

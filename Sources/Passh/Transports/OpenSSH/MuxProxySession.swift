@@ -88,9 +88,6 @@ struct MuxProxySession: ~Copyable {
         var events: [ChannelEvent] = []
         var buffer = [UInt8](repeating: 0, count: Self.readSize)
         var killPending = false
-        // Set once the master stopped taking bytes: what it sent before is still read (to the
-        // socket's end, or to what is there now), then the connection is reported lost.
-        var writeFailure: String?
         channel.start(now: clock.now, into: &actions)
         while true {
             var now = clock.now
@@ -99,11 +96,9 @@ struct MuxProxySession: ~Copyable {
             if requested != .none { channel.handle(.stop(requested), now: now, into: &actions) }
             channel.poll(now: now, room: Self.outboxLimit - outbox.pending, into: &actions)
             if let end = perform(&actions, bridge, &killPending) { return end }
-            if writeFailure != nil {
-                outbox.drop()
-            } else if let reason = outbox.flush(fd) {
-                writeFailure = reason
-            }
+            // A master that stopped taking bytes is read on: what it sent before still arrives (to
+            // the socket's end, or to what is there now), then the connection is reported lost.
+            outbox.flush(fd)
             if killPending && outbox.pending == 0 {
                 killPending = false
                 bridge.killSent()
@@ -122,10 +117,10 @@ struct MuxProxySession: ~Copyable {
                     continue
                 }
                 if count < 0 && errno == EINTR { continue }
-                if count == 0 || errno != EAGAIN || writeFailure != nil {
+                if count == 0 || errno != EAGAIN || outbox.failure != nil {
                     let reason =
                         count == 0
-                        ? "the master connection closed" : writeFailure ?? "\(Errno(rawValue: errno))"
+                        ? "the master connection closed" : outbox.failure ?? "\(Errno(rawValue: errno))"
                     channel.handle(
                         .connectionLost("connection to \(host.hostname) lost: \(reason)"), now: now, into: &actions)
                     continue
@@ -174,7 +169,7 @@ struct MuxProxySession: ~Copyable {
             case .deliver(let chunks):
                 bridge.push(chunks)
             case .finish(let termination):
-                _ = outbox.flush(mux.fd)
+                outbox.flush(mux.fd)
                 return termination
             }
         }
@@ -185,6 +180,8 @@ struct MuxProxySession: ~Copyable {
     private struct Outbox {
         private var bytes: [UInt8] = []
         private var start = 0
+        /// Why the socket took no more, once it did not: from then on, what is queued is dropped.
+        private(set) var failure: String?
 
         var pending: Int { bytes.count - start }
 
@@ -196,11 +193,9 @@ struct MuxProxySession: ~Copyable {
             bytes += packet
         }
 
-        /// Forgets what was not written: the socket takes no more.
-        mutating func drop() { start = bytes.count }
-
-        /// Writes what the socket takes now; the reason when the connection is gone.
-        mutating func flush(_ fd: Int32) -> String? {
+        /// Writes what the socket takes now; after a failure (``failure``), drops it.
+        mutating func flush(_ fd: Int32) {
+            if failure != nil { start = bytes.count }
             while start < bytes.count {
                 let from = start
                 // MSG_NOSIGNAL: a master gone away is an error here, not a SIGPIPE for the program.
@@ -212,11 +207,10 @@ struct MuxProxySession: ~Copyable {
                     continue
                 }
                 if written < 0 && errno == EINTR { continue }
-                if written < 0 && errno == EAGAIN { return nil }
+                if written < 0 && errno == EAGAIN { return }
                 start = bytes.count
-                return written < 0 ? "\(Errno(rawValue: errno))" : "the master connection closed"
+                failure = written < 0 ? "\(Errno(rawValue: errno))" : "the master connection closed"
             }
-            return nil
         }
     }
 }
